@@ -1,0 +1,192 @@
+/**
+ * The lifecycle of one WebSocket connection as a pure XState v5 machine.
+ *
+ * No I/O lives here: every effect on the socket is a named action whose
+ * implementation the transport binding injects with `machine.provide()`.
+ * The defaults below do nothing, so the machine can be run, tested and
+ * charted on its own.
+ */
+import { assign, setup } from 'xstate';
+
+/** The four lifecycle states, in the order a connection passes through them. */
+export const CONNECTION_STATES = ['connecting', 'connected', 'closing', 'closed'] as const;
+
+/** One of `connecting`, `connected`, `closing`, `closed`. */
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+
+/**
+ * Who ended the connection: `server` (this side closed and the handshake
+ * completed), `peer` (the other side closed or vanished), `timeout` (a
+ * handshake, heartbeat or close-handshake timeout terminated the socket) or
+ * `error` (a transport error).
+ */
+export type CloseInitiator = 'server' | 'peer' | 'timeout' | 'error';
+
+/** Close code used when the socket is terminated without a close handshake. */
+export const ABNORMAL_CLOSURE = 1006;
+
+/** The timings a connection actor is created with. */
+export interface ConnectionMachineInput {
+  /** How long `connecting` may last (socket open plus authentication). */
+  handshakeTimeoutMs: number;
+  /** How long `closing` waits for the close handshake before terminating. */
+  closeTimeoutMs: number;
+  /** Ping period in `connected`; 0 disables the heartbeat. */
+  heartbeatIntervalMs: number;
+}
+
+export interface ConnectionContext extends ConnectionMachineInput {
+  code: number | null;
+  reason: string;
+  initiator: CloseInitiator | null;
+  /** A ping is out and no pong has come back since. */
+  awaitingPong: boolean;
+}
+
+/** How a connection ended: the machine's output once it reaches `closed`. */
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  initiator: CloseInitiator;
+}
+
+export type ConnectionEvent =
+  /** The socket is open and the peer is authenticated. */
+  | { type: 'OPENED' }
+  /** Write one message; accepted only in `connected`. */
+  | { type: 'SEND'; data: unknown }
+  /** An inbound message; delivered only in `connected`. */
+  | { type: 'RECEIVE'; data: unknown }
+  /** This side closes with a close code and reason. */
+  | { type: 'CLOSE'; code: number; reason: string }
+  /** This side destroys the socket without a close handshake. */
+  | { type: 'TERMINATE' }
+  /** The transport saw the peer's close frame before reporting `close`. */
+  | { type: 'PEER_CLOSING' }
+  /** The transport reports the socket closed. */
+  | { type: 'TRANSPORT_CLOSED'; code: number; reason: string }
+  /** The transport reports an error. */
+  | { type: 'TRANSPORT_ERROR'; message: string }
+  /** The peer answered a ping. */
+  | { type: 'PONG' };
+
+export type ConnectionEventType = ConnectionEvent['type'];
+
+/**
+ * The connection lifecycle. Every path ends in the final state `closed`,
+ * whose output is the {@link CloseInfo}.
+ */
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    input: {} as ConnectionMachineInput,
+    output: {} as CloseInfo
+  },
+  actions: {
+    /** Start the close handshake with `context.code` and `context.reason`. */
+    closeTransport: () => {},
+    /** Destroy the socket without a handshake. */
+    terminateTransport: () => {},
+    /** Send a ping frame. */
+    sendPing: () => {},
+    /** Write the SEND event's data to the socket. */
+    transmit: () => {},
+    /** Hand the RECEIVE event's data to the application. */
+    deliver: () => {},
+    recordServerClose: assign({
+      code: ({ event }) => (event.type === 'CLOSE' ? event.code : null),
+      reason: ({ event }) => (event.type === 'CLOSE' ? event.reason : ''),
+      initiator: 'server' as CloseInitiator
+    }),
+    recordTermination: assign({ code: ABNORMAL_CLOSURE, initiator: 'server' as CloseInitiator }),
+    recordPeerClosing: assign({ initiator: 'peer' as CloseInitiator }),
+    recordTransportError: assign({
+      initiator: ({ context }) => context.initiator ?? ('error' as CloseInitiator)
+    }),
+    recordTransportClose: assign({
+      code: ({ event, context }) => (event.type === 'TRANSPORT_CLOSED' ? event.code : context.code),
+      reason: ({ event, context }) => (event.type === 'TRANSPORT_CLOSED' ? event.reason : context.reason),
+      // A close this side started counts as `server` only if the peer completed it.
+      initiator: ({ event, context }) =>
+        context.initiator === 'server' && event.type === 'TRANSPORT_CLOSED' && event.code === ABNORMAL_CLOSURE
+          ? 'peer'
+          : (context.initiator ?? 'peer')
+    }),
+    recordTimeout: assign({ code: ABNORMAL_CLOSURE, initiator: 'timeout' as CloseInitiator }),
+    markPingSent: assign({ awaitingPong: true }),
+    markPongReceived: assign({ awaitingPong: false })
+  },
+  guards: {
+    heartbeatEnabled: ({ context }) => context.heartbeatIntervalMs > 0,
+    pongOverdue: ({ context }) => context.heartbeatIntervalMs > 0 && context.awaitingPong
+  },
+  delays: {
+    handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
+    closeTimeout: ({ context }) => context.closeTimeoutMs,
+    heartbeatInterval: ({ context }) => context.heartbeatIntervalMs
+  }
+}).createMachine({
+  id: 'connection',
+  initial: 'connecting',
+  context: ({ input }) => ({
+    handshakeTimeoutMs: input.handshakeTimeoutMs,
+    closeTimeoutMs: input.closeTimeoutMs,
+    heartbeatIntervalMs: input.heartbeatIntervalMs,
+    code: null,
+    reason: '',
+    initiator: null,
+    awaitingPong: false
+  }),
+  states: {
+    connecting: {
+      on: {
+        OPENED: { target: 'connected' },
+        CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
+        TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
+        TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] },
+        TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
+      },
+      after: {
+        handshakeTimeout: { target: 'closed', actions: ['recordTimeout', 'terminateTransport'] }
+      }
+    },
+    connected: {
+      on: {
+        SEND: { actions: ['transmit'] },
+        RECEIVE: { actions: ['deliver'] },
+        PONG: { actions: ['markPongReceived'] },
+        CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
+        TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
+        PEER_CLOSING: { target: 'closing', actions: ['recordPeerClosing'] },
+        TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] },
+        TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
+      },
+      after: {
+        heartbeatInterval: [
+          { guard: 'pongOverdue', target: 'closed', actions: ['recordTimeout', 'terminateTransport'] },
+          { guard: 'heartbeatEnabled', target: 'connected', reenter: true, actions: ['markPingSent', 'sendPing'] }
+        ]
+      }
+    },
+    closing: {
+      on: {
+        TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
+        TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
+      },
+      after: {
+        closeTimeout: { target: 'closed', actions: ['recordTimeout', 'terminateTransport'] }
+      }
+    },
+    closed: {
+      type: 'final'
+    }
+  },
+  output: ({ context }) => ({
+    code: context.code ?? ABNORMAL_CLOSURE,
+    reason: context.reason,
+    initiator: context.initiator ?? 'peer'
+  })
+});
+
+export type ConnectionMachine = typeof connectionMachine;

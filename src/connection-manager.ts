@@ -1,0 +1,566 @@
+/**
+ * `ConnectionManager`: accepts and opens connections, owns the registry,
+ * sends to one, to a user or to everyone, closes and shuts down.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import type { CloseInfo, ConnectionEvent, ConnectionState } from '../machines/connection.machine.js';
+import { CLOSE_CODES, DEFAULTS } from './constants.js';
+import { Connection, type ConnectionHost, type TransitionRecord } from './connection.js';
+import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
+import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
+import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
+import { SerializationError, serialize } from './serialization.js';
+import { assertCloseArgs, assertNumberOption } from './validation.js';
+
+/** What the `authenticate` hook is given. */
+export interface AuthenticateRequest {
+  connection: Connection;
+  /** The HTTP upgrade request, when the socket came from a server. */
+  request: IncomingMessage | undefined;
+}
+
+/**
+ * What `authenticate` may return: `true` (or nothing) to accept as is,
+ * `false` to refuse (closed with 1008), or the identity to accept with.
+ */
+export type AuthenticateResult = boolean | void | { userId?: string; metadata?: Record<string, unknown> };
+
+export interface ConnectionManagerOptions {
+  /** Application logger (pino). Default: pino at info. */
+  logger?: Logger;
+  /** Where audit records go: a pino logger or destination. Default: `logger`. */
+  audit?: AuditTarget;
+  /** Close handshake limit before the socket is terminated. Default 5000. */
+  closeTimeoutMs?: number;
+  /** Limit on `connecting` (open plus `authenticate`). Default 10000. */
+  handshakeTimeoutMs?: number;
+  /** Ping period; a peer that misses a pong is terminated. 0 disables. Default 30000. */
+  heartbeatIntervalMs?: number;
+  /** Live connections at most; more are closed with 1013. Default Infinity. */
+  maxConnections?: number;
+  /** Live connections per user at most; more are closed with 1008. Default Infinity. */
+  maxConnectionsPerUser?: number;
+  /** Send refused once `ws.bufferedAmount` reaches this. Default 8 MiB. */
+  maxBufferedBytes?: number;
+  /** On backpressure, refuse the send (`reject`) or also close with 1013 (`close`). Default `reject`. */
+  backpressurePolicy?: 'reject' | 'close';
+  /** Inbound messages per second per connection; more closes it with 1008. 0 disables. Default 0. */
+  maxMessagesPerSecond?: number;
+  /** Transitions kept per connection for `history()`. Default 32. */
+  historyLimit?: number;
+  /** Closed connections whose history is kept. Default 256. */
+  closedHistoryLimit?: number;
+  /** Runs in `connecting` for accepted sockets; bounded by `handshakeTimeoutMs`. */
+  authenticate?: (request: AuthenticateRequest) => AuthenticateResult | Promise<AuthenticateResult>;
+  /** Makes connection ids. Default `crypto.randomUUID`. */
+  generateId?: () => string;
+}
+
+export interface AcceptOptions {
+  userId?: string;
+  metadata?: Record<string, unknown>;
+  /** The upgrade request, passed on to `authenticate`. */
+  request?: IncomingMessage;
+}
+
+export interface AttachOptions {
+  /** Derive the user and metadata from the upgrade request. */
+  identify?: (request: IncomingMessage) => Omit<AcceptOptions, 'request'> | undefined;
+}
+
+export interface ConnectOptions {
+  userId?: string;
+  metadata?: Record<string, unknown>;
+  /** Options for the `ws` client. */
+  ws?: ClientOptions;
+}
+
+export interface ShutdownOptions {
+  code?: number;
+  reason?: string;
+  /** After this, whatever is not `closed` is terminated. Default 10000. */
+  timeoutMs?: number;
+  /** Connections closed per batch. Default: all at once. */
+  batchSize?: number;
+  /** Pause between batches. Default 0. */
+  batchIntervalMs?: number;
+}
+
+/** What `shutdown()` resolves to. */
+export interface ShutdownReport {
+  /** Connections that completed a close. */
+  closed: number;
+  /** Connections terminated by a timeout. */
+  terminated: number;
+}
+
+/** Typed events of a {@link ConnectionManager}. */
+export interface ConnectionManagerEvents {
+  /** A connection was accepted or opened (it is `connecting` or already `connected`). */
+  connection: [connection: Connection];
+  /** A connection changed state; the record is the audit record. */
+  transition: [connection: Connection, record: TransitionRecord];
+  /** A connection reached `closed`. */
+  close: [connection: Connection, info: CloseInfo];
+  /** An inbound message on a `connected` connection; text arrives as a string. */
+  message: [connection: Connection, data: string | Buffer, isBinary: boolean];
+}
+
+const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
+
+/**
+ * Owns every connection: accepts sockets, keeps the registry, sends,
+ * closes and shuts down. Never throws from a send.
+ */
+export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> implements ConnectionHost {
+  readonly maxBufferedBytes: number;
+  readonly backpressurePolicy: 'reject' | 'close';
+  readonly maxMessagesPerSecond: number;
+  readonly #logger: Logger;
+  readonly #audit: Logger;
+  readonly #registry = new ConnectionRegistry();
+  readonly #histories = new Map<string, TransitionRecord[]>();
+  readonly #closedHistories = new Map<string, TransitionRecord[]>();
+  readonly #timing: { handshakeTimeoutMs: number; closeTimeoutMs: number; heartbeatIntervalMs: number };
+  readonly #maxConnections: number;
+  readonly #maxConnectionsPerUser: number;
+  readonly #historyLimit: number;
+  readonly #closedHistoryLimit: number;
+  readonly #authenticate: ConnectionManagerOptions['authenticate'];
+  readonly #generateId: () => string;
+  #shuttingDown = false;
+  #ignoredEvents = 0;
+
+  /**
+   * @param {ConnectionManagerOptions} [options] See the README for defaults
+   * @throws {RangeError} If a numeric option is out of range
+   */
+  constructor(options: ConnectionManagerOptions = {}) {
+    super();
+    const o = { ...DEFAULTS, ...stripUndefined(options) };
+    assertNumberOption('closeTimeoutMs', o.closeTimeoutMs, 1);
+    assertNumberOption('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
+    assertNumberOption('heartbeatIntervalMs', o.heartbeatIntervalMs, 0);
+    assertNumberOption('maxConnections', o.maxConnections, 1);
+    assertNumberOption('maxConnectionsPerUser', o.maxConnectionsPerUser, 1);
+    assertNumberOption('maxBufferedBytes', o.maxBufferedBytes, 0);
+    assertNumberOption('maxMessagesPerSecond', o.maxMessagesPerSecond, 0);
+    assertNumberOption('historyLimit', o.historyLimit, 0);
+    assertNumberOption('closedHistoryLimit', o.closedHistoryLimit, 0);
+    if (o.backpressurePolicy !== 'reject' && o.backpressurePolicy !== 'close') {
+      throw new RangeError(`Invalid option backpressurePolicy: ${String(o.backpressurePolicy)} (expected 'reject' or 'close')`);
+    }
+    this.#logger = options.logger ?? defaultLogger();
+    this.#audit = auditLogger(this.#logger, options.audit);
+    this.#timing = {
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      closeTimeoutMs: o.closeTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs
+    };
+    this.#maxConnections = o.maxConnections;
+    this.#maxConnectionsPerUser = o.maxConnectionsPerUser;
+    this.maxBufferedBytes = o.maxBufferedBytes;
+    this.backpressurePolicy = o.backpressurePolicy;
+    this.maxMessagesPerSecond = o.maxMessagesPerSecond;
+    this.#historyLimit = o.historyLimit;
+    this.#closedHistoryLimit = o.closedHistoryLimit;
+    this.#authenticate = options.authenticate;
+    this.#generateId = options.generateId ?? randomUUID;
+  }
+
+  /** Number of live (not yet `closed`) connections. */
+  get size(): number {
+    return this.#registry.size;
+  }
+
+  /** Live connections per state; `closed` counts every connection closed so far. */
+  get counts(): StateCounts {
+    return this.#registry.counts();
+  }
+
+  /** Events the machine would have ignored (for example a pong while closing). */
+  get ignoredEvents(): number {
+    return this.#ignoredEvents;
+  }
+
+  /** Whether `shutdown()` was called. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /**
+   * @param {string} id A connection id
+   * @returns {Connection | undefined} The live connection
+   */
+  get(id: string): Connection | undefined {
+    return this.#registry.get(id);
+  }
+
+  /** Live connections. */
+  connections(): IterableIterator<Connection> {
+    return this.#registry.values();
+  }
+
+  /**
+   * @param {string} userId A user id
+   * @returns {Connection[]} The user's live connections
+   */
+  connectionsOf(userId: string): Connection[] {
+    return [...(this.#registry.byUser(userId) ?? NO_CONNECTIONS)];
+  }
+
+  /**
+   * Recent transitions of a live or recently closed connection.
+   *
+   * @param {string} id A connection id
+   * @returns {TransitionRecord[] | undefined} Oldest first; `undefined` if unknown
+   */
+  history(id: string): TransitionRecord[] | undefined {
+    const records = this.#histories.get(id) ?? this.#closedHistories.get(id);
+    return records ? records.slice() : undefined;
+  }
+
+  /**
+   * Take over a socket from `WebSocketServer`'s `connection` event.
+   *
+   * @param {WebSocket} ws An open server-side socket
+   * @param {AcceptOptions} [options] Who it belongs to
+   * @returns {Connection} The handle; `connected` at once unless `authenticate` is set
+   */
+  accept(ws: WebSocket, options: AcceptOptions = {}): Connection {
+    const connection = this.#register(ws, options.userId, options.metadata);
+    if (this.#shuttingDown) {
+      connection.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
+    } else if (this.#registry.size > this.#maxConnections) {
+      connection.close(CLOSE_CODES.TRY_AGAIN_LATER, 'server at capacity');
+    } else if (this.#authenticate) {
+      void this.#runAuthenticate(connection, options.request);
+    } else {
+      this.#admit(connection);
+    }
+    this.#emitSafely('connection', connection);
+    return connection;
+  }
+
+  /**
+   * Accept every connection of a `WebSocketServer`.
+   *
+   * @param {WebSocketServer} wss The server
+   * @param {AttachOptions} [options] How to identify users from the request
+   * @returns {() => void} Detaches the manager from the server
+   */
+  attach(wss: WebSocketServer, options: AttachOptions = {}): () => void {
+    const { identify } = options;
+    const onConnection = (ws: WebSocket, request: IncomingMessage): void => {
+      let identity: Omit<AcceptOptions, 'request'> | undefined;
+      try {
+        identity = identify?.(request);
+      } catch (error) {
+        this.#logger.error({ err: error }, 'identify threw; accepting without a user');
+      }
+      this.accept(ws, { ...identity, request });
+    };
+    wss.on('connection', onConnection);
+    return () => {
+      wss.off('connection', onConnection);
+    };
+  }
+
+  /**
+   * Open an outgoing client connection; `connecting` until the socket opens.
+   *
+   * @param {string | URL} url A `ws:` or `wss:` URL
+   * @param {ConnectOptions} [options] Identity and `ws` client options
+   * @returns {Connection} The handle
+   */
+  connect(url: string | URL, options: ConnectOptions = {}): Connection {
+    const connection = this.#register(new WebSocket(url, options.ws), options.userId, options.metadata);
+    if (this.#shuttingDown) connection.close(CLOSE_CODES.GOING_AWAY, 'client shutting down');
+    this.#emitSafely('connection', connection);
+    return connection;
+  }
+
+  /**
+   * Send one message to one connection. Never throws or rejects.
+   *
+   * @param {string} id A connection id
+   * @param {unknown} message See {@link Connection.send}
+   * @returns {Promise<SendResult>} `{ ok: true }` once written, or why not
+   */
+  send(id: string, message: unknown): Promise<SendResult> {
+    const connection = this.#registry.get(id);
+    if (connection) return connection.send(message);
+    this.#logger.warn({ connectionId: id }, 'send to unknown connection');
+    return refused('not_found');
+  }
+
+  /**
+   * Send one message to every `connected` connection (that `filter` keeps),
+   * serialized once. One connection's failure never touches another.
+   *
+   * @param {unknown} message See {@link Connection.send}
+   * @param {(connection: Connection) => boolean} [filter] Which connections
+   * @returns {Promise<SendReport>} Once every write is reported
+   */
+  broadcast(message: unknown, filter?: (connection: Connection) => boolean): Promise<SendReport> {
+    return this.#sendMany(this.#registry.values(), message, filter);
+  }
+
+  /**
+   * Send one message to every `connected` connection of a user.
+   *
+   * @param {string} userId The user
+   * @param {unknown} message See {@link Connection.send}
+   * @returns {Promise<SendReport>} Once every write is reported
+   */
+  sendToUser(userId: string, message: unknown): Promise<SendReport> {
+    return this.#sendMany((this.#registry.byUser(userId) ?? NO_CONNECTIONS).values(), message, undefined);
+  }
+
+  /**
+   * Close one connection: it is `closing` before this returns.
+   *
+   * @param {string} id A connection id
+   * @param {number} [code=1000] Close code
+   * @param {string} [reason=''] Close reason, at most 123 bytes
+   * @returns {Promise<CloseInfo | undefined>} Once `closed`; `undefined` for an unknown id
+   * @throws {RangeError} If the code or reason is invalid; nothing changes then
+   */
+  close(id: string, code: number = 1000, reason: string = ''): Promise<CloseInfo | undefined> {
+    assertCloseArgs(code, reason);
+    const connection = this.#registry.get(id);
+    if (connection) return connection.close(code, reason);
+    this.#logger.warn({ connectionId: id }, 'close of unknown connection');
+    return Promise.resolve(undefined);
+  }
+
+  /**
+   * Stop accepting, close every connection (in batches if asked), terminate
+   * what is still open after `timeoutMs`.
+   *
+   * @param {ShutdownOptions} [options] Code, reason, timeout, batching
+   * @returns {Promise<ShutdownReport>} Once every connection is `closed`
+   * @throws {RangeError} If the code or reason is invalid
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
+    const code = options.code ?? DEFAULTS.shutdownCode;
+    const reason = options.reason ?? DEFAULTS.shutdownReason;
+    const timeoutMs = options.timeoutMs ?? DEFAULTS.shutdownTimeoutMs;
+    const batchSize = options.batchSize ?? DEFAULTS.shutdownBatchSize;
+    const batchIntervalMs = options.batchIntervalMs ?? DEFAULTS.shutdownBatchIntervalMs;
+    assertCloseArgs(code, reason);
+    assertNumberOption('timeoutMs', timeoutMs, 0);
+    assertNumberOption('batchSize', batchSize, 1);
+    assertNumberOption('batchIntervalMs', batchIntervalMs, 0);
+    this.#shuttingDown = true;
+    const targets = [...this.#registry.values()];
+    const outcomes = Promise.all(targets.map((c) => c.closed));
+    let terminated = 0;
+    const deadline = setTimeout(() => {
+      for (const connection of targets) {
+        if (connection.state !== 'closed') {
+          terminated++;
+          connection.terminate();
+        }
+      }
+    }, timeoutMs);
+    try {
+      for (let i = 0; i < targets.length; i += batchSize) {
+        if (i > 0 && batchIntervalMs > 0) await delay(batchIntervalMs);
+        for (const connection of targets.slice(i, i + batchSize)) {
+          if (connection.state === 'connecting' || connection.state === 'connected') connection.close(code, reason);
+        }
+      }
+      const infos = await outcomes;
+      terminated += infos.filter((info) => info.initiator === 'timeout').length;
+      return { closed: infos.length - terminated, terminated };
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  #register(ws: WebSocket, userId: string | undefined, metadata: Record<string, unknown> | undefined): Connection {
+    const connection = new Connection(this, ws, { id: this.#generateId(), userId, metadata, timing: this.#timing });
+    this.#registry.add(connection);
+    this.#histories.set(connection.id, []);
+    connection._start();
+    return connection;
+  }
+
+  async #runAuthenticate(connection: Connection, request: IncomingMessage | undefined): Promise<void> {
+    let result: AuthenticateResult;
+    try {
+      result = await this.#authenticate!({ connection, request });
+    } catch (error) {
+      this.#logger.warn({ connectionId: connection.id, err: error }, 'authenticate threw; closing');
+      result = false;
+    }
+    if (connection.state !== 'connecting') return;
+    if (result === false) {
+      connection.close(CLOSE_CODES.POLICY_VIOLATION, 'authentication failed');
+      return;
+    }
+    if (typeof result === 'object' && result !== null) {
+      const previous = connection.userId;
+      connection._identify(result.userId ?? previous, result.metadata ?? connection.metadata);
+      this.#registry.reindex(connection, previous);
+    }
+    this.#admit(connection);
+  }
+
+  /** Open a connection unless its user is over the limit. */
+  #admit(connection: Connection): void {
+    const userId = connection.userId;
+    if (userId !== undefined && this.#maxConnectionsPerUser !== Infinity) {
+      let live = 0;
+      for (const other of this.#registry.byUser(userId) ?? NO_CONNECTIONS) {
+        if (other !== connection && (other.state === 'connecting' || other.state === 'connected')) live++;
+      }
+      if (live >= this.#maxConnectionsPerUser) {
+        connection.close(CLOSE_CODES.POLICY_VIOLATION, 'too many connections for user');
+        return;
+      }
+    }
+    connection._open();
+  }
+
+  #sendMany(
+    targets: Iterable<Connection>,
+    message: unknown,
+    filter: ((connection: Connection) => boolean) | undefined
+  ): Promise<SendReport> {
+    const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
+    const data = serialize(message);
+    if (data instanceof SerializationError) {
+      this.onSerializationFailed(undefined, data);
+      for (const connection of targets) {
+        if (!filter || filter(connection)) countRejected(report, 'serialization_failed');
+      }
+      return Promise.resolve(report);
+    }
+    // Encode text once; every socket then writes the same bytes.
+    const binary = typeof data !== 'string';
+    const wire = binary ? data : Buffer.from(data);
+    let pending = 0;
+    let settle: ((report: SendReport) => void) | undefined;
+    const written = (error?: Error): void => {
+      if (error) countRejected(report, 'transport_error');
+      else report.sent++;
+      if (--pending === 0 && settle) settle(report);
+    };
+    for (const connection of targets) {
+      if (filter) {
+        try {
+          if (!filter(connection)) continue;
+        } catch (error) {
+          this.#logger.error({ connectionId: connection.id, err: error }, 'broadcast filter threw; skipping connection');
+          continue;
+        }
+      }
+      pending++;
+      const refusal = connection._transmit(wire, binary, written);
+      if (refusal !== undefined) {
+        pending--;
+        this.onRefused(connection, refusal);
+        countRejected(report, refusal);
+      }
+    }
+    if (pending === 0) return Promise.resolve(report);
+    return new Promise((resolve) => {
+      settle = resolve;
+    });
+  }
+
+  /** @internal */
+  onTransition(connection: Connection, record: TransitionRecord): void {
+    this.#registry.moved(record.from, record.to);
+    const history = this.#histories.get(connection.id);
+    if (history) {
+      history.push(record);
+      if (history.length > this.#historyLimit) history.shift();
+    }
+    this.#audit.info(record, 'transition');
+    this.#emitSafely('transition', connection, record);
+  }
+
+  /** @internal */
+  onClosed(connection: Connection, info: CloseInfo): void {
+    this.#registry.remove(connection);
+    const history = this.#histories.get(connection.id);
+    this.#histories.delete(connection.id);
+    if (history && this.#closedHistoryLimit > 0) {
+      this.#closedHistories.set(connection.id, history);
+      if (this.#closedHistories.size > this.#closedHistoryLimit) {
+        this.#closedHistories.delete(this.#closedHistories.keys().next().value!);
+      }
+    }
+    this.#emitSafely('close', connection, info);
+  }
+
+  /** @internal */
+  onOpen(connection: Connection): void {
+    this.#admit(connection);
+  }
+
+  /** @internal */
+  onMessage(connection: Connection, data: string | Buffer, isBinary: boolean): void {
+    this.#emitSafely('message', connection, data, isBinary);
+  }
+
+  /** @internal */
+  onRefused(connection: Connection, reason: SendFailureReason): void {
+    if (this.#audit.isLevelEnabled('debug')) {
+      this.#audit.debug(
+        { connectionId: connection.id, userId: connection.userId, state: connection.state, reason },
+        'send refused'
+      );
+    }
+  }
+
+  /** @internal */
+  onSerializationFailed(connection: Connection | undefined, error: SerializationError): void {
+    this.#logger.error({ connectionId: connection?.id, userId: connection?.userId, err: error }, 'message not serializable');
+  }
+
+  /** @internal */
+  onTransportError(connection: Connection, error: Error): void {
+    this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'transport error');
+  }
+
+  /** @internal */
+  onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void {
+    this.#ignoredEvents++;
+    if (this.#logger.isLevelEnabled('debug')) {
+      this.#logger.debug({ connectionId: connection.id, userId: connection.userId, state: connection.state, event }, 'event ignored');
+    }
+  }
+
+  /** Listeners are application code: a throw is logged, never propagated into the lifecycle. */
+  #emitSafely<K extends keyof ConnectionManagerEvents>(event: K, ...args: ConnectionManagerEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: ConnectionManagerEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      const connection = args[0] as Connection;
+      this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener threw`);
+    }
+  }
+}
+
+function countRejected(report: SendReport, reason: SendFailureReason): void {
+  report.rejected++;
+  report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
+}
+
+function stripUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export type { ConnectionState };

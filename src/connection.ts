@@ -1,0 +1,379 @@
+/**
+ * A `Connection` binds one `ws` socket to one connection actor. The actor
+ * decides; this file does the I/O the actor's named actions ask for, and
+ * holds the one guarded path that writes to the socket.
+ */
+import { WebSocket, type RawData } from 'ws';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import {
+  connectionMachine,
+  type CloseInfo,
+  type ConnectionEvent,
+  type ConnectionMachineInput,
+  type ConnectionState
+} from '../machines/connection.machine.js';
+import { CLOSE_CODES } from './constants.js';
+import { eventLabel } from './machine-graph.js';
+import { SENT, failure, refusal as refusalResult, refused, type SendFailureReason, type SendResult } from './send-result.js';
+import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
+import { assertCloseArgs } from './validation.js';
+
+/** One audit record: a change of state of one connection. */
+export interface TransitionRecord {
+  connectionId: string;
+  userId: string | undefined;
+  /** 1 for the connection's first transition, then +1 each. */
+  seq: number;
+  from: ConnectionState;
+  to: ConnectionState;
+  /** The event that caused it, e.g. `OPENED`, `CLOSE`, `after closeTimeout`. */
+  event: string;
+  /** When it happened, in milliseconds since the epoch. */
+  at: number;
+  /** Set when `to` is `closing` or `closed`. */
+  code?: number | null;
+  reason?: string;
+  initiator?: string | null;
+}
+
+/** What a connection needs from its owner; one object serves them all. */
+export interface ConnectionHost {
+  readonly maxBufferedBytes: number;
+  readonly backpressurePolicy: 'reject' | 'close';
+  readonly maxMessagesPerSecond: number;
+  onTransition(connection: Connection, record: TransitionRecord): void;
+  onClosed(connection: Connection, info: CloseInfo): void;
+  onOpen(connection: Connection): void;
+  onMessage(connection: Connection, data: string | Buffer, isBinary: boolean): void;
+  onRefused(connection: Connection, reason: SendFailureReason): void;
+  onSerializationFailed(connection: Connection | undefined, error: SerializationError): void;
+  onTransportError(connection: Connection, error: Error): void;
+  onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void;
+}
+
+/** Options for creating a {@link Connection}; the manager fills them in. */
+export interface ConnectionInit {
+  id: string;
+  userId: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  timing: ConnectionMachineInput;
+}
+
+const kConnection = Symbol('ws-lifecycle.connection');
+type BoundSocket = WebSocket & { [kConnection]?: Connection };
+
+/** The refusal a send gets in each state other than `connected`. */
+const STATE_REFUSAL: Readonly<Record<ConnectionState, SendFailureReason>> = {
+  connecting: 'not_connected',
+  connected: 'not_connected',
+  closing: 'closing',
+  closed: 'closed'
+};
+
+const TEXT = Object.freeze({ binary: false });
+const BINARY = Object.freeze({ binary: true });
+const PEER_CLOSING: ConnectionEvent = Object.freeze({ type: 'PEER_CLOSING' });
+const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
+const PONG: ConnectionEvent = Object.freeze({ type: 'PONG' });
+const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
+
+/** Actor -> connection, for the machine's actions and the inspector. */
+const connections = new WeakMap<object, Connection>();
+
+/** The machine with its I/O provided: built once, shared by every connection. */
+const boundMachine = connectionMachine.provide({
+  actions: {
+    closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
+    terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
+    sendPing: ({ self }) => connections.get(self)?._ping(),
+    transmit: ({ self, event }) => {
+      if (event.type === 'SEND') void connections.get(self)?.send(event.data);
+    },
+    deliver: ({ self, event }) => {
+      if (event.type === 'RECEIVE') connections.get(self)?._deliver(event.data as string | Buffer, typeof event.data !== 'string');
+    }
+  }
+});
+
+function inspect(inspection: InspectionEvent): void {
+  if (inspection.type !== '@xstate.snapshot') return;
+  connections.get(inspection.actorRef)?._onSnapshot(inspection.snapshot as ConnectionSnapshot, inspection.event.type);
+}
+
+type ConnectionActor = Actor<typeof boundMachine>;
+type ConnectionSnapshot = ReturnType<ConnectionActor['getSnapshot']>;
+
+// Socket listeners are shared by all connections: no closures per socket.
+function onSocketOpen(this: BoundSocket): void {
+  const connection = this[kConnection];
+  if (connection) connection._host.onOpen(connection);
+}
+function onSocketMessage(this: BoundSocket, data: RawData, binary: boolean): void {
+  this[kConnection]?._receive(data, binary);
+}
+function onSocketPong(this: BoundSocket): void {
+  this[kConnection]?._dispatch(PONG);
+}
+function onSocketError(this: BoundSocket, error: Error): void {
+  const connection = this[kConnection];
+  if (!connection) return;
+  connection._host.onTransportError(connection, error);
+  connection._dispatch({ type: 'TRANSPORT_ERROR', message: error.message });
+}
+function onSocketClose(this: BoundSocket, code: number, reason: Buffer): void {
+  this[kConnection]?._dispatch({ type: 'TRANSPORT_CLOSED', code, reason: reason.toString() });
+}
+
+/**
+ * A handle on one WebSocket connection. Create it through
+ * `ConnectionManager.accept()` or `.connect()`.
+ */
+export class Connection {
+  /** Unique id of this connection. */
+  readonly id: string;
+  /** Resolves once the connection is `closed`, with how it ended. */
+  readonly closed: Promise<CloseInfo>;
+  /** @internal */
+  readonly _host: ConnectionHost;
+  #userId: string | undefined;
+  #metadata: Record<string, unknown> | undefined;
+  #state: ConnectionState = 'connecting';
+  #seq = 0;
+  #resolveClosed!: (info: CloseInfo) => void;
+  readonly #ws: BoundSocket;
+  readonly #actor: ConnectionActor;
+  #windowStart = 0;
+  #windowCount = 0;
+
+  /**
+   * @param {ConnectionHost} host The owner told of every transition
+   * @param {WebSocket} ws The socket, open (accepted) or connecting (outgoing)
+   * @param {ConnectionInit} init Identity and timings
+   */
+  constructor(host: ConnectionHost, ws: WebSocket, init: ConnectionInit) {
+    this.id = init.id;
+    this._host = host;
+    this.#userId = init.userId;
+    this.#metadata = init.metadata;
+    this.#ws = ws as BoundSocket;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#actor = createActor(boundMachine, { input: init.timing, inspect });
+    connections.set(this.#actor, this);
+    this.#ws[kConnection] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('error', onSocketError);
+    ws.on('close', onSocketClose);
+    if (ws.readyState === WebSocket.CONNECTING) ws.once('open', onSocketOpen);
+  }
+
+  /** The user this connection belongs to, if known. */
+  get userId(): string | undefined {
+    return this.#userId;
+  }
+
+  /** Application data attached at accept or by `authenticate`. */
+  get metadata(): Record<string, unknown> | undefined {
+    return this.#metadata;
+  }
+
+  /** One of `connecting`, `connected`, `closing`, `closed`. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The underlying `ws` socket (read its properties; write through this handle). */
+  get socket(): WebSocket {
+    return this.#ws;
+  }
+
+  /**
+   * Send one message. Accepted only in `connected` while the socket is open;
+   * never throws or rejects.
+   *
+   * @param {unknown} message A string (text), bytes (binary) or a value sent as JSON text
+   * @returns {Promise<SendResult>} `{ ok: true }` once ws reports the frame
+   *   written, or `{ ok: false, reason }`
+   */
+  send(message: unknown): Promise<SendResult> {
+    if (this.#state !== 'connected') return this._refuse(STATE_REFUSAL[this.#state]);
+    const data = serialize(message);
+    if (data instanceof SerializationError) {
+      this._host.onSerializationFailed(this, data);
+      return Promise.resolve(failure('serialization_failed', data));
+    }
+    return new Promise((resolve) => {
+      const refusal = this._transmit(data, isBinary(data), (error) => {
+        resolve(error ? failure('transport_error', error) : SENT);
+      });
+      if (refusal !== undefined) {
+        this._host.onRefused(this, refusal);
+        resolve(refusalResult(refusal));
+      }
+    });
+  }
+
+  /**
+   * Start the close handshake. The connection is in `closing` when this
+   * returns; a connection already closing or closed is left as it is.
+   *
+   * @param {number} [code=1000] Close code (1000-1003, 1007-1014, 3000-4999)
+   * @param {string} [reason=''] Close reason, at most 123 bytes of UTF-8
+   * @returns {Promise<CloseInfo>} The {@link closed} promise
+   * @throws {RangeError} If the code or reason is invalid; nothing changes then
+   */
+  close(code: number = 1000, reason: string = ''): Promise<CloseInfo> {
+    assertCloseArgs(code, reason);
+    if (this.#state === 'connecting' || this.#state === 'connected') {
+      this._dispatch({ type: 'CLOSE', code, reason });
+    }
+    return this.closed;
+  }
+
+  /**
+   * Destroy the socket without a close handshake; the connection is
+   * `closed` when this returns.
+   *
+   * @returns {Promise<CloseInfo>} The {@link closed} promise
+   */
+  terminate(): Promise<CloseInfo> {
+    this._dispatch(TERMINATE);
+    return this.closed;
+  }
+
+  /** A plain summary, for logs and `JSON.stringify`. */
+  toJSON(): { id: string; userId: string | undefined; state: ConnectionState } {
+    return { id: this.id, userId: this.#userId, state: this.#state };
+  }
+
+  /**
+   * The one guarded write. The state check and the write happen in one
+   * synchronous step, so nothing can close the socket in between.
+   *
+   * @internal
+   * @returns The refusal, or `undefined` once ws has the frame
+   */
+  _transmit(data: WireData, binary: boolean, callback: (error?: Error) => void): SendFailureReason | undefined {
+    if (this.#state !== 'connected') return STATE_REFUSAL[this.#state];
+    const ws = this.#ws;
+    if (ws.readyState !== WebSocket.OPEN) {
+      // ws saw the peer's close frame but emits nothing until 'close'.
+      this._dispatch(PEER_CLOSING);
+      return 'closing';
+    }
+    if (ws.bufferedAmount >= this._host.maxBufferedBytes) {
+      if (this._host.backpressurePolicy === 'close') {
+        this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.BACKPRESSURE, reason: 'send buffer over maxBufferedBytes' });
+      }
+      return 'backpressure';
+    }
+    ws.send(data, binary ? BINARY : TEXT, callback);
+    return undefined;
+  }
+
+  /** @internal Refuse a send: tell the host, allocate nothing. */
+  _refuse(reason: SendFailureReason): Promise<SendResult> {
+    this._host.onRefused(this, reason);
+    return refused(reason);
+  }
+
+  /** @internal */
+  _start(): void {
+    this.#actor.start();
+  }
+
+  /** @internal The socket is open and the peer authenticated. */
+  _open(): void {
+    this._dispatch(OPENED);
+  }
+
+  /** @internal */
+  _identify(userId: string | undefined, metadata: Record<string, unknown> | undefined): void {
+    this.#userId = userId;
+    this.#metadata = metadata;
+  }
+
+  /** @internal Send an event to the actor, counting those it would ignore. */
+  _dispatch(event: ConnectionEvent): void {
+    if (this.#state === 'closed') return;
+    const actor = this.#actor;
+    if (!actor.getSnapshot().can(event)) {
+      this._host.onEventIgnored(this, event.type);
+      return;
+    }
+    actor.send(event);
+  }
+
+  /** @internal */
+  _onSnapshot(snapshot: ConnectionSnapshot, eventType: string): void {
+    const to = snapshot.value as ConnectionState;
+    const from = this.#state;
+    if (to === from) return;
+    this.#state = to;
+    const record: TransitionRecord = {
+      connectionId: this.id,
+      userId: this.#userId,
+      seq: ++this.#seq,
+      from,
+      to,
+      event: eventLabel(eventType),
+      at: Date.now()
+    };
+    if (to === 'closing' || to === 'closed') {
+      record.code = snapshot.context.code;
+      record.reason = snapshot.context.reason;
+      record.initiator = snapshot.context.initiator;
+    }
+    this._host.onTransition(this, record);
+    if (to === 'closed') {
+      const info = snapshot.output as CloseInfo;
+      connections.delete(this.#actor);
+      this.#resolveClosed(info);
+      this._host.onClosed(this, info);
+    }
+  }
+
+  /** @internal Inbound data reaches the application only in `connected`. */
+  _receive(data: RawData, binary: boolean): void {
+    if (this.#state !== 'connected') return;
+    const limit = this._host.maxMessagesPerSecond;
+    if (limit > 0) {
+      const now = Date.now();
+      if (now - this.#windowStart >= 1000) {
+        this.#windowStart = now;
+        this.#windowCount = 0;
+      }
+      if (++this.#windowCount > limit) {
+        this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.RATE_LIMITED, reason: 'message rate limit exceeded' });
+        return;
+      }
+    }
+    this._deliver(binary ? (data as Buffer) : data.toString(), binary);
+  }
+
+  /** @internal */
+  _deliver(data: string | Buffer, binary: boolean): void {
+    this._host.onMessage(this, data, binary);
+  }
+
+  /** @internal */
+  _closeTransport(code: number, reason: string): void {
+    const ws = this.#ws;
+    // Closing a client socket that is still connecting aborts its handshake.
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(code, reason);
+  }
+
+  /** @internal */
+  _terminateTransport(): void {
+    this.#ws.terminate();
+  }
+
+  /** @internal */
+  _ping(): void {
+    const ws = this.#ws;
+    if (ws.readyState === WebSocket.OPEN) ws.ping();
+  }
+}

@@ -1,0 +1,81 @@
+/** The outcome of a send, and the report of a send to many. */
+
+/** Why a send did not happen. */
+export type SendFailureReason =
+  | 'not_found'
+  | 'not_connected'
+  | 'closing'
+  | 'closed'
+  | 'serialization_failed'
+  | 'backpressure'
+  | 'transport_error';
+
+/** Every {@link SendFailureReason}, for iteration and validation. */
+export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze([
+  'not_found',
+  'not_connected',
+  'closing',
+  'closed',
+  'serialization_failed',
+  'backpressure',
+  'transport_error'
+]);
+
+/**
+ * `{ ok: true }` once ws reports the frame written to the socket, or
+ * `{ ok: false, reason }`; `error` is set for `serialization_failed` and
+ * `transport_error`.
+ */
+export type SendResult = { readonly ok: true } | { readonly ok: false; readonly reason: SendFailureReason; readonly error?: Error };
+
+/** What `broadcast` and `sendToUser` resolve to. */
+export interface SendReport {
+  /** Connections ws reported the frame written to. */
+  sent: number;
+  /** Connections that did not get it. */
+  rejected: number;
+  /** `rejected`, counted per reason (only reasons that occurred). */
+  reasons: Partial<Record<SendFailureReason, number>>;
+}
+
+/** The shared success result (no allocation per message). */
+export const SENT: SendResult = Object.freeze({ ok: true });
+
+const refusals = new Map<SendFailureReason, SendResult>();
+const refusedPromises = new Map<SendFailureReason, Promise<SendResult>>();
+for (const reason of SEND_FAILURE_REASONS) {
+  const result: SendResult = Object.freeze({ ok: false, reason });
+  refusals.set(reason, result);
+  refusedPromises.set(reason, Promise.resolve(result));
+}
+
+/**
+ * The shared, frozen result for a refusal.
+ *
+ * @param {SendFailureReason} reason Why the send was refused
+ * @returns {SendResult} `{ ok: false, reason }`
+ */
+export function refusal(reason: SendFailureReason): SendResult {
+  return refusals.get(reason)!;
+}
+
+/**
+ * A settled promise of the shared refusal, so refusing allocates nothing.
+ *
+ * @param {SendFailureReason} reason Why the send was refused
+ * @returns {Promise<SendResult>} Resolves to `{ ok: false, reason }`
+ */
+export function refused(reason: SendFailureReason): Promise<SendResult> {
+  return refusedPromises.get(reason)!;
+}
+
+/**
+ * A failed result carrying the error that caused it.
+ *
+ * @param {'serialization_failed' | 'transport_error'} reason The failure
+ * @param {Error} error The cause
+ * @returns {SendResult} `{ ok: false, reason, error }`
+ */
+export function failure(reason: 'serialization_failed' | 'transport_error', error: Error): SendResult {
+  return { ok: false, reason, error };
+}

@@ -1,0 +1,49 @@
+/** Input checks that throw a precise RangeError naming the offending value. */
+
+/**
+ * Whether `code` may be sent in a close frame (RFC 6455 section 7.4):
+ * 1000-1003, 1007-1014 or 3000-4999.
+ *
+ * @param {number} code The close code
+ * @returns {boolean} `true` if the code is valid
+ */
+export function isValidCloseCode(code: number): boolean {
+  return (
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999))
+  );
+}
+
+/**
+ * Throw unless `code` and `reason` can go in a close frame.
+ *
+ * @param {unknown} code The close code
+ * @param {unknown} reason The close reason, at most 123 bytes of UTF-8
+ * @throws {RangeError} If either is invalid
+ */
+export function assertCloseArgs(code: unknown, reason: unknown): asserts code is number {
+  if (typeof code !== 'number' || !isValidCloseCode(code)) {
+    throw new RangeError(`Invalid close code: ${String(code)} (allowed: 1000-1003, 1007-1014, 3000-4999)`);
+  }
+  if (typeof reason !== 'string') {
+    throw new RangeError(`Invalid close reason: expected a string, got ${typeof reason}`);
+  }
+  const bytes = Buffer.byteLength(reason);
+  if (bytes > 123) {
+    throw new RangeError(`Invalid close reason: ${bytes} bytes long, at most 123 allowed`);
+  }
+}
+
+/**
+ * Throw unless `value` is a number at least `min` (Infinity allowed).
+ *
+ * @param {string} name The option's name, for the message
+ * @param {unknown} value The option's value
+ * @param {number} min The smallest allowed value
+ * @throws {RangeError} If the value is not such a number
+ */
+export function assertNumberOption(name: string, value: unknown, min: number): void {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
+    throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number >= ${min})`);
+  }
+}
