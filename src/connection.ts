@@ -13,6 +13,7 @@ import {
   type ConnectionState
 } from '../machines/connection.machine.js';
 import { CLOSE_CODES } from './constants.js';
+import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
 import { eventLabel } from './machine-graph.js';
 import { SENT, failure, refusal as refusalResult, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
@@ -100,6 +101,8 @@ function inspect(inspection: InspectionEvent): void {
   connections.get(inspection.actorRef)?._onSnapshot(inspection.snapshot as ConnectionSnapshot, inspection.event.type);
 }
 
+const systems = new ActorSystemPool(inspect);
+
 type ConnectionActor = Actor<typeof boundMachine>;
 type ConnectionSnapshot = ReturnType<ConnectionActor['getSnapshot']>;
 
@@ -142,6 +145,7 @@ export class Connection {
   #resolveClosed!: (info: CloseInfo) => void;
   readonly #ws: BoundSocket;
   readonly #actor: ConnectionActor;
+  readonly #system: ActorSystemSlot;
   #windowStart = 0;
   #windowCount = 0;
 
@@ -159,7 +163,8 @@ export class Connection {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#actor = createActor(boundMachine, { input: init.timing, inspect });
+    this.#system = systems.acquire();
+    this.#actor = createActor(boundMachine, { input: init.timing, parent: this.#system.root });
     connections.set(this.#actor, this);
     this.#ws[kConnection] = this;
     ws.on('message', onSocketMessage);
@@ -330,6 +335,7 @@ export class Connection {
     if (to === 'closed') {
       const info = snapshot.output as CloseInfo;
       connections.delete(this.#actor);
+      systems.release(this.#system);
       this.#resolveClosed(info);
       this._host.onClosed(this, info);
     }

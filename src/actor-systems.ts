@@ -1,0 +1,58 @@
+/**
+ * Connection actors share XState actor systems instead of each creating
+ * one: a system costs about 3 KiB per actor. A system is shared by at most
+ * {@link ACTORS_PER_SYSTEM} live actors because stopping an actor scans every
+ * event its system has scheduled.
+ */
+import { createEmptyActor, type AnyActorRef, type InspectionEvent } from 'xstate';
+
+/** Live actors per shared system at most. */
+export const ACTORS_PER_SYSTEM = 256;
+
+/** One shared system: its root actor and how many live actors it holds. */
+export interface ActorSystemSlot {
+  readonly root: AnyActorRef;
+  live: number;
+}
+
+/** Hands out shared actor systems, each inspected by the same observer. */
+export class ActorSystemPool {
+  readonly #slots: ActorSystemSlot[] = [];
+  readonly #inspect: (event: InspectionEvent) => void;
+  #current: ActorSystemSlot | undefined;
+
+  /** @param {(event: InspectionEvent) => void} inspect Observer of every actor in every system */
+  constructor(inspect: (event: InspectionEvent) => void) {
+    this.#inspect = inspect;
+  }
+
+  /**
+   * A system with room for one more actor; pass its `root` as the actor's
+   * `parent`, and give the slot back with {@link release}.
+   *
+   * @returns {ActorSystemSlot} The slot, already counted
+   */
+  acquire(): ActorSystemSlot {
+    let slot = this.#current;
+    if (slot === undefined || slot.live >= ACTORS_PER_SYSTEM) {
+      slot = this.#slots.find((s) => s.live < ACTORS_PER_SYSTEM) ?? this.#create();
+      this.#current = slot;
+    }
+    slot.live++;
+    return slot;
+  }
+
+  /** @param {ActorSystemSlot} slot A slot from {@link acquire} whose actor stopped */
+  release(slot: ActorSystemSlot): void {
+    slot.live--;
+  }
+
+  #create(): ActorSystemSlot {
+    const root = createEmptyActor();
+    root.system.inspect(this.#inspect);
+    root.start();
+    const slot = { root, live: 0 };
+    this.#slots.push(slot);
+    return slot;
+  }
+}
