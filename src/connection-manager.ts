@@ -396,7 +396,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     try {
       result = await this.#authenticate!({ connection, request });
     } catch (error) {
-      this.#logger.warn({ connectionId: connection.id, err: error }, 'authenticate threw; closing');
+      this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'authenticate threw; closing');
       result = false;
     }
     if (connection.state !== 'connecting') return;
@@ -457,7 +457,10 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
         try {
           if (!filter(connection)) continue;
         } catch (error) {
-          this.#logger.error({ connectionId: connection.id, err: error }, 'broadcast filter threw; skipping connection');
+          this.#logger.error(
+            { connectionId: connection.id, userId: connection.userId, err: error },
+            'broadcast filter threw; skipping connection'
+          );
           continue;
         }
       }

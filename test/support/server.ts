@@ -4,12 +4,37 @@
  */
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { WebSocket, WebSocketServer, type ServerOptions } from 'ws';
+import { WebSocket, WebSocketServer, type ClientOptions, type ServerOptions } from 'ws';
 import { ConnectionManager, type Connection, type ConnectionManagerOptions } from '../../src/index.js';
 
 /** A logger that writes nothing. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** One JSON log line as pino wrote it. */
+export type LogRecord = Record<string, unknown> & { level: number; msg?: string };
+
+/** pino's numeric levels. */
+export const LOG_LEVELS = Object.freeze({ debug: 20, info: 30, warn: 40, error: 50 });
+
+/**
+ * A pino logger that keeps every line it writes, parsed, in `records`.
+ *
+ * @param level The lowest level kept
+ */
+export function captureLogger(level: 'debug' | 'info' | 'warn' = 'debug'): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const logger = pino({ level }, { write: (line: string) => void records.push(JSON.parse(line) as LogRecord) });
+  return { logger, records };
+}
+
+/**
+ * Stop reading from a client's socket, so it never answers a close frame
+ * or a ping; `terminate()` the client to end it.
+ */
+export function stallClient(ws: WebSocket): void {
+  (ws as unknown as { _socket: { pause(): void } })._socket.pause();
 }
 
 /** A client socket plus everything it received, in order. */
@@ -24,8 +49,13 @@ export interface TestServer {
   wss: WebSocketServer;
   manager: ConnectionManager;
   port: number;
-  /** Open a client as `userId`; resolves once the server-side connection exists and the client is open. */
-  connect(userId?: string): Promise<{ client: TestClient; connection: Connection }>;
+  /**
+   * Open a client as `userId`; resolves once the server-side connection
+   * exists and the client is open. `clientOptions` go to the `ws` client.
+   */
+  connect(userId?: string, clientOptions?: ClientOptions): Promise<{ client: TestClient; connection: Connection }>;
+  /** Stop the manager accepting this server's sockets (to accept them another way). */
+  detach(): void;
   /** Shut the manager down, terminate clients, close the server. */
   stop(): Promise<void>;
 }
@@ -42,7 +72,7 @@ export async function startServer(
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   const port = (wss.address() as AddressInfo).port;
   const manager = new ConnectionManager({ logger: silentLogger(), ...options });
-  manager.attach(wss, {
+  const detach = manager.attach(wss, {
     identify: (request) => {
       const user = new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('user');
       return user === null ? undefined : { userId: user };
@@ -50,10 +80,10 @@ export async function startServer(
   });
   const clients = new Set<WebSocket>();
 
-  async function connect(userId?: string): Promise<{ client: TestClient; connection: Connection }> {
+  async function connect(userId?: string, clientOptions?: ClientOptions): Promise<{ client: TestClient; connection: Connection }> {
     const accepted = new Promise<Connection>((resolve) => manager.once('connection', resolve));
     const query = userId === undefined ? '' : `?user=${encodeURIComponent(userId)}`;
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/${query}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/${query}`, clientOptions);
     clients.add(ws);
     const received: string[] = [];
     ws.on('message', (data) => received.push(data.toString()));
@@ -78,7 +108,7 @@ export async function startServer(
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 
-  return { wss, manager, port, connect, stop };
+  return { wss, manager, port, connect, detach, stop };
 }
 
 /**

@@ -1,0 +1,448 @@
+/**
+ * The pure connection machine, without sockets: every transition of the
+ * chart, every timeout on a simulated clock, the data the I/O actions get,
+ * the CloseInfo of every way of ending, and path coverage with @xstate/graph.
+ */
+import { getAdjacencyMap, getShortestPaths } from '@xstate/graph';
+import { createActor, SimulatedClock, type AnyMachineSnapshot } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import {
+  ABNORMAL_CLOSURE,
+  CONNECTION_STATES,
+  connectionMachine,
+  type CloseInfo,
+  type ConnectionContext,
+  type ConnectionEvent,
+  type ConnectionMachineInput,
+  type ConnectionState
+} from '../../machines/connection.machine.js';
+import { eventLabel, readChart, type ChartTransition } from '../../src/machine-graph.js';
+
+const INPUT: ConnectionMachineInput = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };
+
+/** The actions that do I/O; the binding provides them, the machine only names them. */
+const IO_ACTIONS = ['closeTransport', 'terminateTransport', 'sendPing', 'transmit', 'deliver'] as const;
+type IoAction = (typeof IO_ACTIONS)[number];
+
+interface IoCall {
+  action: IoAction;
+  context: ConnectionContext;
+  event: ConnectionEvent;
+}
+
+/** One step of a scenario: an event, or time passing on the simulated clock. */
+type Step = ConnectionEvent | { advance: number };
+
+function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
+  const calls: IoCall[] = [];
+  const spy =
+    (action: IoAction) =>
+    ({ context, event }: { context: ConnectionContext; event: ConnectionEvent }): void => {
+      calls.push({ action, context: { ...context }, event });
+    };
+  const machine = connectionMachine.provide({
+    actions: {
+      closeTransport: spy('closeTransport'),
+      terminateTransport: spy('terminateTransport'),
+      sendPing: spy('sendPing'),
+      transmit: spy('transmit'),
+      deliver: spy('deliver')
+    }
+  });
+  const clock = new SimulatedClock();
+  const actor = createActor(machine, { clock, input }).start();
+  const apply = (step: Step): void => {
+    if ('advance' in step) clock.increment(step.advance);
+    else actor.send(step);
+  };
+  steps.forEach(apply);
+  return { actor, clock, calls, apply, snapshot: () => actor.getSnapshot() };
+}
+
+const OPENED: ConnectionEvent = { type: 'OPENED' };
+const CLOSE: ConnectionEvent = { type: 'CLOSE', code: 1000, reason: 'bye' };
+const PONG: ConnectionEvent = { type: 'PONG' };
+const TERMINATE: ConnectionEvent = { type: 'TERMINATE' };
+const PEER_CLOSING: ConnectionEvent = { type: 'PEER_CLOSING' };
+const ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'ECONNRESET' };
+const closedBy = (code: number, reason: string): ConnectionEvent => ({ type: 'TRANSPORT_CLOSED', code, reason });
+const heartbeat = { advance: INPUT.heartbeatIntervalMs };
+
+interface Scenario {
+  /** Steps from a fresh actor to the transition's source state (and its guard). */
+  given: Step[];
+  /** The step that takes the transition. */
+  when: Step;
+  /** The I/O actions the transition runs, in order, with what they must see. */
+  io: Array<{ action: IoAction; context?: Partial<ConnectionContext>; event?: ConnectionEvent }>;
+  /** Context after the transition. */
+  context?: Partial<ConnectionContext>;
+  /** Output, when the transition ends in `closed`. */
+  output?: CloseInfo;
+}
+
+const terminated = (code: number, initiator: string) => ({ action: 'terminateTransport' as const, context: { code, initiator } as Partial<ConnectionContext> });
+
+/**
+ * One scenario per transition of the chart, keyed by {@link scenarioKey}. A
+ * transition added to the machine without a scenario here fails the suite.
+ */
+const SCENARIOS: Record<string, Scenario> = {
+  'connecting --OPENED--> connected': {
+    given: [],
+    when: OPENED,
+    io: [],
+    context: { code: null, initiator: null, awaitingPong: false }
+  },
+  'connecting --CLOSE--> closing': {
+    given: [],
+    when: { type: 'CLOSE', code: 4000, reason: 'auth' },
+    io: [{ action: 'closeTransport', context: { code: 4000, reason: 'auth', initiator: 'server' } }],
+    context: { code: 4000, reason: 'auth', initiator: 'server' }
+  },
+  'connecting --TERMINATE--> closed': {
+    given: [],
+    when: TERMINATE,
+    io: [terminated(ABNORMAL_CLOSURE, 'server')],
+    output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'server' }
+  },
+  'connecting --TRANSPORT_ERROR--> closing': {
+    given: [],
+    when: ERROR,
+    io: [],
+    context: { code: null, initiator: 'error' }
+  },
+  'connecting --TRANSPORT_CLOSED--> closed': {
+    given: [],
+    when: closedBy(1002, 'protocol error'),
+    io: [],
+    output: { code: 1002, reason: 'protocol error', initiator: 'peer' }
+  },
+  'connecting --after handshakeTimeout--> closed': {
+    given: [],
+    when: { advance: INPUT.handshakeTimeoutMs },
+    io: [terminated(ABNORMAL_CLOSURE, 'timeout')],
+    output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }
+  },
+  'connected --SEND--> (stays)': {
+    given: [OPENED],
+    when: { type: 'SEND', data: { n: 1 } },
+    io: [{ action: 'transmit', event: { type: 'SEND', data: { n: 1 } } }]
+  },
+  'connected --RECEIVE--> (stays)': {
+    given: [OPENED],
+    when: { type: 'RECEIVE', data: 'hello' },
+    io: [{ action: 'deliver', event: { type: 'RECEIVE', data: 'hello' } }]
+  },
+  'connected --PONG--> (stays)': {
+    given: [OPENED, heartbeat],
+    when: PONG,
+    io: [],
+    context: { awaitingPong: false }
+  },
+  'connected --CLOSE--> closing': {
+    given: [OPENED],
+    when: CLOSE,
+    io: [{ action: 'closeTransport', context: { code: 1000, reason: 'bye', initiator: 'server' } }],
+    context: { code: 1000, reason: 'bye', initiator: 'server' }
+  },
+  'connected --TERMINATE--> closed': {
+    given: [OPENED],
+    when: TERMINATE,
+    io: [terminated(ABNORMAL_CLOSURE, 'server')],
+    output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'server' }
+  },
+  'connected --PEER_CLOSING--> closing': {
+    given: [OPENED],
+    when: PEER_CLOSING,
+    io: [],
+    context: { code: null, initiator: 'peer' }
+  },
+  'connected --TRANSPORT_ERROR--> closing': {
+    given: [OPENED],
+    when: ERROR,
+    io: [],
+    context: { code: null, initiator: 'error' }
+  },
+  'connected --TRANSPORT_CLOSED--> closed': {
+    given: [OPENED],
+    when: closedBy(1001, 'going away'),
+    io: [],
+    output: { code: 1001, reason: 'going away', initiator: 'peer' }
+  },
+  'connected --after heartbeatInterval [pongOverdue]--> closed': {
+    given: [OPENED, heartbeat],
+    when: heartbeat,
+    io: [terminated(ABNORMAL_CLOSURE, 'timeout')],
+    output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }
+  },
+  'connected --after heartbeatInterval [heartbeatEnabled]--> connected': {
+    given: [OPENED],
+    when: heartbeat,
+    io: [{ action: 'sendPing', context: { awaitingPong: true } }],
+    context: { awaitingPong: true }
+  },
+  'closing --TERMINATE--> closed': {
+    given: [OPENED, CLOSE],
+    when: TERMINATE,
+    io: [terminated(ABNORMAL_CLOSURE, 'server')],
+    output: { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'server' }
+  },
+  'closing --TRANSPORT_CLOSED--> closed': {
+    given: [OPENED, CLOSE],
+    when: closedBy(1000, 'bye'),
+    io: [],
+    output: { code: 1000, reason: 'bye', initiator: 'server' }
+  },
+  'closing --after closeTimeout--> closed': {
+    given: [OPENED, CLOSE],
+    when: { advance: INPUT.closeTimeoutMs },
+    io: [terminated(ABNORMAL_CLOSURE, 'timeout')],
+    output: { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'timeout' }
+  }
+};
+
+function scenarioKey(t: ChartTransition): string {
+  const guard = t.guard === undefined ? '' : ` [${t.guard}]`;
+  return `${t.source} --${t.event}${guard}--> ${t.target ?? '(stays)'}`;
+}
+
+const CHART = readChart();
+const TRANSITIONS = CHART.flatMap((state) => state.transitions);
+
+describe('connection machine: every transition of the chart', () => {
+  it('has a scenario for every transition and no scenario without a transition', () => {
+    const keys = TRANSITIONS.map(scenarioKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(Object.keys(SCENARIOS).sort()).toEqual([...keys].sort());
+  });
+
+  it.each(TRANSITIONS.map((t) => [scenarioKey(t), t] as const))('%s', (key, t) => {
+    const scenario = SCENARIOS[key];
+    if (!scenario) throw new Error(`No scenario for transition ${key}`);
+    const run = runMachine(scenario.given);
+    expect(run.snapshot().value).toBe(t.source);
+    run.calls.length = 0;
+    run.apply(scenario.when);
+
+    const after = run.snapshot();
+    expect(after.value).toBe(t.target ?? t.source);
+    const ioOfChart = t.actions.filter((name): name is IoAction => (IO_ACTIONS as readonly string[]).includes(name));
+    expect(run.calls.map((c) => c.action)).toEqual(ioOfChart);
+    expect(run.calls.map((c) => c.action)).toEqual(scenario.io.map((c) => c.action));
+    scenario.io.forEach((expected, i) => {
+      if (expected.context) expect(run.calls[i]!.context).toMatchObject(expected.context);
+      if (expected.event) expect(run.calls[i]!.event).toEqual(expected.event);
+    });
+    if (scenario.context) expect(after.context).toMatchObject(scenario.context);
+    if (t.target === 'closed') {
+      expect(after.status).toBe('done');
+      expect(after.output).toEqual(scenario.output);
+    } else {
+      expect(after.status).toBe('active');
+      expect(scenario.output).toBeUndefined();
+    }
+  });
+});
+
+describe('connection machine: timeouts on a simulated clock', () => {
+  it('terminates a connection still connecting after handshakeTimeoutMs, not a millisecond before', () => {
+    const run = runMachine([{ advance: INPUT.handshakeTimeoutMs - 1 }]);
+    expect(run.snapshot().value).toBe('connecting');
+    expect(run.calls).toEqual([]);
+    run.apply({ advance: 1 });
+    expect(run.snapshot().value).toBe('closed');
+    expect(run.calls.map((c) => c.action)).toEqual(['terminateTransport']);
+    expect(run.snapshot().output).toEqual({ code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' });
+  });
+
+  it('cancels the handshake timeout once connected', () => {
+    const run = runMachine([OPENED, { advance: INPUT.handshakeTimeoutMs * 3 }], { ...INPUT, heartbeatIntervalMs: 0 });
+    expect(run.snapshot().value).toBe('connected');
+    expect(run.calls).toEqual([]);
+  });
+
+  it('terminates a close handshake that lasts closeTimeoutMs, not a millisecond before', () => {
+    const run = runMachine([OPENED, CLOSE, { advance: INPUT.closeTimeoutMs - 1 }]);
+    expect(run.snapshot().value).toBe('closing');
+    expect(run.calls.map((c) => c.action)).toEqual(['closeTransport']);
+    run.apply({ advance: 1 });
+    expect(run.snapshot().value).toBe('closed');
+    expect(run.calls.map((c) => c.action)).toEqual(['closeTransport', 'terminateTransport']);
+    expect(run.snapshot().output).toEqual({ code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'timeout' });
+  });
+
+  it('applies closeTimeout to a close that started while connecting', () => {
+    const run = runMachine([CLOSE, { advance: INPUT.closeTimeoutMs }]);
+    expect(run.snapshot().output).toEqual({ code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'timeout' });
+  });
+
+  it('stops the heartbeat when the connection leaves connected', () => {
+    const run = runMachine([OPENED, PEER_CLOSING, { advance: INPUT.heartbeatIntervalMs * 2 }]);
+    expect(run.snapshot().value).toBe('closing');
+    expect(run.calls.filter((c) => c.action === 'sendPing')).toEqual([]);
+  });
+
+  it('sends a ping each heartbeatIntervalMs while pongs come back, and the pong clears the wait', () => {
+    const run = runMachine([OPENED, { advance: INPUT.heartbeatIntervalMs - 1 }]);
+    expect(run.calls).toEqual([]);
+    for (let i = 1; i <= 5; i++) {
+      run.apply({ advance: i === 1 ? 1 : INPUT.heartbeatIntervalMs });
+      expect(run.calls.filter((c) => c.action === 'sendPing')).toHaveLength(i);
+      expect(run.snapshot().context.awaitingPong).toBe(true);
+      run.apply(PONG);
+      expect(run.snapshot().context.awaitingPong).toBe(false);
+      expect(run.snapshot().value).toBe('connected');
+    }
+    expect(run.calls.map((c) => c.action)).toEqual(Array(5).fill('sendPing'));
+  });
+
+  it('terminates after one interval without a pong, not before', () => {
+    const run = runMachine([OPENED, heartbeat, PONG, heartbeat, { advance: INPUT.heartbeatIntervalMs - 1 }]);
+    expect(run.snapshot().value).toBe('connected');
+    run.apply({ advance: 1 });
+    expect(run.snapshot().value).toBe('closed');
+    expect(run.calls.map((c) => c.action)).toEqual(['sendPing', 'sendPing', 'terminateTransport']);
+    expect(run.snapshot().output).toEqual({ code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' });
+  });
+
+  it('never pings with heartbeatIntervalMs 0', () => {
+    const run = runMachine([OPENED], { ...INPUT, heartbeatIntervalMs: 0 });
+    for (let i = 0; i < 10; i++) run.apply({ advance: 10_000 });
+    expect(run.snapshot().value).toBe('connected');
+    expect(run.snapshot().context.awaitingPong).toBe(false);
+    expect(run.calls).toEqual([]);
+  });
+});
+
+describe('connection machine: how each way of ending is reported', () => {
+  const endings: Array<[string, Step[], CloseInfo]> = [
+    ['server close completed', [OPENED, CLOSE, closedBy(1000, 'bye')], { code: 1000, reason: 'bye', initiator: 'server' }],
+    ['server close while connecting, completed', [CLOSE, closedBy(1000, 'bye')], { code: 1000, reason: 'bye', initiator: 'server' }],
+    ['peer close seen first as PEER_CLOSING', [OPENED, PEER_CLOSING, closedBy(1001, 'away')], { code: 1001, reason: 'away', initiator: 'peer' }],
+    ['peer close reported at once', [OPENED, closedBy(4001, 'done')], { code: 4001, reason: 'done', initiator: 'peer' }],
+    ['peer vanished (1006) after a server close', [OPENED, CLOSE, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'peer' }],
+    ['handshake timeout', [{ advance: INPUT.handshakeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
+    ['heartbeat timeout', [OPENED, heartbeat, heartbeat], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
+    ['close timeout', [OPENED, CLOSE, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'timeout' }],
+    ['transport error, then closed', [OPENED, ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'error' }],
+    ['transport error while connecting', [ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'error' }],
+    ['transport error, never closed', [OPENED, ERROR, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
+    ['TERMINATE while connected', [OPENED, TERMINATE], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'server' }],
+    ['TERMINATE while closing', [OPENED, CLOSE, TERMINATE], { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'server' }]
+  ];
+
+  it.each(endings)('%s', (_name, steps, info) => {
+    const run = runMachine(steps);
+    expect(run.snapshot().value).toBe('closed');
+    expect(run.snapshot().status).toBe('done');
+    expect(run.snapshot().output).toEqual(info);
+  });
+});
+
+/** Every event type the machine knows, with data, plus the delayed events of the chart. */
+const ALL_EVENTS: ConnectionEvent[] = [
+  OPENED,
+  { type: 'SEND', data: 'x' },
+  { type: 'RECEIVE', data: 'y' },
+  CLOSE,
+  TERMINATE,
+  PEER_CLOSING,
+  closedBy(1000, 'bye'),
+  closedBy(ABNORMAL_CLOSURE, ''),
+  ERROR,
+  PONG
+];
+/** XState's type for the delayed event of an `after` transition. */
+const delayedEventType = (t: ChartTransition): string => `xstate.after.${t.delay}.${connectionMachine.id}.${t.source}`;
+const DELAYED = TRANSITIONS.filter((t) => t.delay !== undefined);
+const DELAYED_EVENTS = [...new Set(DELAYED.map(delayedEventType))].map((type) => ({ type }) as unknown as ConnectionEvent);
+const GRAPH_EVENTS = [...ALL_EVENTS, ...DELAYED_EVENTS];
+
+/** A vertex per (state, context, source state, event), so self-loops and every edge get a path of their own. */
+function serializeStep(state: AnyMachineSnapshot, event: ConnectionEvent | undefined, prev: AnyMachineSnapshot | undefined): string {
+  return JSON.stringify({ value: state.value, context: state.context, from: prev?.value, via: event?.type });
+}
+
+/** The chart transition a step of the graph took, or `undefined` if the event was ignored. */
+function transitionOf(from: ConnectionState, event: ConnectionEvent, to: ConnectionState): ChartTransition | undefined {
+  const label = eventLabel(event.type);
+  const matches = TRANSITIONS.filter((t) => t.source === from && t.event === label && (t.target ?? t.source) === to);
+  if (matches.length > 1) throw new Error(`Ambiguous step ${from} --${label}--> ${to}: ${matches.map(scenarioKey).join(', ')}`);
+  return matches[0];
+}
+
+describe('connection machine: graph', () => {
+  const adjacency = getAdjacencyMap(connectionMachine, { input: INPUT, events: GRAPH_EVENTS, serializeState: serializeStep });
+  const vertices = Object.entries(adjacency).map(([key, v]) => ({ key, state: v.state }));
+  const edges = Object.entries(adjacency).flatMap(([key, v]) =>
+    (Object.values(v.transitions) as Array<(typeof v.transitions)[keyof typeof v.transitions]>).map((t) => ({ from: key, fromValue: v.state.value, toValue: t.state.value, to: serializeStep(t.state, t.event, v.state) }))
+  );
+
+  it('traverses with every event type of the machine, delayed ones included', () => {
+    for (const t of DELAYED) expect(eventLabel(delayedEventType(t))).toBe(t.event);
+    const ownEvents = TRANSITIONS.map((t) => (t.delay === undefined ? t.event : delayedEventType(t)));
+    expect(new Set(GRAPH_EVENTS.map((e) => e.type))).toEqual(new Set([...connectionMachine.events, ...ownEvents]));
+  });
+
+  it('reaches every state and takes every transition of the chart on some shortest path', () => {
+    const paths = getShortestPaths(connectionMachine, { input: INPUT, events: GRAPH_EVENTS, serializeState: serializeStep });
+    const statesSeen = new Set<string>();
+    const taken = new Set<string>();
+    for (const path of paths) {
+      path.steps.forEach((step, i) => {
+        statesSeen.add(step.state.value as string);
+        if (i === 0) return;
+        const from = path.steps[i - 1]!.state.value as ConnectionState;
+        const to = step.state.value as ConnectionState;
+        const t = transitionOf(from, step.event, to);
+        if (t) taken.add(scenarioKey(t));
+        else expect(to, `${from} changed state on ${step.event.type} without a transition`).toBe(from);
+      });
+    }
+    expect([...statesSeen].sort()).toEqual(CHART.map((s) => s.name).sort());
+    expect([...taken].sort()).toEqual(TRANSITIONS.map(scenarioKey).sort());
+  });
+
+  it('has closed as its only final state, with no way out', () => {
+    expect(CHART.filter((s) => s.final).map((s) => s.name)).toEqual(['closed']);
+    expect(CHART.find((s) => s.name === 'closed')!.transitions).toEqual([]);
+    const closed = vertices.filter((v) => v.state.value === 'closed');
+    expect(closed.length).toBeGreaterThan(0);
+    for (const v of closed) {
+      expect(v.state.status).toBe('done');
+      for (const event of GRAPH_EVENTS) expect(v.state.can(event)).toBe(false);
+    }
+  });
+
+  it('ends every path in closed: closed is reachable from every reachable snapshot', () => {
+    const canClose = new Set(vertices.filter((v) => v.state.value === 'closed').map((v) => v.key));
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const e of edges) {
+        if (!canClose.has(e.from) && canClose.has(e.to)) {
+          canClose.add(e.from);
+          grew = true;
+        }
+      }
+    }
+    const stuck = vertices.filter((v) => !canClose.has(v.key)).map((v) => v.key);
+    expect(stuck).toEqual([]);
+  });
+
+  it('never goes from closing or closed back to connecting or connected', () => {
+    const ending: readonly string[] = ['closing', 'closed'];
+    for (const e of edges) {
+      if (ending.includes(e.fromValue as string)) expect(ending).toContain(e.toValue);
+    }
+    for (const t of TRANSITIONS) {
+      if (ending.includes(t.source)) expect(ending).toContain(t.target);
+    }
+  });
+
+  it('lists its states in CONNECTION_STATES order', () => {
+    expect(CHART.map((s) => s.name)).toEqual([...CONNECTION_STATES]);
+    expect(CHART.filter((s) => s.initial).map((s) => s.name)).toEqual(['connecting']);
+  });
+});
