@@ -26,6 +26,8 @@ export { SerializationError, serialize } from './serialization.js';
 export { isValidCloseCode } from './validation.js';
 export { readChart, eventLabel } from './machine-graph.js';
 export type { ChartState, ChartTransition } from './machine-graph.js';
+export { createInspector } from './inspector/inspector.js';
+export type { Inspector, InspectorOptions, InspectorSnapshot } from './inspector/inspector.js';
 export {
   ABNORMAL_CLOSURE,
   CONNECTION_STATES,

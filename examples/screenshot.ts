@@ -1,0 +1,47 @@
+/**
+ * Regenerate `docs/inspector.png`: run the demo with the inspector, open
+ * the page in headless Chromium while the simulated users are busy, and
+ * take a screenshot.
+ *
+ *   tsx examples/screenshot.ts [--out FILE] [--wait-ms N]
+ */
+import { parseArgs } from 'node:util';
+import { launchChromium } from './browser.js';
+import { runDemo } from './run-demo.js';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'docs/inspector.png' },
+    'wait-ms': { type: 'string', default: '2500' }
+  }
+});
+const waitMs = Number(values['wait-ms']);
+if (!Number.isFinite(waitMs) || waitMs < 0) throw new RangeError(`Invalid --wait-ms: ${JSON.stringify(values['wait-ms'])}`);
+
+const stop = new AbortController();
+const summary = await runDemo({
+  inspect: true,
+  until: stop.signal,
+  onListening: async ({ inspect }) => {
+    // Shoot in the background: runDemo only starts the users after this returns.
+    void (async () => {
+      const browser = await launchChromium({ width: 1200, height: 860 });
+      try {
+        const page = await browser.context.newPage();
+        await page.goto(inspect!);
+        await page.waitForSelector('#status[data-status="live"]');
+        await page.waitForTimeout(waitMs);
+        await page.screenshot({ path: values.out, fullPage: true });
+        console.log(`wrote ${values.out}`);
+      } finally {
+        await browser.close();
+        stop.abort();
+      }
+    })().catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+      stop.abort();
+    });
+  }
+});
+console.log(`demo: ${summary.connections.opened} connections, ${summary.transitions.total} transitions, ${summary.messages.sent} messages`);

@@ -1,0 +1,134 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { allowedTransitions, transitionKey } from '../../src/machine-graph.js';
+import type { TransitionRecord } from '../../src/index.js';
+import { runDemo } from '../../examples/run-demo.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const NETWORK_RESOURCES = new Set(['TCPSocketWrap', 'TCPServerWrap', 'Timeout']);
+
+/** Open sockets, servers and timers of this process, by kind. */
+function networkResources(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of process.getActiveResourcesInfo()) {
+    if (NETWORK_RESOURCES.has(kind)) counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('demo', () => {
+  const files: string[] = [];
+  afterEach(async () => {
+    await Promise.all(files.splice(0).map((file) => rm(file, { force: true })));
+  });
+
+  it('streams agent runs to every tab through drops and reconnects, never sending after close', async () => {
+    const seed = Number(process.env.DEMO_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`demo seed ${seed} (replay with DEMO_SEED=${seed})`);
+    const audit = join(tmpdir(), `ws-lifecycle-demo-test-${process.pid}-${seed}.jsonl`);
+    files.push(audit);
+    const before = networkResources();
+
+    const summary = await runDemo({ seconds: 1.5, users: 3, tabs: 3, seed, audit });
+
+    expect(summary.seed).toBe(seed);
+    expect(summary.sendAfterCloseErrors).toBe(0);
+    expect(summary.connections.opened).toBeGreaterThanOrEqual(9);
+    expect(summary.connections.closed).toBe(summary.connections.opened);
+    expect(summary.connections.live).toBe(0);
+    expect(summary.transitions.byState.closed).toBe(summary.connections.opened);
+    expect(summary.messages.sent).toBeGreaterThan(0);
+    expect(summary.messages.receivedByClients).toBeGreaterThan(0);
+    expect(summary.messages.receivedByClients).toBeLessThanOrEqual(summary.messages.sent);
+    // Nothing left open; the runner's own timers may come and go, so timers may only drop.
+    const after = networkResources();
+    expect(after.TCPSocketWrap ?? 0).toBe(before.TCPSocketWrap ?? 0);
+    expect(after.TCPServerWrap ?? 0).toBe(before.TCPServerWrap ?? 0);
+    expect(after.Timeout ?? 0).toBeLessThanOrEqual(before.Timeout ?? 0);
+
+    expect(summary.audit.file).toBe(audit);
+    expect(existsSync(audit)).toBe(true);
+    const records = (await readFile(audit, 'utf8'))
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as TransitionRecord & { msg: string });
+    const transitions = records.filter((r) => r.msg === 'transition');
+    expect(transitions).toHaveLength(summary.transitions.total);
+    expect(summary.audit.transitions).toBe(transitions.length);
+    expect(records.length - transitions.length).toBe(summary.audit.other);
+
+    const byConnection = new Map<string, TransitionRecord[]>();
+    for (const record of transitions) {
+      const list = byConnection.get(record.connectionId) ?? [];
+      list.push(record);
+      byConnection.set(record.connectionId, list);
+    }
+    expect(byConnection.size).toBe(summary.connections.opened);
+    const allowed = allowedTransitions();
+    for (const [id, list] of byConnection) {
+      expect(list.map((r) => r.seq), id).toEqual(list.map((_, i) => i + 1));
+      expect(list[0]!.from, id).toBe('connecting');
+      expect(list.at(-1)!.to, id).toBe('closed');
+      for (let i = 1; i < list.length; i++) expect(list[i]!.from, id).toBe(list[i - 1]!.to);
+      for (const r of list) expect(allowed.has(transitionKey(r.from, r.event, r.to)), `${id} ${r.from} ${r.event} ${r.to}`).toBe(true);
+    }
+  });
+
+  it('serves real clients until SIGTERM, then drains them with 1001 and exits 0', async () => {
+    const audit = join(tmpdir(), `ws-lifecycle-demo-serve-${process.pid}.jsonl`);
+    files.push(audit);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--serve', '--users', '2', '--tabs', '1', '--audit', audit], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const match = /serving (ws:\/\/127\.0\.0\.1:\d+\/ws)/.exec(stdout);
+          if (match) resolve(match[1]!);
+        });
+        void exited.then((code) => reject(new Error(`demo exited with ${code} before serving: ${stderr}`)));
+      });
+
+      // A real client of user-1 gets the agent runs, then the graceful close.
+      const client = new WebSocket(`${url}?user=user-1`);
+      const received: Array<{ type: string }> = [];
+      const closed = new Promise<number>((resolve) => client.once('close', (code) => resolve(code)));
+      client.on('message', (data) => received.push(JSON.parse(data.toString()) as { type: string }));
+      await new Promise((resolve) => client.once('open', resolve));
+      // It may join mid-run: wait for one whole run, start to end.
+      const wholeRun = (): boolean => {
+        const start = received.findIndex((m) => m.type === 'agent_started');
+        return start !== -1 && received.slice(start).some((m) => m.type === 'agent_completed');
+      };
+      const deadline = Date.now() + 10_000;
+      while (!wholeRun() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(new Set(received.map((m) => m.type))).toEqual(
+        new Set(['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'])
+      );
+
+      child.kill('SIGTERM');
+      expect(await closed).toBe(1001);
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('SIGTERM: shutting down');
+      expect(stdout).toMatch(/send-after-close {2}0 errors/);
+      expect(stdout).toMatch(/\d+ opened, \d+ closed, 0 left/);
+      expect(existsSync(audit)).toBe(true);
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
+  });
+});
