@@ -25,6 +25,8 @@ export type { SendFailureReason, SendReport, SendResult } from './send-result.js
 export { SerializationError, serialize } from './serialization.js';
 export { isValidCloseCode } from './validation.js';
 export { readChart, eventLabel } from './machine-graph.js';
+export { AuditVerifier, verifyAudit } from './audit/verify.js';
+export type { AuditError, AuditErrorKind, AuditInput, AuditInputRecord, AuditReport, OpenConnection } from './audit/verify.js';
 export type { ChartState, ChartTransition } from './machine-graph.js';
 export { createInspector } from './inspector/inspector.js';
 export type { Inspector, InspectorOptions, InspectorSnapshot } from './inspector/inspector.js';
