@@ -5,7 +5,8 @@
  *
  * Exit codes: 0 success (consistent trail, current charts), 1 the check
  * failed (inconsistent trail, stale charts), 2 usage error or input that
- * cannot be read. Failures print one line, never a stack trace.
+ * cannot be read (a missing file, or lines that are not JSON: each is
+ * named). Failures print one line, never a stack trace.
  */
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -18,7 +19,8 @@ const USAGE = `Usage:
   ws-lifecycle chart [--format F]... [--out DIR] [--check]
       F: ${CHART_FORMATS.join('|')} (default: all); without --out, one format is printed
       --check compares with the files in DIR and names the stale ones
-Exit: 0 ok, 1 inconsistent trail or stale charts, 2 usage error or unreadable input.`;
+Exit: 0 ok, 1 inconsistent trail or stale charts, 2 usage error or unreadable input
+(a missing file, or a line that is not JSON).`;
 
 /** Most errors printed for one trail; `--json` prints them all. */
 const MAX_PRINTED_ERRORS = 100;
@@ -62,7 +64,13 @@ async function auditVerify(args: string[]): Promise<number> {
   const report = await verifyFile(file);
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(describe(file, report));
-  return report.ok ? 0 : 1;
+  if (report.ok) return 0;
+  // Lines that are not JSON make the input unreadable, whatever else it holds.
+  return unreadableLines(report) > 0 ? 2 : 1;
+}
+
+function unreadableLines(report: AuditReport): number {
+  return report.errors.filter((e) => e.kind === 'parse').length;
 }
 
 /** Stream a JSON-lines file (or stdin for `-`) through the verifier, one line at a time. */
@@ -111,9 +119,12 @@ function describe(file: string, report: AuditReport): string {
           .slice(0, 10)
           .map((o) => `${o.connectionId} (${o.state}, line ${o.lastLine})`)
           .join(', ')}${report.open.length > 10 ? ', ...' : ''}`;
+  const unreadable = unreadableLines(report);
   const verdict = report.ok
     ? `${file}: consistent: ${counts}${open}`
-    : `${file}: INCONSISTENT: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`;
+    : unreadable > 0
+      ? `${file}: UNREADABLE: ${unreadable} line${unreadable === 1 ? ' is' : 's are'} not JSON; ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`
+      : `${file}: INCONSISTENT: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`;
   lines.push(verdict);
   if (report.transitions === 0 && report.errors.length === 0) lines.push(`${file}: no transition records found (is the audit logged at info?)`);
   return `${lines.join('\n')}\n`;

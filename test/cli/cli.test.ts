@@ -75,9 +75,10 @@ describe.concurrent('ws-lifecycle audit verify', () => {
     expect(outcome.stdout).toContain(`${broken}: INCONSISTENT: 1 error in `);
   });
 
-  it('exits 1 on garbage and truncated JSON, naming each line', async () => {
+  it('exits 2 on garbage and truncated JSON, naming each line', async () => {
     const outcome = await cli(['audit', 'verify', garbage]);
-    expect(outcome.code).toBe(1);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stdout).toContain(`${garbage}: UNREADABLE: 2 lines are not JSON; `);
     expect(outcome.stderr).toBe('');
     expect(outcome.stdout).toMatch(new RegExp(`^${garbage}:2: parse: not valid JSON .*"<html>not a log</html>"\n${garbage}:3: parse: not valid JSON`));
   });
