@@ -86,7 +86,7 @@ export interface ShutdownOptions {
   timeoutMs?: number;
   /** Connections closed per batch. Default: all at once. */
   batchSize?: number;
-  /** Pause between batches. Default 0. */
+  /** Pause between batches; at 0 the next batch still waits for the next turn of the event loop. Default 0. */
   batchIntervalMs?: number;
 }
 
@@ -370,7 +370,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     }, timeoutMs);
     try {
       for (let i = 0; i < targets.length; i += batchSize) {
-        if (i > 0 && batchIntervalMs > 0) await delay(batchIntervalMs);
+        // Yield between batches even at 0 ms, so each batch's close frames go out before the next.
+        if (i > 0) await delay(batchIntervalMs);
         for (const connection of targets.slice(i, i + batchSize)) {
           if (connection.state === 'connecting' || connection.state === 'connected') connection.close(code, reason);
         }
