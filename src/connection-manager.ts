@@ -140,7 +140,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
    * @throws {RangeError} If a numeric option is out of range
    */
   constructor(options: ConnectionManagerOptions = {}) {
-    super();
+    // An async listener's rejection comes back to captureRejectionSymbol below instead of going unhandled.
+    super({ captureRejections: true });
     const o = { ...DEFAULTS, ...stripUndefined(options) };
     assertNumberOption('closeTimeoutMs', o.closeTimeoutMs, 1);
     assertNumberOption('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
@@ -540,14 +541,25 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     }
   }
 
+  /**
+   * @internal A promise returned by a listener rejected: logged like a
+   * throw, never left as an unhandled rejection that would end the process.
+   */
+  override [EventEmitter.captureRejectionSymbol]<K>(error: Error, event: K | keyof ConnectionManagerEvents, ...args: unknown[]): void {
+    this.#listenerFailed(String(event), args[0] as Connection, error, 'rejected');
+  }
+
   /** Listeners are application code: a throw is logged, never propagated into the lifecycle. */
   #emitSafely<K extends keyof ConnectionManagerEvents>(event: K, ...args: ConnectionManagerEvents[K]): void {
     try {
       (this.emit as (event: K, ...args: ConnectionManagerEvents[K]) => boolean)(event, ...args);
     } catch (error) {
-      const connection = args[0] as Connection;
-      this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener threw`);
+      this.#listenerFailed(event, args[0] as Connection, error, 'threw');
     }
+  }
+
+  #listenerFailed(event: string, connection: Connection, error: unknown, how: 'threw' | 'rejected'): void {
+    this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener ${how}`);
   }
 }
 
