@@ -9,11 +9,11 @@ import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../machines/connection.machine.js';
 import { CLOSE_CODES, DEFAULTS } from './constants.js';
-import { Connection, type ConnectionHost, type TransitionRecord } from './connection.js';
+import { Connection, toWire, type ConnectionHost, type TransitionRecord } from './connection.js';
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
-import { SerializationError, serialize } from './serialization.js';
+import { SerializationError } from './serialization.js';
 import { assertCloseArgs, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -86,7 +86,7 @@ export interface ShutdownOptions {
   timeoutMs?: number;
   /** Connections closed per batch. Default: all at once. */
   batchSize?: number;
-  /** Pause between batches. Default 0. */
+  /** Pause between batches; at 0 the next batch still waits for the next turn of the event loop. Default 0. */
   batchIntervalMs?: number;
 }
 
@@ -140,7 +140,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
    * @throws {RangeError} If a numeric option is out of range
    */
   constructor(options: ConnectionManagerOptions = {}) {
-    super();
+    // An async listener's rejection comes back to captureRejectionSymbol below instead of going unhandled.
+    super({ captureRejections: true });
     const o = { ...DEFAULTS, ...stripUndefined(options) };
     assertNumberOption('closeTimeoutMs', o.closeTimeoutMs, 1);
     assertNumberOption('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
@@ -370,7 +371,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     }, timeoutMs);
     try {
       for (let i = 0; i < targets.length; i += batchSize) {
-        if (i > 0 && batchIntervalMs > 0) await delay(batchIntervalMs);
+        // Yield between batches even at 0 ms, so each batch's close frames go out before the next.
+        if (i > 0) await delay(batchIntervalMs);
         for (const connection of targets.slice(i, i + batchSize)) {
           if (connection.state === 'connecting' || connection.state === 'connected') connection.close(code, reason);
         }
@@ -434,7 +436,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     filter: ((connection: Connection) => boolean) | undefined
   ): Promise<SendReport> {
     const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
-    const data = serialize(message);
+    const data = toWire(message);
     if (data instanceof SerializationError) {
       this.onSerializationFailed(undefined, data);
       for (const connection of targets) {
@@ -542,14 +544,25 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     }
   }
 
+  /**
+   * @internal A promise returned by a listener rejected: logged like a
+   * throw, never left as an unhandled rejection that would end the process.
+   */
+  override [EventEmitter.captureRejectionSymbol]<K>(error: Error, event: K | keyof ConnectionManagerEvents, ...args: unknown[]): void {
+    this.#listenerFailed(String(event), args[0] as Connection, error, 'rejected');
+  }
+
   /** Listeners are application code: a throw is logged, never propagated into the lifecycle. */
   #emitSafely<K extends keyof ConnectionManagerEvents>(event: K, ...args: ConnectionManagerEvents[K]): void {
     try {
       (this.emit as (event: K, ...args: ConnectionManagerEvents[K]) => boolean)(event, ...args);
     } catch (error) {
-      const connection = args[0] as Connection;
-      this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener threw`);
+      this.#listenerFailed(event, args[0] as Connection, error, 'threw');
     }
+  }
+
+  #listenerFailed(event: string, connection: Connection, error: unknown, how: 'threw' | 'rejected'): void {
+    this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener ${how}`);
   }
 }
 
