@@ -9,11 +9,11 @@ import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../machines/connection.machine.js';
 import { CLOSE_CODES, DEFAULTS } from './constants.js';
-import { Connection, toWire, type ConnectionHost, type TransitionRecord } from './connection.js';
+import { Connection, type ConnectionHost, type TransitionRecord } from './connection.js';
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
-import { SerializationError } from './serialization.js';
+import { SerializationError, serialize } from './serialization.js';
 import { assertCloseArgs, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -436,7 +436,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     filter: ((connection: Connection) => boolean) | undefined
   ): Promise<SendReport> {
     const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
-    const data = toWire(message);
+    const data = serialize(message);
     if (data instanceof SerializationError) {
       this.onSerializationFailed(undefined, data);
       for (const connection of targets) {

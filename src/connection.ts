@@ -78,33 +78,6 @@ const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
 const PONG: ConnectionEvent = Object.freeze({ type: 'PONG' });
 const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
 
-/**
- * Serialize a message for the socket. Bytes over a detached ArrayBuffer
- * (transferred to a worker, say) fail like an unserializable value: ws
- * would throw on them inside the guarded write.
- *
- * @internal
- * @param {unknown} message See {@link Connection.send}
- * @returns {WireData | SerializationError} What to write, or why nothing can be
- */
-export function toWire(message: unknown): WireData | SerializationError {
-  const data = serialize(message);
-  if (typeof data === 'string' || data instanceof SerializationError || !isDetached(data)) return data;
-  return new SerializationError(`Cannot send ${data.constructor.name} over a detached ArrayBuffer`);
-}
-
-function isDetached(data: Exclude<WireData, string>): boolean {
-  const buffer = data instanceof ArrayBuffer ? data : (data as ArrayBufferView).buffer;
-  // Only an empty buffer can be detached; Node 20 has no ArrayBuffer#detached, but slice() throws on one.
-  if (buffer.byteLength !== 0 || !(buffer instanceof ArrayBuffer)) return false;
-  try {
-    buffer.slice(0);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** Actor -> connection, for the machine's actions and the inspector. */
 const connections = new WeakMap<object, Connection>();
 
@@ -231,7 +204,7 @@ export class Connection {
    */
   send(message: unknown): Promise<SendResult> {
     if (this.#state !== 'connected') return this._refuse(STATE_REFUSAL[this.#state]);
-    const data = toWire(message);
+    const data = serialize(message);
     if (data instanceof SerializationError) {
       this._host.onSerializationFailed(this, data);
       return Promise.resolve(failure('serialization_failed', data));

@@ -4,7 +4,7 @@
  */
 
 /** What {@link serialize} hands to the socket. */
-export type WireData = string | Buffer | Uint8Array | ArrayBuffer | ArrayBufferView;
+export type WireData = string | Buffer | Uint8Array | ArrayBuffer | ArrayBufferView | Blob;
 
 /** A message that cannot be serialized; carries the reason. */
 export class SerializationError extends Error {
@@ -89,7 +89,14 @@ function stringifyUnscanned(message: unknown): string | undefined {
 export function serialize(message: unknown): WireData | SerializationError {
   if (typeof message === 'string') return message;
   if (typeof message === 'object' && message !== null) {
-    if (ArrayBuffer.isView(message) || message instanceof ArrayBuffer) return message;
+    if (ArrayBuffer.isView(message) || message instanceof ArrayBuffer) {
+      // ws throws on a detached buffer inside the write; refuse it here instead.
+      return isDetached(message)
+        ? new SerializationError(`Cannot send ${message.constructor.name} over a detached ArrayBuffer`)
+        : message;
+    }
+    // ws reads a Blob itself and keeps it in order with the frames around it.
+    if (message instanceof Blob) return message;
   }
   let text: string | undefined;
   try {
@@ -105,6 +112,18 @@ export function serialize(message: unknown): WireData | SerializationError {
     return new SerializationError(`Cannot serialize message of type ${typeof message}`);
   }
   return text;
+}
+
+function isDetached(data: ArrayBuffer | ArrayBufferView): boolean {
+  const buffer = data instanceof ArrayBuffer ? data : data.buffer;
+  // Only an empty buffer can be detached; Node 20 has no ArrayBuffer#detached, but slice() throws on one.
+  if (buffer.byteLength !== 0 || !(buffer instanceof ArrayBuffer)) return false;
+  try {
+    buffer.slice(0);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**

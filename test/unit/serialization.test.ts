@@ -33,6 +33,16 @@ describe('serialize: strings and bytes', () => {
     expect(data).toBe(value);
     expect(isBinary(data as Buffer)).toBe(true);
   });
+
+  it('sends a Blob as binary, the same object, for ws to read', () => {
+    const blob = new Blob([bytes]);
+    expect(serialize(blob)).toBe(blob);
+  });
+
+  it('sends empty bytes that are not detached', () => {
+    const empty = new ArrayBuffer(0);
+    expect(serialize(empty)).toBe(empty);
+  });
 });
 
 describe('serialize: values as JSON text', () => {
@@ -159,6 +169,16 @@ describe('serialize: what cannot be sent', () => {
     const error = failure(value);
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toContain(type);
+  });
+
+  it.each([
+    ['ArrayBuffer', (b: ArrayBuffer) => b],
+    ['Uint8Array', (b: ArrayBuffer) => new Uint8Array(b)]
+  ])('refuses a %s over a detached buffer, naming it', (name, view) => {
+    const buffer = new ArrayBuffer(8);
+    const value = view(buffer);
+    structuredClone(buffer, { transfer: [buffer] });
+    expect(failure(value).message).toBe(`Cannot send ${name} over a detached ArrayBuffer`);
   });
 
   it('refuses an object whose toJSON returns undefined', () => {
