@@ -65,8 +65,8 @@ export type ConnectionEvent =
   | { type: 'PEER_CLOSING' }
   /** The transport reports the socket closed. */
   | { type: 'TRANSPORT_CLOSED'; code: number; reason: string }
-  /** The transport reports an error. */
-  | { type: 'TRANSPORT_ERROR'; message: string }
+  /** The transport reports an error, with the close code it answers it with, if any. */
+  | { type: 'TRANSPORT_ERROR'; message: string; code?: number }
   /** The peer answered a ping. */
   | { type: 'PONG' };
 
@@ -101,12 +101,18 @@ export const connectionMachine = setup({
     }),
     recordTermination: assign({ code: ABNORMAL_CLOSURE, initiator: 'server' as CloseInitiator }),
     recordPeerClosing: assign({ initiator: 'peer' as CloseInitiator }),
+    // The transport closes with the error's code (1002, 1007, 1009...); keep it
+    // even if the peer then vanishes instead of answering with its own.
     recordTransportError: assign({
-      initiator: ({ context }) => context.initiator ?? ('error' as CloseInitiator)
+      code: ({ event, context }) => (event.type === 'TRANSPORT_ERROR' ? (event.code ?? null) : context.code),
+      reason: ({ event, context }) => (event.type === 'TRANSPORT_ERROR' ? event.message : context.reason),
+      initiator: 'error' as CloseInitiator
     }),
     recordTransportClose: assign({
-      code: ({ event, context }) => (event.type === 'TRANSPORT_CLOSED' ? event.code : context.code),
-      reason: ({ event, context }) => (event.type === 'TRANSPORT_CLOSED' ? event.reason : context.reason),
+      code: ({ event, context }) =>
+        event.type !== 'TRANSPORT_CLOSED' || (context.initiator === 'error' && context.code !== null) ? context.code : event.code,
+      reason: ({ event, context }) =>
+        event.type !== 'TRANSPORT_CLOSED' || context.initiator === 'error' ? context.reason : event.reason,
       // A close this side started counts as `server` only if the peer completed it.
       initiator: ({ event, context }) =>
         context.initiator === 'server' && event.type === 'TRANSPORT_CLOSED' && event.code === ABNORMAL_CLOSURE

@@ -106,6 +106,20 @@ const systems = new ActorSystemPool(inspect);
 type ConnectionActor = Actor<typeof boundMachine>;
 type ConnectionSnapshot = ReturnType<ConnectionActor['getSnapshot']>;
 
+/**
+ * The close code ws answers a protocol error with (1002, 1007, 1009...). ws
+ * keeps it under a symbol of its own, not exported.
+ */
+function errorCloseCode(error: Error): number | undefined {
+  for (const key of Object.getOwnPropertySymbols(error)) {
+    if (key.description === 'status-code') {
+      const code = (error as unknown as Record<symbol, unknown>)[key];
+      return typeof code === 'number' ? code : undefined;
+    }
+  }
+  return undefined;
+}
+
 // Socket listeners are shared by all connections: no closures per socket.
 function onSocketOpen(this: BoundSocket): void {
   const connection = this[kConnection];
@@ -121,7 +135,7 @@ function onSocketError(this: BoundSocket, error: Error): void {
   const connection = this[kConnection];
   if (!connection) return;
   connection._host.onTransportError(connection, error);
-  connection._dispatch({ type: 'TRANSPORT_ERROR', message: error.message });
+  connection._dispatch({ type: 'TRANSPORT_ERROR', message: error.message, code: errorCloseCode(error) });
 }
 function onSocketClose(this: BoundSocket, code: number, reason: Buffer): void {
   this[kConnection]?._dispatch({ type: 'TRANSPORT_CLOSED', code, reason: reason.toString() });

@@ -89,7 +89,8 @@ describe('bad input', () => {
             await nextTurn();
           }
           expect(await raw.closeFrame, frame.kind).toMatchObject({ code: frame.code });
-          await expect(connection.closed, frame.kind).resolves.toMatchObject({ initiator: 'error' });
+          // The record keeps the code ws answered the error with, even though the raw peer never echoes it.
+          await expect(connection.closed, frame.kind).resolves.toMatchObject({ code: frame.code, initiator: 'error' });
           await raw.ended;
           expect(inbound.get(connection.id) ?? [], frame.kind).toEqual(before);
           await expectGoodUndisturbed(`frame ${run++}`);

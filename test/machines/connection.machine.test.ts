@@ -65,6 +65,7 @@ const PONG: ConnectionEvent = { type: 'PONG' };
 const TERMINATE: ConnectionEvent = { type: 'TERMINATE' };
 const PEER_CLOSING: ConnectionEvent = { type: 'PEER_CLOSING' };
 const ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'ECONNRESET' };
+const PROTOCOL_ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'Invalid WebSocket frame: invalid opcode 5', code: 1002 };
 const closedBy = (code: number, reason: string): ConnectionEvent => ({ type: 'TRANSPORT_CLOSED', code, reason });
 const heartbeat = { advance: INPUT.heartbeatIntervalMs };
 
@@ -325,9 +326,19 @@ describe('connection machine: how each way of ending is reported', () => {
     ['handshake timeout', [{ advance: INPUT.handshakeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
     ['heartbeat timeout', [OPENED, heartbeat, heartbeat], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
     ['close timeout', [OPENED, CLOSE, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'timeout' }],
-    ['transport error, then closed', [OPENED, ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'error' }],
-    ['transport error while connecting', [ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'error' }],
-    ['transport error, never closed', [OPENED, ERROR, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
+    ['transport error, then closed', [OPENED, ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'error' }],
+    ['transport error while connecting', [ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'error' }],
+    ['transport error, never closed', [OPENED, ERROR, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'timeout' }],
+    [
+      'protocol error answered with 1002, peer then vanished',
+      [OPENED, PROTOCOL_ERROR, closedBy(ABNORMAL_CLOSURE, '')],
+      { code: 1002, reason: 'Invalid WebSocket frame: invalid opcode 5', initiator: 'error' }
+    ],
+    [
+      'protocol error answered with 1002, peer echoed it',
+      [OPENED, PROTOCOL_ERROR, closedBy(1002, '')],
+      { code: 1002, reason: 'Invalid WebSocket frame: invalid opcode 5', initiator: 'error' }
+    ],
     ['TERMINATE while connected', [OPENED, TERMINATE], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'server' }],
     ['TERMINATE while closing', [OPENED, CLOSE, TERMINATE], { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'server' }]
   ];
