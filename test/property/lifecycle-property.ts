@@ -29,9 +29,9 @@ export type Gap = 'sync' | 'microtask' | 'immediate' | 'timer';
 
 /** One generated operation; `tab` and `user` are taken modulo the counts. */
 export type Op =
-  | { kind: 'send'; via: 'manager' | 'connection'; tab: number; gap: Gap }
-  | { kind: 'broadcast'; gap: Gap }
-  | { kind: 'sendToUser'; user: number; gap: Gap }
+  | { kind: 'send'; via: 'manager' | 'connection'; tab: number; pad: number; gap: Gap }
+  | { kind: 'broadcast'; pad: number; gap: Gap }
+  | { kind: 'sendToUser'; user: number; pad: number; gap: Gap }
   | { kind: 'serverClose'; via: 'manager' | 'connection'; tab: number; code: number; gap: Gap }
   | { kind: 'serverTerminate'; tab: number; gap: Gap }
   | { kind: 'peerClose'; tab: number; code: number; gap: Gap }
@@ -47,12 +47,14 @@ export interface Scenario {
 
 const gap = fc.constantFrom<Gap>('sync', 'sync', 'sync', 'sync', 'microtask', 'immediate', 'immediate', 'timer');
 const tab = fc.nat({ max: 11 });
+/** Padding in bytes: mostly tiny frames, some large enough that writes are still pending when a close lands. */
+const pad = fc.constantFrom(0, 0, 0, 4_096, 262_144);
 
 /** Operations, weighted towards sends so closes race with traffic. */
 export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('send' as const), via: fc.constantFrom('manager' as const, 'connection' as const), tab, gap }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('broadcast' as const), gap }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('sendToUser' as const), user: fc.nat({ max: 3 }), gap }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('send' as const), via: fc.constantFrom('manager' as const, 'connection' as const), tab, pad, gap }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('broadcast' as const), pad, gap }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('sendToUser' as const), user: fc.nat({ max: 3 }), pad, gap }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -83,6 +85,7 @@ interface Payload {
   to: string;
   /** The connection id, for a send to one connection. */
   conn?: string;
+  pad?: string;
 }
 
 /** One client tab and its server-side counterpart. */
@@ -137,12 +140,13 @@ export async function runScenario(factory: SubjectFactory, scenario: Scenario, s
   const tabs: Tab[] = [];
   const sends: TrackedSend[] = [];
   const timelines = new Map<string, Timeline>();
+  const audits = new WeakMap<WebSocket, SendAudit>();
   let nextMessageId = 0;
   let accepted: ((ws: WebSocket) => void) | undefined;
 
   subject.wss.on('connection', (ws: WebSocket) => {
     // Registered after the subject's own listener: the subject has the socket now.
-    (ws as WebSocket & { audit?: SendAudit }).audit = auditSends(ws, () => subject.connectionOf(ws)?.state ?? 'unknown');
+    audits.set(ws, auditSends(ws, () => subject.connectionOf(ws)?.state ?? 'unknown'));
     accepted?.(ws);
   });
   subject.onTransition((id, from, to) => {
@@ -163,8 +167,8 @@ export async function runScenario(factory: SubjectFactory, scenario: Scenario, s
         const client = await openClient(subject.port, userId);
         const ws = await serverSocket;
         const connection = subject.connectionOf(ws);
-        if (!connection) throw new Error(`No connection for the socket of ${userId} tab ${t}`);
-        const audit = (ws as WebSocket & { audit?: SendAudit }).audit!;
+        const audit = audits.get(ws);
+        if (!connection || !audit) throw new Error(`No connection for the socket of ${userId} tab ${t}`);
         tabs.push({ label: `${userId}#${t}`, userId, client, connection, audit, peerActed: false, serverTerminated: false });
       }
     }
@@ -189,19 +193,19 @@ export async function runScenario(factory: SubjectFactory, scenario: Scenario, s
       switch (op.kind) {
         case 'send': {
           const target = tabs[op.tab % tabs.length]!;
-          const payload: Payload = { id, to: target.userId, conn: target.connection.id };
+          const payload: Payload = { id, to: target.userId, conn: target.connection.id, ...padding(op.pad) };
           const promise = op.via === 'manager' ? subject.send(target.connection.id, payload) : target.connection.send(payload);
           track({ id, tab: target, targets: 1, label: `${op.via} send ${id} to ${target.label}` }, promise);
           break;
         }
         case 'broadcast': {
-          const payload: Payload = { id, to: 'all' };
+          const payload: Payload = { id, to: 'all', ...padding(op.pad) };
           track({ id, targets: subject.size, label: `broadcast ${id}` }, subject.broadcast(payload));
           break;
         }
         case 'sendToUser': {
           const userId = `u${op.user % scenario.users}`;
-          const payload: Payload = { id, to: userId };
+          const payload: Payload = { id, to: userId, ...padding(op.pad) };
           track({ id, targets: subject.userSize(userId), label: `sendToUser ${id} to ${userId}` }, subject.sendToUser(userId, payload));
           break;
         }
@@ -308,7 +312,7 @@ function tally(stats: RunStats, tabs: Tab[], sends: TrackedSend[]): void {
 function checkWrites(tabs: Tab[], violations: string[]): void {
   for (const target of tabs) {
     for (const attempt of target.audit.attempts) {
-      if (!attempt.legal) violations.push(`(a) ws.send on ${target.label} with ${attempt.seen}: ${attempt.text}`);
+      if (!attempt.legal) violations.push(`(a) ws.send on ${target.label} with ${attempt.seen}: ${brief(attempt.text)}`);
       if (isNotOpenError(attempt.error)) violations.push(`(a) ${target.label}: send callback error "${attempt.error!.message}"`);
     }
     for (const error of target.audit.errors) {
@@ -322,7 +326,7 @@ function checkSettlement(tabs: Tab[], sends: TrackedSend[], violations: string[]
   const attemptsById = new Map<number, Array<{ tab: Tab; ok: boolean }>>();
   for (const target of tabs) {
     for (const attempt of target.audit.attempts) {
-      if (attempt.callbacks !== 1) violations.push(`(b) ws called back ${attempt.callbacks} times for ${attempt.text} on ${target.label}`);
+      if (attempt.callbacks !== 1) violations.push(`(b) ws called back ${attempt.callbacks} times for ${brief(attempt.text)} on ${target.label}`);
       const id = (JSON.parse(attempt.text) as Payload).id;
       const list = attemptsById.get(id) ?? [];
       attemptsById.set(id, list);
@@ -414,9 +418,18 @@ function checkRecipients(target: Tab, violations: string[]): void {
   for (const text of target.client.received) {
     const payload = JSON.parse(text) as Payload;
     if ((payload.to !== 'all' && payload.to !== target.userId) || (payload.conn !== undefined && payload.conn !== target.connection.id)) {
-      violations.push(`(e) ${target.label} (${target.connection.id}) received ${text}`);
+      violations.push(`(e) ${target.label} (${target.connection.id}) received ${brief(text)}`);
     }
   }
+}
+
+/** A frame's start, enough to name it in a message. */
+function brief(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
+}
+
+function padding(bytes: number): { pad?: string } {
+  return bytes > 0 ? { pad: 'x'.repeat(bytes) } : {};
 }
 
 function wait(kind: Gap): Promise<void> | undefined {
