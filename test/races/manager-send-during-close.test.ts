@@ -1,0 +1,75 @@
+/**
+ * Race: `manager.send` while a close is under way, over real sockets:
+ * right after `manager.close` in the same tick, and after the peer's close
+ * frame has arrived (ws says CLOSING) but before ws emits 'close'.
+ */
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startServer, waitFor, type TestServer } from '../support/server.js';
+
+describe('manager.send during a close', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('right after manager.close in the same tick: refused closing, socket untouched', async () => {
+    server = await startServer({ closeTimeoutMs: 1_000, heartbeatIntervalMs: 0 });
+    const { manager } = server;
+    const { client, connection } = await server.connect('alice');
+    const socketSend = vi.spyOn(connection.socket, 'send');
+    const closed = manager.close(connection.id, 1001, 'going away');
+    const sent = manager.send(connection.id, 'too late');
+    expect(connection.state).toBe('closing');
+    await expect(sent).resolves.toEqual({ ok: false, reason: 'closing' });
+    expect(socketSend).not.toHaveBeenCalled();
+    await expect(closed).resolves.toEqual({ code: 1001, reason: 'going away', initiator: 'server' });
+    await client.closed;
+    expect(client.received).toEqual([]);
+    expect(manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event}`)).toEqual([
+      'connecting->connected OPENED',
+      'connected->closing CLOSE',
+      'closing->closed TRANSPORT_CLOSED'
+    ]);
+  });
+
+  it("after the peer's close frame arrived but before 'close': refused closing, actor moves to closing via PEER_CLOSING", async () => {
+    server = await startServer({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
+    const { manager } = server;
+    const { client, connection } = await server.connect('alice');
+    // The peer sends its close frame, then reads nothing: the server answers it,
+    // but the TCP close never completes, so ws stays CLOSING and emits no 'close'.
+    client.ws.close(4001, 'peer leaving');
+    client.ws.pause();
+    await waitFor(() => connection.socket.readyState === WebSocket.CLOSING, 2_000, 'the peer close frame to arrive');
+    expect(connection.state).toBe('connected');
+
+    const socketSend = vi.spyOn(connection.socket, 'send');
+    await expect(manager.send(connection.id, 'into a closing socket')).resolves.toEqual({ ok: false, reason: 'closing' });
+    expect(connection.state).toBe('closing');
+    expect(socketSend).not.toHaveBeenCalled();
+    const [, closing] = manager.history(connection.id)!;
+    expect(closing).toMatchObject({ from: 'connected', to: 'closing', event: 'PEER_CLOSING', initiator: 'peer' });
+
+    // Every later send is refused by state alone, and PEER_CLOSING is not sent again.
+    const ignoredBefore = manager.ignoredEvents;
+    await expect(manager.send(connection.id, 'again')).resolves.toEqual({ ok: false, reason: 'closing' });
+    await expect(manager.broadcast('everyone')).resolves.toEqual({ sent: 0, rejected: 1, reasons: { closing: 1 } });
+    expect(socketSend).not.toHaveBeenCalled();
+    expect(manager.ignoredEvents).toBe(ignoredBefore);
+
+    // The close timeout ends what the peer never finished.
+    await expect(connection.closed).resolves.toMatchObject({ code: 1006, initiator: 'timeout' });
+    expect(manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event}`)).toEqual([
+      'connecting->connected OPENED',
+      'connected->closing PEER_CLOSING',
+      'closing->closed after closeTimeout'
+    ]);
+    expect(manager.size).toBe(0);
+    client.ws.terminate();
+    await client.closed;
+    expect(client.received).toEqual([]);
+  });
+});
