@@ -245,9 +245,8 @@ export class Connection {
    */
   close(code: number = 1000, reason: string = ''): Promise<CloseInfo> {
     assertCloseArgs(code, reason);
-    if (this.#state === 'connecting' || this.#state === 'connected') {
-      this._dispatch({ type: 'CLOSE', code, reason });
-    }
+    if (this.#state === 'connected' && this.#peerIsClosing()) this._dispatch(PEER_CLOSING);
+    else if (this.#state === 'connecting' || this.#state === 'connected') this._dispatch({ type: 'CLOSE', code, reason });
     return this.closed;
   }
 
@@ -277,8 +276,7 @@ export class Connection {
   _transmit(data: WireData, binary: boolean, callback: (error?: Error) => void): SendFailureReason | undefined {
     if (this.#state !== 'connected') return STATE_REFUSAL[this.#state];
     const ws = this.#ws;
-    if (ws.readyState !== WebSocket.OPEN) {
-      // ws saw the peer's close frame but emits nothing until 'close'.
+    if (this.#peerIsClosing()) {
       this._dispatch(PEER_CLOSING);
       return 'closing';
     }
@@ -395,5 +393,14 @@ export class Connection {
   _ping(): void {
     const ws = this.#ws;
     if (ws.readyState === WebSocket.OPEN) ws.ping();
+    else this._dispatch(PEER_CLOSING);
+  }
+
+  /**
+   * Whether the socket left OPEN while the actor is `connected`: ws saw the
+   * peer's close frame (or a protocol error) but emits nothing until 'close'.
+   */
+  #peerIsClosing(): boolean {
+    return this.#ws.readyState !== WebSocket.OPEN;
   }
 }

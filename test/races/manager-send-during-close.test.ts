@@ -72,4 +72,44 @@ describe('manager.send during a close', () => {
     await client.closed;
     expect(client.received).toEqual([]);
   });
+
+  /** A peer that sent its close frame and then stopped reading: ws is CLOSING, the actor still connected. */
+  async function peerHalfClosed(options: { heartbeatIntervalMs: number }) {
+    server = await startServer({ closeTimeoutMs: 250, ...options });
+    const { client, connection } = await server.connect('alice');
+    client.ws.close(4001, 'peer leaving');
+    client.ws.pause();
+    await waitFor(() => connection.socket.readyState === WebSocket.CLOSING, 2_000, 'the peer close frame to arrive');
+    expect(connection.state).toBe('connected');
+    return { client, connection };
+  }
+
+  it("close() after the peer's close frame arrived records the peer as the one who closed", async () => {
+    const { client, connection } = await peerHalfClosed({ heartbeatIntervalMs: 0 });
+    const closed = server!.manager.close(connection.id, 1000, 'server done');
+    expect(connection.state).toBe('closing');
+    await expect(closed).resolves.toMatchObject({ initiator: 'timeout' });
+    expect(server!.manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event} ${r.initiator ?? ''}`)).toEqual([
+      'connecting->connected OPENED ',
+      'connected->closing PEER_CLOSING peer',
+      'closing->closed after closeTimeout timeout'
+    ]);
+    client.ws.terminate();
+    await client.closed;
+  });
+
+  it("the heartbeat notices a peer's close frame that nothing else reported, without sending", async () => {
+    const { client, connection } = await peerHalfClosed({ heartbeatIntervalMs: 50 });
+    const socketPing = vi.spyOn(connection.socket, 'ping');
+    await waitFor(() => connection.state !== 'connected', 2_000, 'the heartbeat to see the closing socket');
+    expect(socketPing).not.toHaveBeenCalled();
+    await expect(connection.closed).resolves.toMatchObject({ code: 1006, initiator: 'timeout' });
+    expect(server!.manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event}`)).toEqual([
+      'connecting->connected OPENED',
+      'connected->closing PEER_CLOSING',
+      'closing->closed after closeTimeout'
+    ]);
+    client.ws.terminate();
+    await client.closed;
+  });
 });
