@@ -222,7 +222,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
    */
   history(id: string): TransitionRecord[] | undefined {
     const records = this.#histories.get(id) ?? this.#closedHistories.get(id);
-    return records ? records.slice() : undefined;
+    if (records) return records.slice();
+    return this.#registry.get(id) ? [] : undefined;
   }
 
   /**
@@ -388,7 +389,6 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
   #register(ws: WebSocket, userId: string | undefined, metadata: Record<string, unknown> | undefined): Connection {
     const connection = new Connection(this, ws, { id: this.#generateId(), userId, metadata, timing: this.#timing });
     this.#registry.add(connection);
-    this.#histories.set(connection.id, []);
     connection._start();
     return connection;
   }
@@ -484,7 +484,10 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
   onTransition(connection: Connection, record: TransitionRecord): void {
     this.#registry.moved(record.from, record.to);
     const history = this.#histories.get(connection.id);
-    if (history) {
+    // A one-element literal: an idle connection's history holds one record, not a grown array.
+    if (history === undefined) {
+      if (this.#historyLimit > 0) this.#histories.set(connection.id, [record]);
+    } else {
       history.push(record);
       if (history.length > this.#historyLimit) history.shift();
     }

@@ -148,15 +148,17 @@ function onSocketClose(this: BoundSocket, code: number, reason: Buffer): void {
 export class Connection {
   /** Unique id of this connection. */
   readonly id: string;
-  /** Resolves once the connection is `closed`, with how it ended. */
-  readonly closed: Promise<CloseInfo>;
+
   /** @internal */
   readonly _host: ConnectionHost;
   #userId: string | undefined;
   #metadata: Record<string, unknown> | undefined;
   #state: ConnectionState = 'connecting';
   #seq = 0;
-  #resolveClosed!: (info: CloseInfo) => void;
+  // The closed promise is made on first use: most connections never need it.
+  #closed: Promise<CloseInfo> | undefined;
+  #resolveClosed: ((info: CloseInfo) => void) | undefined;
+  #closeInfo: CloseInfo | undefined;
   readonly #ws: BoundSocket;
   readonly #actor: ConnectionActor;
   readonly #system: ActorSystemSlot;
@@ -174,9 +176,6 @@ export class Connection {
     this.#userId = init.userId;
     this.#metadata = init.metadata;
     this.#ws = ws as BoundSocket;
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     this.#system = systems.acquire();
     this.#actor = createActor(boundMachine, { input: init.timing, parent: this.#system.root });
     connections.set(this.#actor, this);
@@ -196,6 +195,20 @@ export class Connection {
   /** Application data attached at accept or by `authenticate`. */
   get metadata(): Record<string, unknown> | undefined {
     return this.#metadata;
+  }
+
+  /** Resolves once the connection is `closed`, with how it ended. */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closed === undefined) {
+      const info = this.#closeInfo;
+      this.#closed =
+        info !== undefined
+          ? Promise.resolve(info)
+          : new Promise((resolve) => {
+              this.#resolveClosed = resolve;
+            });
+    }
+    return this.#closed;
   }
 
   /** One of `connecting`, `connected`, `closing`, `closed`. */
@@ -348,7 +361,8 @@ export class Connection {
       const info = snapshot.output as CloseInfo;
       connections.delete(this.#actor);
       systems.release(this.#system);
-      this.#resolveClosed(info);
+      this.#closeInfo = info;
+      this.#resolveClosed?.(info);
       this._host.onClosed(this, info);
     }
   }
