@@ -330,6 +330,11 @@ describe('connection machine: how each way of ending is reported', () => {
     ['transport error while connecting', [ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'error' }],
     ['transport error, never closed', [OPENED, ERROR, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'timeout' }],
     [
+      'transport error without a code, then closed with one',
+      [OPENED, ERROR, closedBy(1011, 'internal error')],
+      { code: 1011, reason: 'ECONNRESET', initiator: 'error' }
+    ],
+    [
       'protocol error answered with 1002, peer then vanished',
       [OPENED, PROTOCOL_ERROR, closedBy(ABNORMAL_CLOSURE, '')],
       { code: 1002, reason: 'Invalid WebSocket frame: invalid opcode 5', initiator: 'error' }

@@ -103,6 +103,7 @@ describe('serialize: values as JSON text', () => {
 
   it('uses toJSON, and what toJSON returns is written by the same rules', () => {
     expect(text({ toJSON: () => ({ x: 1 }) })).toBe('{"x":1}');
+    expect(text({ toJSON: () => new Map([['a', 1n]]) })).toBe('{"a":"1"}');
     expect(text({ wrapped: { toJSON: () => new Map([['a', 1n]]) } })).toBe('{"wrapped":{"a":"1"}}');
   });
 

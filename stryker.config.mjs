@@ -1,0 +1,33 @@
+// @ts-check
+/**
+ * Mutation testing: `npm run mutation` (about 20 minutes on 2 cores; not part
+ * of `npm test` or CI). How to read the result: docs/testing.md.
+ *
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: 'vitest',
+  // Tests that can kill a mutant here, cheapest first; see the file for what it leaves out and why.
+  vitest: { configFile: 'vitest.mutation.config.ts', related: false },
+  // The lifecycle, the send/close/broadcast paths and what they return, whole files.
+  mutate: [
+    'machines/connection.machine.ts',
+    'src/connection.ts',
+    'src/connection-manager.ts',
+    'src/serialization.ts',
+    'src/send-result.ts'
+  ],
+  ignorePatterns: ['dist', 'coverage', 'reports'],
+  coverageAnalysis: 'perTest',
+  concurrency: 2,
+  // A mutant's tests may take timeoutFactor x their unmutated time + timeoutMS
+  // before it counts as a timeout: real sockets on a loaded machine vary.
+  timeoutMS: 15_000,
+  timeoutFactor: 2,
+  reporters: ['clear-text', 'progress', 'json', 'html'],
+  clearTextReporter: { reportTests: false, logTests: false, allowEmojis: false },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true
+};
