@@ -11,7 +11,7 @@ export interface BenchOptions {
   only: string[];
   /** Message sizes of the send scenario, in bytes of JSON. */
   sendBytes: number[];
-  /** Messages per send run for 100-byte messages; larger ones scale down by size. */
+  /** Messages per send run for 100-byte messages; larger ones scale down with size (16 KiB: a quarter). */
   sendMessages: number;
   /** Connection counts of the broadcast scenario. */
   broadcastConnections: number[];
@@ -80,12 +80,13 @@ export function parseOptions(argv: string[]): BenchOptions {
     out: values.out!,
     only,
     sendBytes: [100, 16 * 1024],
-    sendMessages: positiveInt('messages', values.messages) ?? (quick ? 40_000 : 200_000),
+    sendMessages: positiveInt('messages', values.messages) ?? (quick ? 20_000 : 100_000),
     broadcastConnections: connections ? [connections] : quick ? [1_000] : [1_000, 10_000],
-    broadcastMessages: quick ? 20_000 : 100_000,
-    latencySamples: quick ? { min: 10, max: 30 } : { min: 20, max: 100 },
-    churnMs: positiveInt('churn-ms', values['churn-ms']) ?? (quick ? 1_000 : 3_000),
-    churnConcurrency: 32,
+    broadcastMessages: quick ? 15_000 : 150_000,
+    latencySamples: quick ? { min: 10, max: 20 } : { min: 10, max: 50 },
+    churnMs: positiveInt('churn-ms', values['churn-ms']) ?? (quick ? 600 : 2_000),
+    // Enough connections in flight to keep both processes busy.
+    churnConcurrency: quick ? 64 : 128,
     memoryConnections: connections ?? (quick ? 1_000 : 10_000),
     auditConnections: connections ?? (quick ? 500 : 1_000),
     profileDir: values.profile
