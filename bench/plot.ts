@@ -1,13 +1,31 @@
 /**
  * Draw bench/results.json as a plain SVG: throughput relative to each
  * baseline (with the targets), broadcast latency in milliseconds, and
- * memory per connection.
+ * memory per connection. With --markdown, also put the results table into
+ * that file between its `<!-- results:start -->` and `<!-- results:end -->`
+ * markers, so the prose and the numbers cannot drift apart.
  *
- *   npx tsx bench/plot.ts [bench/results.json] [docs/benchmarks.svg]
+ *   npx tsx bench/plot.ts [bench/results.json] [docs/benchmarks.svg] [--markdown docs/benchmarks.md]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { validateResults, type Metric, type ResultRow, type Results } from './results.js';
-import { formatNumber, targetFor } from './targets.js';
+import { formatNumber, formatTable, targetFor } from './targets.js';
+
+const START = '<!-- results:start -->';
+const END = '<!-- results:end -->';
+
+/**
+ * `markdown` with the text between the results markers replaced by `table`.
+ *
+ * @throws {Error} If the markers are missing or out of order
+ */
+export function replaceResultsTable(markdown: string, table: string): string {
+  const start = markdown.indexOf(START);
+  const end = markdown.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`Expected ${START} followed by ${END} in the Markdown file`);
+  return `${markdown.slice(0, start + START.length)}\n${table}\n${markdown.slice(end)}`;
+}
 
 const WIDTH = 960;
 const LEFT = 330;
@@ -140,11 +158,16 @@ export function renderSvg(results: Results): string {
 }
 
 function main(argv: string[]): void {
-  const input = argv[0] ?? 'bench/results.json';
-  const output = argv[1] ?? 'docs/benchmarks.svg';
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { markdown: { type: 'string' } } });
+  const input = positionals[0] ?? 'bench/results.json';
+  const output = positionals[1] ?? 'docs/benchmarks.svg';
   const results = validateResults(JSON.parse(readFileSync(input, 'utf8')));
   writeFileSync(output, renderSvg(results));
   process.stderr.write(`wrote ${output} from ${input} (${results.rows.length} rows)\n`);
+  if (values.markdown !== undefined) {
+    writeFileSync(values.markdown, replaceResultsTable(readFileSync(values.markdown, 'utf8'), formatTable(results.rows)));
+    process.stderr.write(`updated the results table in ${values.markdown}\n`);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2));

@@ -34,7 +34,14 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const options = parseOptions(argv);
+  let options: BenchOptions;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (options.profileDir !== undefined) profileServersInto(options.profileDir);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   log(

@@ -1,5 +1,6 @@
 /** The pieces of the benchmark that decide what a number means: statistics, result checks, targets. */
 import { describe, expect, it } from 'vitest';
+import { replaceResultsTable } from '../../bench/plot.js';
 import { Samples, validateResults, type ResultRow } from '../../bench/results.js';
 import { quantile, spread } from '../../bench/stats.js';
 import { formatTable, targetFor } from '../../bench/targets.js';
@@ -113,5 +114,16 @@ describe('targets', () => {
     expect(table).toHaveLength(4);
     expect(table[2]).toContain('>= 0.95x **missed**');
     expect(table[3]).not.toContain('0.95x');
+  });
+});
+
+describe('replaceResultsTable', () => {
+  it('replaces only what lies between the markers', () => {
+    const doc = 'intro\n<!-- results:start -->\nold table\n<!-- results:end -->\noutro\n';
+    expect(replaceResultsTable(doc, '| new |')).toBe('intro\n<!-- results:start -->\n| new |\n<!-- results:end -->\noutro\n');
+  });
+
+  it('refuses a file without the markers', () => {
+    expect(() => replaceResultsTable('no markers here', '| t |')).toThrow('<!-- results:start -->');
   });
 });
