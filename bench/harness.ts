@@ -110,13 +110,21 @@ export async function timeDelivery(
   return { elapsedMs: done - t0, cpuMicros };
 }
 
-/** How one broadcast subject is measured. */
-export interface BroadcastPlan {
+/** One way to broadcast, and the processes it runs in. */
+export interface BroadcastTarget {
+  /** Name in the results. */
+  name: string;
+  pair: Pair;
   subject: BroadcastSubject;
+  /** For `manager.broadcast`: which manager. */
   manager?: ManagerName;
+}
+
+/** Sizes of one broadcast round. */
+export interface BroadcastSizes {
   /** Connected clients that each get every message. */
   connections: number;
-  /** Broadcasts in the throughput run (one per event-loop turn). */
+  /** Broadcasts in a throughput run (one per event-loop turn). */
   throughputBroadcasts: number;
   /** Broadcasts timed one at a time, each after the last one fully arrived. */
   latencyBroadcasts: number;
@@ -124,25 +132,40 @@ export interface BroadcastPlan {
 }
 
 /**
- * Delivered throughput and server CPU per message of back-to-back
- * broadcasts, then p50/p99 of the time from one broadcast call until the
- * last client has the message.
+ * One round for every target: a throughput run each (delivered rate and
+ * server CPU per message), in rotated order; then latency samples (time
+ * from the broadcast call until the last client has the message), taken in
+ * turn from every target so that a burst of outside load hits them alike.
+ *
+ * @returns {Map<string, Partial<Record<Metric, number>>>} Metrics by target name
  */
-export async function measureBroadcast(pair: Pair, plan: BroadcastPlan): Promise<Partial<Record<Metric, number>>> {
-  const { subject, manager, connections, bytes } = plan;
-  const delivered = connections * plan.throughputBroadcasts;
-  const throughput = await timeDelivery(pair, delivered, () =>
-    pair.server.call('broadcastRun', { subject, manager, count: plan.throughputBroadcasts, bytes })
-  );
-  const latencies: number[] = [];
-  for (let i = 0; i < plan.latencyBroadcasts; i++) {
-    const one = await timeDelivery(pair, connections, () => pair.server.call('broadcastRun', { subject, manager, count: 1, bytes }));
-    latencies.push(one.elapsedMs);
+export async function broadcastRound(
+  targets: readonly BroadcastTarget[],
+  round: number,
+  sizes: BroadcastSizes
+): Promise<Map<string, Partial<Record<Metric, number>>>> {
+  const { connections, bytes } = sizes;
+  const broadcast = (target: BroadcastTarget, count: number) => () =>
+    target.pair.server.call<{ t0: number }>('broadcastRun', { subject: target.subject, manager: target.manager, count, bytes });
+  const results = new Map<string, Partial<Record<Metric, number>>>();
+  const delivered = connections * sizes.throughputBroadcasts;
+  for (const target of rotate(targets, round)) {
+    const run = await timeDelivery(target.pair, delivered, broadcast(target, sizes.throughputBroadcasts));
+    results.set(target.name, {
+      msgs_per_sec: (delivered / run.elapsedMs) * 1000,
+      server_cpu_us_per_msg: run.cpuMicros / delivered
+    });
   }
-  return {
-    msgs_per_sec: (delivered / throughput.elapsedMs) * 1000,
-    server_cpu_us_per_msg: throughput.cpuMicros / delivered,
-    p50_latency_ms: quantile(latencies, 0.5),
-    p99_latency_ms: quantile(latencies, 0.99)
-  };
+  const latencies = new Map<string, number[]>(targets.map((target) => [target.name, []]));
+  for (let i = 0; i < sizes.latencyBroadcasts; i++) {
+    for (const target of rotate(targets, round + i)) {
+      const one = await timeDelivery(target.pair, connections, broadcast(target, 1));
+      latencies.get(target.name)!.push(one.elapsedMs);
+    }
+  }
+  for (const target of targets) {
+    const samples = latencies.get(target.name)!;
+    Object.assign(results.get(target.name)!, { p50_latency_ms: quantile(samples, 0.5), p99_latency_ms: quantile(samples, 0.99) });
+  }
+  return results;
 }

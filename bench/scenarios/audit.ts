@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import type { BenchOptions } from '../options.js';
 import { Samples, type ResultRow } from '../results.js';
 import type { ManagerName } from '../server-agent.js';
-import { log, measureBroadcast, rotate, startPair, stopPair, untilCounts } from '../harness.js';
-import { BROADCAST_BYTES, broadcastCounts } from './broadcast.js';
+import { broadcastRound, log, rotate, startPair, stopPair, untilCounts } from '../harness.js';
+import { broadcastSizes } from './broadcast.js';
 import { measureChurn } from './churn.js';
 
 const BROADCAST_SUBJECTS: readonly ManagerName[] = ['audit-file', 'silent'];
@@ -32,22 +32,13 @@ export async function runAudit(options: BenchOptions): Promise<ResultRow[]> {
       await pair.client.call('open', { kind: 'ws', port: pair.ports.ws, count: connections });
       await untilCounts(pair.server, (c) => c.managers[manager]?.connected === connections, `${connections} connections on ${manager}`);
     }
-    const counts = broadcastCounts(options, connections);
     const samples = new Samples();
-    const measure = async (manager: ManagerName, scale: number): Promise<void> => {
-      const values = await measureBroadcast(pair, {
-        subject: 'manager.broadcast',
-        manager,
-        connections,
-        throughputBroadcasts: Math.max(1, Math.ceil(counts.throughput * scale)),
-        latencyBroadcasts: Math.max(1, Math.ceil(counts.latency * scale)),
-        bytes: BROADCAST_BYTES
-      });
-      if (scale === 1) samples.addAll(manager, { msgs_per_sec: values.msgs_per_sec, p99_latency_ms: values.p99_latency_ms });
-    };
-    for (const manager of BROADCAST_SUBJECTS) await measure(manager, 0.25);
+    const targets = BROADCAST_SUBJECTS.map((manager) => ({ name: manager, pair, subject: 'manager.broadcast' as const, manager }));
+    await broadcastRound(targets, 0, broadcastSizes(options, connections, 0.25));
     for (let round = 0; round < options.rounds; round++) {
-      for (const manager of rotate(BROADCAST_SUBJECTS, round)) await measure(manager, 1);
+      for (const [name, values] of await broadcastRound(targets, round, broadcastSizes(options, connections))) {
+        samples.addAll(name, { msgs_per_sec: values.msgs_per_sec, p99_latency_ms: values.p99_latency_ms });
+      }
     }
     await pair.client.call('closeAll');
     await untilCounts(pair.server, (c) => c.ws === 0, 'broadcast populations closed');

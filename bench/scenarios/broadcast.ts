@@ -7,7 +7,7 @@
 import type { BenchOptions } from '../options.js';
 import { Samples, type Metric, type ResultRow } from '../results.js';
 import type { BroadcastSubject } from '../server-agent.js';
-import { log, measureBroadcast, rotate, startPair, stopPair, untilCounts, type BroadcastPlan, type Pair } from '../harness.js';
+import { broadcastRound, log, startPair, stopPair, untilCounts, type BroadcastSizes } from '../harness.js';
 
 const SUBJECTS: readonly BroadcastSubject[] = ['manager.broadcast', 'ws-loop', 'ws-loop+report', 'socket.io'];
 const ALL_METRICS: readonly Metric[] = ['msgs_per_sec', 'p50_latency_ms', 'p99_latency_ms', 'server_cpu_us_per_msg'];
@@ -17,14 +17,21 @@ const COMPARISONS: readonly (readonly [BroadcastSubject, readonly Metric[]])[] =
   ['ws-loop+report', ['msgs_per_sec', 'p99_latency_ms', 'server_cpu_us_per_msg']],
   ['socket.io', ALL_METRICS]
 ];
-export const BROADCAST_BYTES = 100;
+const BROADCAST_BYTES = 100;
 
-/** Broadcasts per throughput run and latency samples per round for `connections`. */
-export function broadcastCounts(options: BenchOptions, connections: number): { throughput: number; latency: number } {
+/**
+ * Sizes of a broadcast round to `connections`: throughput runs deliver
+ * `broadcastMessages`; latency samples within the configured bounds. A
+ * `scale` below 1 gives a shorter warm-up round.
+ */
+export function broadcastSizes(options: BenchOptions, connections: number, scale = 1): BroadcastSizes {
   const perRun = Math.round(options.broadcastMessages / connections);
+  const latency = Math.min(options.latencySamples.max, Math.max(options.latencySamples.min, perRun));
   return {
-    throughput: Math.max(3, perRun),
-    latency: Math.min(options.latencySamples.max, Math.max(options.latencySamples.min, perRun))
+    connections,
+    throughputBroadcasts: Math.max(1, Math.ceil(Math.max(3, perRun) * scale)),
+    latencyBroadcasts: Math.max(1, Math.ceil(latency * scale)),
+    bytes: BROADCAST_BYTES
   };
 }
 
@@ -43,19 +50,11 @@ async function runSize(options: BenchOptions, connections: number): Promise<Resu
     await untilCounts(ws.server, (c) => c.managers.silent?.connected === connections, `${connections} managed connections`);
     await untilCounts(io.server, (c) => c.socketIo === connections, `${connections} Socket.IO connections`);
     log(`${scenario}: ${connections} ws and ${connections} Socket.IO clients connected`);
-    const counts = broadcastCounts(options, connections);
-    const pairOf = (subject: BroadcastSubject): Pair => (subject === 'socket.io' ? io : ws);
-    const plan = (subject: BroadcastSubject, scale: number): BroadcastPlan => ({
-      subject,
-      connections,
-      throughputBroadcasts: Math.max(1, Math.ceil(counts.throughput * scale)),
-      latencyBroadcasts: Math.max(1, Math.ceil(counts.latency * scale)),
-      bytes: BROADCAST_BYTES
-    });
-    for (const subject of SUBJECTS) await measureBroadcast(pairOf(subject), plan(subject, 0.25));
+    const targets = SUBJECTS.map((subject) => ({ name: subject, subject, pair: subject === 'socket.io' ? io : ws }));
+    await broadcastRound(targets, 0, broadcastSizes(options, connections, 0.25));
     const samples = new Samples();
     for (let round = 0; round < options.rounds; round++) {
-      for (const subject of rotate(SUBJECTS, round)) samples.addAll(subject, await measureBroadcast(pairOf(subject), plan(subject, 1)));
+      for (const [name, values] of await broadcastRound(targets, round, broadcastSizes(options, connections))) samples.addAll(name, values);
       log(`${scenario}: round ${round + 1}/${options.rounds} done`);
     }
     const rows: ResultRow[] = [];
