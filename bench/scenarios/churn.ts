@@ -1,0 +1,67 @@
+/**
+ * Scenario 3: connection churn. Each client connects; the server takes the
+ * socket over (manager: to `connected`; raw: nothing), closes it with 1000
+ * at once, and the client counts it when the close handshake is complete.
+ */
+import type { BenchOptions } from '../options.js';
+import { Samples, type Metric, type ResultRow } from '../results.js';
+import type { ChurnResult } from '../client-agent.js';
+import type { AcceptMode } from '../server-agent.js';
+import { live, log, rotate, startPair, stopPair, untilCounts, type Pair } from '../harness.js';
+
+/**
+ * Connections per second completed while `accept` takes the sockets over,
+ * and the server's CPU time per connection; waits until the server has
+ * none left open.
+ */
+export async function measureChurn(
+  pair: Pair,
+  accept: AcceptMode,
+  options: BenchOptions,
+  durationMs: number
+): Promise<Partial<Record<Metric, number>>> {
+  await pair.server.call('mode', { accept, closeOnConnect: true });
+  await pair.server.call('markCpu');
+  const result = await pair.client.call<ChurnResult>('churn', {
+    port: pair.ports.ws,
+    concurrency: options.churnConcurrency,
+    durationMs
+  });
+  await untilCounts(
+    pair.server,
+    (c) => c.ws === 0 && (accept === 'raw' || live(c, accept) === 0),
+    `every churned connection closed (${accept})`
+  );
+  const cpuMicros = await pair.server.call<number>('cpuSinceRun');
+  if (result.completed === 0) throw new Error(`No churn connection completed in ${durationMs} ms (${accept})`);
+  return {
+    connections_per_sec: (result.completed / result.elapsedMs) * 1000,
+    server_cpu_us_per_connection: cpuMicros / result.completed
+  };
+}
+
+const SUBJECTS = [
+  { name: 'manager', accept: 'silent' },
+  { name: 'ws', accept: 'raw' }
+] as const;
+
+/** Run scenario 3 and return its rows. */
+export async function runChurn(options: BenchOptions): Promise<ResultRow[]> {
+  const pair = await startPair('churn');
+  try {
+    for (const s of SUBJECTS) await measureChurn(pair, s.accept, options, Math.ceil(options.churnMs / 3));
+    const samples = new Samples();
+    for (let round = 0; round < options.rounds; round++) {
+      for (const s of rotate(SUBJECTS, round)) {
+        samples.addAll(s.name, await measureChurn(pair, s.accept, options, options.churnMs));
+      }
+    }
+    log(`churn: ${options.rounds} rounds done`);
+    return [
+      samples.row('churn', 'connections_per_sec', 'manager', 'ws'),
+      samples.row('churn', 'server_cpu_us_per_connection', 'manager', 'ws')
+    ];
+  } finally {
+    await stopPair(pair);
+  }
+}
