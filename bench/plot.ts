@@ -77,7 +77,8 @@ function throughputPanel(rows: ResultRow[], top: number): Panel {
       const goal = Number(/[\d.]+/.exec(target.text)?.[0]);
       if (Number.isFinite(goal)) svg.push(`<line x1="${x(goal)}" y1="${y - 2}" x2="${x(goal)}" y2="${y + BAR + 2}" stroke="#000" stroke-width="2"/>`);
     }
-    svg.push(text(Math.max(x(row.ratio), x(Math.min(hi, max))) + 4, y + BAR - 4, `${row.ratio.toFixed(2)}x`, 'font-size="11"'));
+    const labelX = Math.min(Math.max(x(row.ratio), x(Math.min(hi, max))) + 4, WIDTH - 42);
+    svg.push(text(labelX, y + BAR - 4, `${row.ratio.toFixed(2)}x`, 'font-size="11"'));
     y += BAR + GAP;
   }
   return { svg, height: y - top + 24 };
@@ -97,11 +98,12 @@ function absolutePanel(rows: ResultRow[], metrics: readonly Metric[], top: numbe
   }
   const svg = title(top + 16, heading, note);
   if (groups.size === 0) return { svg, height: 40 };
-  const max = Math.max(...[...groups.values()].flat().map((bar) => bar.max)) * 1.05 || 1;
   const plotWidth = WIDTH - LEFT - RIGHT - 60;
-  const x = (value: number): number => LEFT + (value / max) * plotWidth;
   let y = top + 44;
   for (const [key, bars] of groups) {
+    // Each group on its own scale: 1,000 and 10,000 connections differ tenfold.
+    const max = Math.max(...bars.map((bar) => bar.max)) * 1.05 || 1;
+    const x = (value: number): number => LEFT + (value / max) * plotWidth;
     svg.push(text(10, y + 11, key, 'font-size="12" font-weight="bold"'));
     y += 16;
     for (const bar of bars) {
@@ -137,7 +139,7 @@ export function renderSvg(results: Results): string {
       ['p50_latency_ms', 'p99_latency_ms'],
       t,
       'Broadcast latency, ms (lower is better)',
-      'from the broadcast call until the last client has the message; bar: median over rounds, line: min-max'
+      'from the broadcast call until the last client has the message; bar: median over rounds, line: min-max; each group on its own scale'
     )
   );
   add((t) =>
@@ -146,7 +148,7 @@ export function renderSvg(results: Results): string {
       ['heap_bytes_per_connection', 'rss_bytes_per_connection'],
       t,
       'Memory per idle connection, bytes (lower is better)',
-      'server process only, after a full GC; bar: median over rounds, line: min-max'
+      'server process only, after a full GC; bar: median over rounds, line: min-max; each group on its own scale'
     )
   );
   const body = panels.flatMap((panel) => panel.svg).join('\n  ');
