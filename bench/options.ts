@@ -82,13 +82,13 @@ export function parseOptions(argv: string[]): BenchOptions {
     sendBytes: [100, 16 * 1024],
     sendMessages: positiveInt('messages', values.messages) ?? (quick ? 20_000 : 100_000),
     broadcastConnections: connections ? [connections] : quick ? [1_000] : [1_000, 10_000],
-    broadcastMessages: quick ? 15_000 : 150_000,
-    latencySamples: quick ? { min: 10, max: 20 } : { min: 10, max: 50 },
+    broadcastMessages: quick ? 10_000 : 150_000,
+    latencySamples: quick ? { min: 5, max: 10 } : { min: 10, max: 50 },
     churnMs: positiveInt('churn-ms', values['churn-ms']) ?? (quick ? 600 : 2_000),
     // Enough connections in flight to keep both processes busy.
     churnConcurrency: quick ? 64 : 128,
-    memoryConnections: connections ?? (quick ? 1_000 : 10_000),
-    auditConnections: connections ?? (quick ? 500 : 1_000),
+    memoryConnections: connections ?? (quick ? 500 : 10_000),
+    auditConnections: connections ?? (quick ? 300 : 1_000),
     profileDir: values.profile
   };
 }

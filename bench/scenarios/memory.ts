@@ -37,7 +37,7 @@ async function measure(client: Agent, accept: 'silent' | 'raw', connections: num
     // RSS from the idle fresh process: what it grows by to hold the
     // connections (freed heap is reused, so after the warm-up RSS barely moves).
     const fresh = await server.call<MemorySample>('memory');
-    await openAndWait(client, server, ports.ws, Math.min(WARM_UP_CONNECTIONS, connections), accept);
+    await openAndWait(client, server, ports.ws, WARM_UP_CONNECTIONS, accept);
     await client.call('closeAll');
     await untilCounts(server, (c) => c.ws === 0 && live(c, 'silent') === 0, 'warm-up connections closed');
     const before = await server.call<MemorySample>('memory');
