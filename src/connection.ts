@@ -3,6 +3,7 @@
  * decides; this file does the I/O the actor's named actions ask for, and
  * holds the one guarded path that writes to the socket.
  */
+import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import {
@@ -15,7 +16,8 @@ import {
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
 import { eventLabel } from './machine-graph.js';
-import { SENT, failure, refusal as refusalResult, refused, type SendFailureReason, type SendResult } from './send-result.js';
+import { BATCH_FLUSH_BYTES, SendBatch } from './send-batch.js';
+import { failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
 import { assertCloseArgs } from './validation.js';
 
@@ -120,6 +122,16 @@ function errorCloseCode(error: Error): number | undefined {
   return undefined;
 }
 
+/** ws keeps its net.Socket under `_socket`; corking it for a send batch is the one use. */
+function rawSocket(ws: WebSocket): Duplex {
+  return (ws as unknown as { _socket: Duplex })._socket;
+}
+
+/** Write one connection's send batch at the end of the turn (shared: no closure per batch). */
+function flushBatch(connection: Connection): void {
+  connection._flush();
+}
+
 // Socket listeners are shared by all connections: no closures per socket.
 function onSocketOpen(this: BoundSocket): void {
   const connection = this[kConnection];
@@ -164,6 +176,7 @@ export class Connection {
   readonly #system: ActorSystemSlot;
   #windowStart = 0;
   #windowCount = 0;
+  #batch: SendBatch | undefined;
 
   /**
    * @param {ConnectionHost} host The owner told of every transition
@@ -223,7 +236,9 @@ export class Connection {
 
   /**
    * Send one message. Accepted only in `connected` while the socket is open;
-   * never throws or rejects.
+   * never throws or rejects. Sends made in the same event-loop turn are
+   * written to the socket together at the end of the turn (one `writev`) and
+   * share one result.
    *
    * @param {unknown} message A string (text), bytes (binary) or a value sent as JSON text
    * @returns {Promise<SendResult>} `{ ok: true }` once ws reports the frame
@@ -236,15 +251,32 @@ export class Connection {
       this._host.onSerializationFailed(this, data);
       return Promise.resolve(failure('serialization_failed', data));
     }
-    return new Promise((resolve) => {
-      const refusal = this._transmit(data, isBinary(data), (error) => {
-        resolve(error ? failure('transport_error', error) : SENT);
-      });
-      if (refusal !== undefined) {
-        this._host.onRefused(this, refusal);
-        resolve(refusalResult(refusal));
-      }
-    });
+    let batch = this.#batch;
+    if (batch === undefined) {
+      batch = this.#batch = new SendBatch();
+      rawSocket(this.#ws).cork();
+      process.nextTick(flushBatch, this);
+    }
+    batch.add();
+    const refusal = this._transmit(data, isBinary(data), batch.written);
+    if (refusal !== undefined) {
+      batch.withdraw();
+      return this._refuse(refusal);
+    }
+    if (this.#ws.bufferedAmount >= BATCH_FLUSH_BYTES) this._flush();
+    return batch.promise;
+  }
+
+  /**
+   * @internal Write the pending send batch now: uncork the socket and seal
+   * the batch. A no-op when no batch is open.
+   */
+  _flush(): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    batch.seal();
+    rawSocket(this.#ws).uncork();
   }
 
   /**
@@ -293,7 +325,7 @@ export class Connection {
       this._dispatch(PEER_CLOSING);
       return 'closing';
     }
-    if (ws.bufferedAmount >= this._host.maxBufferedBytes) {
+    if (ws.bufferedAmount >= this._host.maxBufferedBytes && this.#writeBatch() >= this._host.maxBufferedBytes) {
       if (this._host.backpressurePolicy === 'close') {
         this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.BACKPRESSURE, reason: 'send buffer over maxBufferedBytes' });
       }
@@ -400,6 +432,8 @@ export class Connection {
 
   /** @internal */
   _terminateTransport(): void {
+    // What was accepted this turn reaches the kernel first, as it would unbatched.
+    this._flush();
     this.#ws.terminate();
   }
 
@@ -408,6 +442,12 @@ export class Connection {
     const ws = this.#ws;
     if (ws.readyState === WebSocket.OPEN) ws.ping();
     else this._dispatch(PEER_CLOSING);
+  }
+
+  /** Write an open send batch now (so it is not mistaken for backpressure); the bytes still queued. */
+  #writeBatch(): number {
+    this._flush();
+    return this.#ws.bufferedAmount;
   }
 
   /**

@@ -1,0 +1,61 @@
+/**
+ * The frames one connection sends in one event-loop turn, written together.
+ *
+ * `Connection.send` corks the socket on the first send of a turn and uncorks
+ * it once the turn's synchronous code is done (or the batch reaches
+ * {@link BATCH_FLUSH_BYTES}), so a burst of sends costs one `writev` instead
+ * of one per message, and the whole batch shares one promise: every frame in
+ * it is reported written when ws has reported the last of them written.
+ */
+import { SENT, failure, type SendResult } from './send-result.js';
+
+/** A batch is written at once when it holds this much (Node's default stream high-water mark). */
+export const BATCH_FLUSH_BYTES = 16 * 1024;
+
+/** One turn's sends on one socket: one promise, one write callback. */
+export class SendBatch {
+  /** Settles once every frame of the batch is reported written, or one failed. */
+  readonly promise: Promise<SendResult>;
+  /**
+   * The callback to pass with each frame's write; shared by the batch.
+   * (Assigned in the constructor, not as a class field: tools that keep
+   * function names would rename a field's closure on every batch.)
+   */
+  readonly written: (error?: Error | null) => void;
+  #resolve!: (result: SendResult) => void;
+  #pending = 0;
+  #sealed = false;
+  #settled = false;
+
+  constructor() {
+    this.promise = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.written = (error) => {
+      if (error) this.#settle(failure('transport_error', error));
+      else if (--this.#pending === 0 && this.#sealed) this.#settle(SENT);
+    };
+  }
+
+  /** Count one more frame handed to ws with {@link written}. */
+  add(): void {
+    this.#pending++;
+  }
+
+  /** Take back {@link add} for a frame that was refused instead of written. */
+  withdraw(): void {
+    if (--this.#pending === 0 && this.#sealed) this.#settle(SENT);
+  }
+
+  /** No frame joins after this; the batch settles when the last is written. */
+  seal(): void {
+    this.#sealed = true;
+    if (this.#pending === 0) this.#settle(SENT);
+  }
+
+  #settle(result: SendResult): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(result);
+  }
+}
