@@ -1,4 +1,6 @@
 /** Starting agent processes and timing deliveries: what every scenario shares. */
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { nowMs, sleep } from './clock.js';
 import { Agent } from './rpc.js';
 import type { BroadcastSubject, ManagerName, ServerCounts, ServerPorts, ServerStartOptions } from './server-agent.js';
@@ -9,6 +11,34 @@ const SERVER_AGENT = new URL('./server-agent.ts', import.meta.url);
 const CLIENT_AGENT = new URL('./client-agent.ts', import.meta.url);
 /** Longest wait for one delivery or one population. */
 const WAIT_MS = 180_000;
+
+/**
+ * CPUs the server and client processes are pinned to (`taskset`), so the
+ * scheduler does not move them onto one CPU mid-run; `undefined` when not
+ * pinning (one CPU, no `taskset`, or `--no-pin`).
+ */
+let pinning: { server: string; client: string } | undefined;
+
+/** Pin server processes to the first CPU and client processes to the others, if `taskset` exists. */
+export function pinProcesses(enabled: boolean): string {
+  pinning = undefined;
+  if (!enabled) return 'not pinned (--no-pin)';
+  const cpus = availableParallelism();
+  if (cpus < 2) return 'not pinned (one CPU)';
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return 'not pinned (no taskset)';
+  }
+  pinning = { server: '0', client: cpus === 2 ? '1' : `1-${cpus - 1}` };
+  return `server processes on CPU ${pinning.server}, client processes on CPU ${pinning.client}`;
+}
+
+function pin(agent: Agent, cpus: string | undefined): void {
+  if (cpus === undefined || agent.pid === undefined) return;
+  // -a: every thread of the process (libuv's pool and V8's helpers too).
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(agent.pid)], { stdio: 'ignore' });
+}
 
 /** One server process and the client process that loads it. */
 export interface Pair {
@@ -35,8 +65,10 @@ export function log(line: string): void {
  *
  * @returns {Promise<Agent>} The agent, not yet started with `start`
  */
-export function startServer(name: string, serverFlags: string[] = []): Promise<Agent> {
-  return Agent.start(SERVER_AGENT, { name: `${name} server`, nodeFlags: [...serverFlags, ...extraServerFlags] });
+export async function startServer(name: string, serverFlags: string[] = []): Promise<Agent> {
+  const server = await Agent.start(SERVER_AGENT, { name: `${name} server`, nodeFlags: [...serverFlags, ...extraServerFlags] });
+  pin(server, pinning?.server);
+  return server;
 }
 
 /**
@@ -45,6 +77,7 @@ export function startServer(name: string, serverFlags: string[] = []): Promise<A
  */
 export async function startClient(name: string): Promise<Agent> {
   const client = await Agent.start(CLIENT_AGENT, { name: `${name} client`, nodeFlags: ['--max-old-space-size=8192'] });
+  pin(client, pinning?.client);
   const before = nowMs();
   const theirs = await client.call<number>('now');
   const after = nowMs();

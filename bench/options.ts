@@ -13,6 +13,8 @@ export interface BenchOptions {
   sendBytes: number[];
   /** Messages per send run for 100-byte messages; larger ones scale down with size (16 KiB: a quarter). */
   sendMessages: number;
+  /** Messages per paced send run (one 100-byte message per event-loop turn). */
+  pacedMessages: number;
   /** Connection counts of the broadcast scenario. */
   broadcastConnections: number[];
   /** Messages delivered per broadcast throughput run (broadcasts = this / connections). */
@@ -25,6 +27,8 @@ export interface BenchOptions {
   auditConnections: number;
   /** Write a CPU profile of every server process into this folder. */
   profileDir: string | undefined;
+  /** Pin server and client processes to separate CPUs (`taskset`). */
+  pin: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -35,7 +39,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --churn-ms MS       duration of one churn run
   --only a,b          run only these scenarios (send, broadcast, churn, memory, audit)
   --out PATH          results file (default bench/results.json)
-  --profile DIR       write a CPU profile (node --cpu-prof) of every server process to DIR`;
+  --profile DIR       write a CPU profile (node --cpu-prof) of every server process to DIR
+  --no-pin            do not pin server processes to CPU 0 and client processes to the others`;
 
 export const SCENARIO_IDS = ['send', 'broadcast', 'churn', 'memory', 'audit'] as const;
 
@@ -63,7 +68,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       'churn-ms': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string', default: 'bench/results.json' },
-      profile: { type: 'string' }
+      profile: { type: 'string' },
+      'no-pin': { type: 'boolean', default: false }
     }
   });
   const quick = values.quick ?? false;
@@ -81,6 +87,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     only,
     sendBytes: [100, 16 * 1024],
     sendMessages: positiveInt('messages', values.messages) ?? (quick ? 20_000 : 100_000),
+    pacedMessages: quick ? 2_000 : 20_000,
     broadcastConnections: connections ? [connections] : quick ? [1_000] : [1_000, 10_000],
     broadcastMessages: quick ? 10_000 : 150_000,
     latencySamples: quick ? { min: 5, max: 10 } : { min: 10, max: 50 },
@@ -89,6 +96,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     churnConcurrency: quick ? 64 : 128,
     memoryConnections: connections ?? (quick ? 500 : 10_000),
     auditConnections: connections ?? (quick ? 300 : 1_000),
-    profileDir: values.profile
+    profileDir: values.profile,
+    pin: !values['no-pin']
   };
 }

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { nowMs } from './clock.js';
-import { log, profileServersInto } from './harness.js';
+import { log, pinProcesses, profileServersInto } from './harness.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { validateResults, type ResultRow } from './results.js';
 import { runAudit } from './scenarios/audit.js';
@@ -43,10 +43,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (options.profileDir !== undefined) profileServersInto(options.profileDir);
+  const pinned = pinProcesses(options.pin);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   log(
     `node ${process.version}, ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; ` +
-      `${options.quick ? 'quick' : 'default'} run, ${options.rounds} rounds`
+      `${options.quick ? 'quick' : 'default'} run, ${options.rounds} rounds; ${pinned}`
   );
   const load = loadavg()[0]!;
   log(`load average (1 min): ${load.toFixed(2)}${load > 0.5 * cpus().length ? ' - other work is running; expect noisy numbers' : ''}`);

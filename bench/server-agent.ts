@@ -22,11 +22,14 @@ export type AcceptMode = 'raw' | ManagerName;
 /** The managers a server process can hold; they differ only in where the audit goes. */
 export type ManagerName = 'silent' | 'audit-file' | 'audit-file-sync';
 /**
- * Ways to send to one connection. `ws.send+promise` is raw ws with the
- * same per-message report as `connection.send` (a promise settled by the
- * write callback), to tell the cost of the report from the rest.
+ * Ways to send to one connection. `ws.send+promise` is raw ws with a
+ * per-message report (a promise settled by the write callback), what
+ * `connection.send` gave before it batched a turn's sends. `ws.send+cork` is
+ * raw ws batched the way `connection.send` batches (socket corked for the
+ * turn, written at 16 KiB), without a report: it tells the batching's gain
+ * from the rest.
  */
-export type SendSubject = 'manager.send' | 'connection.send' | 'ws.send' | 'ws.send+promise';
+export type SendSubject = 'manager.send' | 'connection.send' | 'ws.send' | 'ws.send+promise' | 'ws.send+cork';
 /**
  * Ways to send one message to everyone. `ws-loop+report` is the raw loop
  * with the same report as `manager.broadcast` (a write callback per socket,
@@ -139,17 +142,41 @@ function counts(): ServerCounts {
  * promises never lets Node run write callbacks (process.nextTick), which a
  * server sending from I/O handlers does between every batch.
  */
+function tcpSocket(ws: WebSocket): Socket {
+  return (ws as unknown as { _socket: Socket })._socket;
+}
+
 async function drained(ws: WebSocket): Promise<void> {
   await nextTurn();
-  const socket = (ws as unknown as { _socket: Socket })._socket;
+  const socket = tcpSocket(ws);
   while (ws.bufferedAmount > HIGH_WATER_BYTES) await once(socket, 'drain');
+}
+
+/** Raw `ws.send` with the socket corked for the rest of the turn or until 16 KiB are queued. */
+function corkedSender(ws: WebSocket): (message: BenchMessage) => void {
+  const socket = tcpSocket(ws);
+  let corked = false;
+  const uncork = (): void => {
+    if (!corked) return;
+    corked = false;
+    socket.uncork();
+  };
+  return (message) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    ws.send(JSON.stringify(message));
+    if (ws.bufferedAmount >= 16 * 1024) uncork();
+  };
 }
 
 /**
  * Send `count` messages of `bytes` to the one connection, as fast as the
  * socket drains. Each message is a fresh object that the subject serializes.
  */
-async function sendRun(args: { subject: SendSubject; count: number; bytes: number }): Promise<{ t0: number }> {
+async function sendRun(args: { subject: SendSubject; count: number; bytes: number; paced?: boolean }): Promise<{ t0: number }> {
   const manager = managerNamed('silent');
   const connection = onlyConnection();
   const ws = connection.socket;
@@ -159,7 +186,8 @@ async function sendRun(args: { subject: SendSubject; count: number; bytes: numbe
     'connection.send': (message: BenchMessage) => void connection.send(message),
     'ws.send': (message: BenchMessage) => ws.send(JSON.stringify(message)),
     'ws.send+promise': (message: BenchMessage) =>
-      void new Promise<boolean>((resolve) => ws.send(JSON.stringify(message), (error) => resolve(!error)))
+      void new Promise<boolean>((resolve) => ws.send(JSON.stringify(message), (error) => resolve(!error))),
+    'ws.send+cork': corkedSender(ws)
   }[args.subject];
   if (!sendOne) throw new Error(`Unknown send subject ${JSON.stringify(args.subject)}`);
   const checkEvery = Math.max(1, Math.floor(CHECK_EVERY_BYTES / args.bytes));
@@ -167,7 +195,8 @@ async function sendRun(args: { subject: SendSubject; count: number; bytes: numbe
   const t0 = nowMs();
   for (let i = 0; i < args.count; i++) {
     sendOne(makeMessage(args.bytes, i));
-    if (i % checkEvery === checkEvery - 1) await drained(ws);
+    if (args.paced) await nextTurn();
+    else if (i % checkEvery === checkEvery - 1) await drained(ws);
   }
   return { t0 };
 }
