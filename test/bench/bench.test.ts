@@ -35,6 +35,7 @@ describe('npm run bench', () => {
       'churn',
       'memory-20',
       'send-100B',
+      'send-100B-paced',
       'send-16KiB'
     ]);
     for (const row of results.rows) {
