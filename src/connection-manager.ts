@@ -9,7 +9,7 @@ import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../machines/connection.machine.js';
 import { CLOSE_CODES, DEFAULTS } from './constants.js';
-import { Connection, type ConnectionHost, type TransitionRecord } from './connection.js';
+import { Connection, WRITTEN, type ConnectionHost, type TransitionRecord } from './connection.js';
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
@@ -449,7 +449,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     const wire = binary ? data : Buffer.from(data);
     let pending = 0;
     let settle: ((report: SendReport) => void) | undefined;
-    const written = (error?: Error): void => {
+    const written = (error?: Error | null): void => {
       if (error) countRejected(report, 'transport_error');
       else report.sent++;
       if (--pending === 0 && settle) settle(report);
@@ -467,11 +467,14 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
         }
       }
       pending++;
-      const refusal = connection._transmit(wire, binary, written);
-      if (refusal !== undefined) {
+      const outcome = connection._transmit(wire, binary, written);
+      if (outcome === WRITTEN) {
         pending--;
-        this.onRefused(connection, refusal);
-        countRejected(report, refusal);
+        report.sent++;
+      } else if (outcome !== undefined) {
+        pending--;
+        this.onRefused(connection, outcome);
+        countRejected(report, outcome);
       }
     }
     if (pending === 0) return Promise.resolve(report);

@@ -73,6 +73,12 @@ const STATE_REFUSAL: Readonly<Record<ConnectionState, SendFailureReason>> = {
   closed: 'closed'
 };
 
+/** What {@link Connection._transmit} returns when the kernel took the whole frame before it returned. */
+export const WRITTEN = 'written';
+/** A refusal, {@link WRITTEN}, or `undefined`: the write callback will report. */
+export type TransmitOutcome = SendFailureReason | typeof WRITTEN | undefined;
+
+const EMPTY = Buffer.alloc(0);
 const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
 const PEER_CLOSING: ConnectionEvent = Object.freeze({ type: 'PEER_CLOSING' });
@@ -177,6 +183,8 @@ export class Connection {
   #windowStart = 0;
   #windowCount = 0;
   #batch: SendBatch | undefined;
+  /** No extension (permessage-deflate) negotiated: ws writes each frame as it is sent. */
+  #plainFrames = false;
 
   /**
    * @param {ConnectionHost} host The owner told of every transition
@@ -258,10 +266,11 @@ export class Connection {
       process.nextTick(flushBatch, this);
     }
     batch.add();
-    const refusal = this._transmit(data, isBinary(data), batch.written);
-    if (refusal !== undefined) {
+    const outcome = this._transmit(data, isBinary(data), batch.written);
+    if (outcome === WRITTEN) batch.written();
+    else if (outcome !== undefined) {
       batch.withdraw();
-      return this._refuse(refusal);
+      return this._refuse(outcome);
     }
     if (this.#ws.bufferedAmount >= BATCH_FLUSH_BYTES) this._flush();
     return batch.promise;
@@ -315,10 +324,15 @@ export class Connection {
    * The one guarded write. The state check and the write happen in one
    * synchronous step, so nothing can close the socket in between.
    *
+   * When nothing is queued on the socket, the frame is written without a
+   * callback and the socket tells at once whether the kernel took all of it
+   * ({@link WRITTEN}): Node then allocates nothing and schedules nothing for
+   * the write. Otherwise `callback` reports it, later.
+   *
    * @internal
-   * @returns The refusal, or `undefined` once ws has the frame
+   * @returns The refusal; {@link WRITTEN}; or `undefined` when `callback` will report the write
    */
-  _transmit(data: WireData, binary: boolean, callback: (error?: Error) => void): SendFailureReason | undefined {
+  _transmit(data: WireData, binary: boolean, callback: (error?: Error | null) => void): TransmitOutcome {
     if (this.#state !== 'connected') return STATE_REFUSAL[this.#state];
     const ws = this.#ws;
     if (this.#peerIsClosing()) {
@@ -331,7 +345,18 @@ export class Connection {
       }
       return 'backpressure';
     }
-    ws.send(data, binary ? BINARY : TEXT, callback);
+    const options = binary ? BINARY : TEXT;
+    const socket = rawSocket(ws);
+    // ws writes such a frame straight through (no compression, no Blob to read first, nothing ahead of it).
+    if (this.#plainFrames && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob)) {
+      ws.send(data, options);
+      // A failed write leaves the socket errored at once (destroyed only on the next tick).
+      if (ws.bufferedAmount === 0 && socket.writable) return WRITTEN;
+      // Partly written, or failed: an empty write queued behind it reports when the rest is out, or the error.
+      socket.write(EMPTY, callback);
+      return undefined;
+    }
+    ws.send(data, options, callback);
     return undefined;
   }
 
@@ -348,6 +373,7 @@ export class Connection {
 
   /** @internal The socket is open and the peer authenticated. */
   _open(): void {
+    this.#plainFrames = this.#ws.extensions === '';
     this._dispatch(OPENED);
   }
 

@@ -84,6 +84,15 @@ describe('sends in one turn', () => {
     expect(client.received).toEqual(['before terminate']);
   });
 
+  it('keep their order with a broadcast made in the same turn', async () => {
+    const server = await start();
+    const { connection, client } = await server.connect('u');
+    const results = [connection.send('a'), server.manager.broadcast('b'), connection.send('c')];
+    await expect(Promise.all(results)).resolves.toEqual([{ ok: true }, { sent: 1, rejected: 0, reasons: {} }, { ok: true }]);
+    await waitFor(() => client.received.length === 3);
+    expect(client.received).toEqual(['a', 'b', 'c']);
+  });
+
   it('go out before the close frame when close() follows in the same turn', async () => {
     const server = await start();
     const { connection, client } = await server.connect('u');

@@ -4,6 +4,7 @@
  * for all sockets), a report that waits for every write, and a write that
  * fails reported as transport_error, as Connection.send reports it.
  */
+import type { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SEND_FAILURE_REASONS, type SendReport } from '../../src/index.js';
 import { serverPerTest } from '../support/per-test-server.js';
@@ -16,6 +17,14 @@ function recordFrames(client: TestClient): Array<{ data: string; binary: boolean
   const frames: Array<{ data: string; binary: boolean }> = [];
   client.ws.on('message', (data, binary) => frames.push({ data: data.toString(), binary }));
   return frames;
+}
+
+/** Make every write to the server side's TCP socket fail at once, as a write to a reset connection does. */
+function failWrites(socket: unknown): void {
+  const tcp = (socket as { _socket: Duplex })._socket;
+  const refuse = (_chunk: unknown, callback: (error: Error) => void): void => callback(new Error('write EPIPE'));
+  tcp._write = (chunk, _encoding, callback) => refuse(chunk, callback);
+  tcp._writev = (chunks, callback) => refuse(chunks, callback);
 }
 
 /** Destroy the server side's TCP socket; ws reports the socket closed only on a later turn. */
@@ -77,6 +86,17 @@ describe('a write that fails', () => {
     expect(!result.ok && result.error).toBeInstanceOf(Error);
     expect(SEND_FAILURE_REASONS).toContain(!result.ok && result.reason);
     await expect(broken.connection.closed).resolves.toMatchObject({ code: 1006 });
+    await waitFor(() => healthy.client.received.length === 1);
+    expect(healthy.client.received).toEqual(['to all']);
+  });
+
+  it('is reported as transport_error, never as sent, when the kernel refuses it at once', async () => {
+    const server = await start();
+    const healthy = await server.connect('healthy');
+    const broken = await server.connect('broken');
+    failWrites(broken.connection.socket);
+
+    await expect(server.manager.broadcast('to all')).resolves.toEqual({ sent: 1, rejected: 1, reasons: { transport_error: 1 } });
     await waitFor(() => healthy.client.received.length === 1);
     expect(healthy.client.received).toEqual(['to all']);
   });
