@@ -90,7 +90,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     pacedMessages: quick ? 2_000 : 20_000,
     broadcastConnections: connections ? [connections] : quick ? [1_000] : [1_000, 10_000],
     broadcastMessages: quick ? 10_000 : 150_000,
-    latencySamples: quick ? { min: 5, max: 10 } : { min: 10, max: 50 },
+    latencySamples: quick ? { min: 5, max: 10 } : { min: 10, max: 200 },
     churnMs: positiveInt('churn-ms', values['churn-ms']) ?? (quick ? 600 : 2_000),
     // Enough connections in flight to keep both processes busy.
     churnConcurrency: quick ? 64 : 128,
