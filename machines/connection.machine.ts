@@ -73,6 +73,21 @@ export type ConnectionEvent =
 export type ConnectionEventType = ConnectionEvent['type'];
 
 /**
+ * How a connection that ended with this context ended: the machine's
+ * output in `closed`.
+ *
+ * @param {ConnectionContext} context The machine's context
+ * @returns {CloseInfo} Code (1006 if none), reason and initiator (`peer` if none)
+ */
+export function closeInfoOf(context: ConnectionContext): CloseInfo {
+  return {
+    code: context.code ?? ABNORMAL_CLOSURE,
+    reason: context.reason,
+    initiator: context.initiator ?? 'peer'
+  };
+}
+
+/**
  * The connection lifecycle. Every path ends in the final state `closed`,
  * whose output is the {@link CloseInfo}.
  */
@@ -94,6 +109,12 @@ export const connectionMachine = setup({
     transmit: () => {},
     /** Hand the RECEIVE event's data to the application. */
     deliver: () => {},
+    /**
+     * The connection entered `state`: the binding records the transition
+     * (the audit trail) and tells the application. Every state but the
+     * initial one runs it on entry.
+     */
+    reportEntry: (_, _params: { state: ConnectionState }) => {},
     recordServerClose: assign({
       code: ({ event }) => (event.type === 'CLOSE' ? event.code : null),
       reason: ({ event }) => (event.type === 'CLOSE' ? event.reason : ''),
@@ -158,6 +179,7 @@ export const connectionMachine = setup({
       }
     },
     connected: {
+      entry: { type: 'reportEntry', params: { state: 'connected' } },
       on: {
         SEND: { actions: ['transmit'] },
         RECEIVE: { actions: ['deliver'] },
@@ -176,6 +198,7 @@ export const connectionMachine = setup({
       }
     },
     closing: {
+      entry: { type: 'reportEntry', params: { state: 'closing' } },
       on: {
         TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
         TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
@@ -185,14 +208,11 @@ export const connectionMachine = setup({
       }
     },
     closed: {
-      type: 'final'
+      type: 'final',
+      entry: { type: 'reportEntry', params: { state: 'closed' } }
     }
   },
-  output: ({ context }) => ({
-    code: context.code ?? ABNORMAL_CLOSURE,
-    reason: context.reason,
-    initiator: context.initiator ?? 'peer'
-  })
+  output: ({ context }) => closeInfoOf(context)
 });
 
 export type ConnectionMachine = typeof connectionMachine;

@@ -4,7 +4,7 @@
  * {@link ACTORS_PER_SYSTEM} live actors because stopping an actor scans every
  * event its system has scheduled.
  */
-import { createEmptyActor, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createEmptyActor, type AnyActorRef } from 'xstate';
 
 /** Live actors per shared system at most. */
 export const ACTORS_PER_SYSTEM = 256;
@@ -15,16 +15,10 @@ export interface ActorSystemSlot {
   live: number;
 }
 
-/** Hands out shared actor systems, each inspected by the same observer. */
+/** Hands out shared actor systems. */
 export class ActorSystemPool {
   readonly #slots: ActorSystemSlot[] = [];
-  readonly #inspect: (event: InspectionEvent) => void;
   #current: ActorSystemSlot | undefined;
-
-  /** @param {(event: InspectionEvent) => void} inspect Observer of every actor in every system */
-  constructor(inspect: (event: InspectionEvent) => void) {
-    this.#inspect = inspect;
-  }
 
   /**
    * A system with room for one more actor; pass its `root` as the actor's
@@ -49,7 +43,6 @@ export class ActorSystemPool {
 
   #create(): ActorSystemSlot {
     const root = createEmptyActor();
-    root.system.inspect(this.#inspect);
     root.start();
     const slot = { root, live: 0 };
     this.#slots.push(slot);

@@ -5,17 +5,19 @@
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import {
+  closeInfoOf,
   connectionMachine,
   type CloseInfo,
+  type ConnectionContext,
   type ConnectionEvent,
   type ConnectionMachineInput,
   type ConnectionState
 } from '../machines/connection.machine.js';
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
-import { eventLabel } from './machine-graph.js';
+import { eventLabel, stateEvents } from './machine-graph.js';
 import { BATCH_FLUSH_BYTES, SendBatch } from './send-batch.js';
 import { failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
@@ -100,19 +102,16 @@ const boundMachine = connectionMachine.provide({
     },
     deliver: ({ self, event }) => {
       if (event.type === 'RECEIVE') connections.get(self)?._deliver(event.data as string | Buffer, typeof event.data !== 'string');
-    }
+    },
+    reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
   }
 });
 
-function inspect(inspection: InspectionEvent): void {
-  if (inspection.type !== '@xstate.snapshot') return;
-  connections.get(inspection.actorRef)?._onSnapshot(inspection.snapshot as ConnectionSnapshot, inspection.event.type);
-}
-
-const systems = new ActorSystemPool(inspect);
+const systems = new ActorSystemPool();
+/** Per state, the events it takes: whether an event would be ignored, known without the interpreter. */
+const EVENTS = stateEvents();
 
 type ConnectionActor = Actor<typeof boundMachine>;
-type ConnectionSnapshot = ReturnType<ConnectionActor['getSnapshot']>;
 
 /**
  * The close code ws answers a protocol error with (1002, 1007, 1009...). ws
@@ -386,18 +385,20 @@ export class Connection {
   /** @internal Send an event to the actor, counting those it would ignore. */
   _dispatch(event: ConnectionEvent): void {
     if (this.#state === 'closed') return;
-    const actor = this.#actor;
-    if (!actor.getSnapshot().can(event)) {
+    if (!EVENTS[this.#state].accepts.has(event.type)) {
       this._host.onEventIgnored(this, event.type);
       return;
     }
-    actor.send(event);
+    this.#actor.send(event);
   }
 
-  /** @internal */
-  _onSnapshot(snapshot: ConnectionSnapshot, eventType: string): void {
-    const to = snapshot.value as ConnectionState;
+  /**
+   * @internal The actor entered `to` (its `reportEntry` action): record the
+   * transition, and settle everything once `closed`.
+   */
+  _entered(to: ConnectionState, context: ConnectionContext, eventType: string): void {
     const from = this.#state;
+    // The heartbeat re-enters `connected`: not a change of state.
     if (to === from) return;
     this.#state = to;
     const record: TransitionRecord = {
@@ -410,13 +411,13 @@ export class Connection {
       at: Date.now()
     };
     if (to === 'closing' || to === 'closed') {
-      record.code = snapshot.context.code;
-      record.reason = snapshot.context.reason;
-      record.initiator = snapshot.context.initiator;
+      record.code = context.code;
+      record.reason = context.reason;
+      record.initiator = context.initiator;
     }
     this._host.onTransition(this, record);
     if (to === 'closed') {
-      const info = snapshot.output as CloseInfo;
+      const info = closeInfoOf(context);
       connections.delete(this.#actor);
       systems.release(this.#system);
       this.#closeInfo = info;

@@ -24,6 +24,8 @@ export interface ChartState {
   name: ConnectionState;
   initial: boolean;
   final: boolean;
+  /** Named actions the state runs on entry (XState's own timer bookkeeping left out). */
+  entry: string[];
   transitions: ChartTransition[];
 }
 
@@ -41,6 +43,11 @@ export function eventLabel(type: string): string {
   if (!type.startsWith(AFTER_PREFIX)) return type;
   const delay = type.slice(AFTER_PREFIX.length, type.indexOf('.', AFTER_PREFIX.length));
   return `after ${delay}`;
+}
+
+/** XState's own actions (`xstate.raise` arming a delay, `xstate.cancel`), as opposed to the machine's named ones. */
+function isBuiltIn(action: unknown): boolean {
+  return typeof action === 'function' && String((action as { type?: unknown }).type).startsWith('xstate.');
 }
 
 function nameOf(value: unknown): string {
@@ -77,6 +84,7 @@ export function readChart(): ChartState[] {
       name: node.key as ConnectionState,
       initial: root.config.initial === node.key,
       final: node.type === 'final',
+      entry: node.entry.filter((action) => !isBuiltIn(action)).map(nameOf),
       transitions
     };
   });
@@ -103,4 +111,36 @@ export function allowedTransitions(): Set<string> {
  */
 export function transitionKey(from: string, event: string, to: string): string {
   return `${from}|${event}|${to}`;
+}
+
+/** What one state does with events: see {@link stateEvents}. */
+export interface StateEvents {
+  /** Types of the events the state has a transition for (never guarded). */
+  accepts: ReadonlySet<string>;
+  /** Label of the state's delayed transition (`after closeTimeout`); `undefined` if it has none. */
+  delayed: string | undefined;
+}
+
+/**
+ * Per state, the events it takes and its delayed event, so the binding can
+ * tell without asking the interpreter whether an event would be ignored,
+ * and name the event behind a transition it did not send.
+ *
+ * @returns {Record<ConnectionState, StateEvents>} One entry per state
+ * @throws {Error} If an event transition has a guard, or a state has two different delays
+ */
+export function stateEvents(): Record<ConnectionState, StateEvents> {
+  const table = {} as Record<ConnectionState, StateEvents>;
+  for (const state of readChart()) {
+    const accepts = new Set<string>();
+    const delays = new Set<string>();
+    for (const t of state.transitions) {
+      if (t.delay !== undefined) delays.add(t.event);
+      else if (t.guard !== undefined) throw new Error(`${state.name}: ${t.event} has a guard (${t.guard}); stateEvents() cannot tell if it applies`);
+      else accepts.add(t.event);
+    }
+    if (delays.size > 1) throw new Error(`${state.name} has more than one delay: ${[...delays].join(', ')}`);
+    table[state.name] = { accepts, delayed: [...delays][0] };
+  }
+  return table;
 }

@@ -16,7 +16,7 @@ import {
   type ConnectionMachineInput,
   type ConnectionState
 } from '../../machines/connection.machine.js';
-import { eventLabel, readChart, type ChartTransition } from '../../src/machine-graph.js';
+import { eventLabel, readChart, stateEvents, type ChartTransition } from '../../src/machine-graph.js';
 
 const INPUT: ConnectionMachineInput = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };
 
@@ -454,6 +454,18 @@ describe('connection machine: graph', () => {
     }
     for (const t of TRANSITIONS) {
       if (ending.includes(t.source)) expect(ending).toContain(t.target);
+    }
+  });
+
+  it("agrees with stateEvents(): in every reachable snapshot an event is taken exactly when can() says so", () => {
+    const table = stateEvents();
+    const external = GRAPH_EVENTS.filter((event) => !event.type.startsWith('xstate.after.'));
+    for (const v of vertices) {
+      const state = v.state.value as ConnectionState;
+      for (const event of external) {
+        expect(table[state].accepts.has(event.type), `${v.key} on ${event.type}`).toBe(v.state.can(event));
+      }
+      expect(table[state].delayed).toBe(DELAYED.find((t) => t.source === state)?.event);
     }
   });
 
