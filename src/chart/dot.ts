@@ -1,6 +1,6 @@
 /** The chart as a Graphviz DOT digraph; the SVG is rendered from it. */
 import type { ChartState } from '../machine-graph.js';
-import { GENERATED_NOTE, internalLabel, transitionLabel } from './label.js';
+import { GENERATED_NOTE, entryLines, internalLabel, transitionLabel } from './label.js';
 
 /** Text made safe inside a DOT double-quoted string. */
 function escape(text: string): string {
@@ -31,7 +31,7 @@ export function dotGraph(chart: readonly ChartState[]): string {
     '  __start [shape=point, width=0.15, label=""];'
   ];
   for (const state of chart) {
-    const internal = state.transitions.filter((t) => t.target === undefined).map(internalLabel);
+    const internal = [...entryLines(state), ...state.transitions.filter((t) => t.target === undefined).map(internalLabel)];
     // In a label, \n ends a centred line (the name) and \l a left-aligned one.
     const label =
       internal.length === 0

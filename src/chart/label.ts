@@ -1,5 +1,5 @@
 /** Wording shared by every chart format, so the formats label the machine alike. */
-import type { ChartTransition } from '../machine-graph.js';
+import type { ChartState, ChartTransition } from '../machine-graph.js';
 
 /** Marks a file as output of the chart generators. */
 export const GENERATED_NOTE = 'Generated from machines/connection.machine.ts by `npm run charts`; do not edit.';
@@ -24,4 +24,14 @@ export function transitionLabel(transition: ChartTransition): string {
 export function internalLabel(transition: ChartTransition): string {
   const label = transitionLabel(transition);
   return transition.actions.length === 0 ? label : `${label} / ${transition.actions.join(', ')}`;
+}
+
+/**
+ * How a state's entry actions read inside it: `entry / reportEntry`.
+ *
+ * @param {ChartState} state A state of the chart
+ * @returns {string[]} One line, or none when it runs nothing on entry
+ */
+export function entryLines(state: ChartState): string[] {
+  return state.entry.length === 0 ? [] : [`entry / ${state.entry.join(', ')}`];
 }

@@ -3,12 +3,12 @@
  * GitHub renders, followed by a table of every transition.
  */
 import type { ChartState } from '../machine-graph.js';
-import { GENERATED_NOTE, internalLabel, transitionLabel } from './label.js';
+import { GENERATED_NOTE, entryLines, internalLabel, transitionLabel } from './label.js';
 
 /**
  * The Mermaid state diagram alone: every state, every transition labelled
- * with its event (delays as `after NAME`) and guard, targetless
- * transitions as a note on their state.
+ * with its event (delays as `after NAME`) and guard; entry actions and
+ * targetless transitions as a note on their state.
  *
  * @param {ChartState[]} chart From `readChart()`
  * @returns {string} `stateDiagram-v2` source
@@ -27,10 +27,10 @@ export function mermaidDiagram(chart: readonly ChartState[]): string {
     if (state.final) lines.push(`    ${state.name} --> [*]`);
   }
   for (const state of chart) {
-    const internal = state.transitions.filter((t) => t.target === undefined);
-    if (internal.length === 0) continue;
-    lines.push(`    note right of ${state.name}`, '        Handled without leaving the state:');
-    for (const t of internal) lines.push(`        ${internalLabel(t)}`);
+    const inside = [...entryLines(state), ...state.transitions.filter((t) => t.target === undefined).map(internalLabel)];
+    if (inside.length === 0) continue;
+    lines.push(`    note right of ${state.name}`);
+    for (const line of inside) lines.push(`        ${line}`);
     lines.push('    end note');
   }
   return lines.join('\n');
@@ -71,6 +71,14 @@ export function mermaidPage(chart: readonly ChartState[]): string {
     '| From | Event | Guard | To | Actions |',
     '| --- | --- | --- | --- | --- |',
     ...rows,
+    '',
+    '## Entry actions',
+    '',
+    'Run each time the state is entered, after the actions of the transition that enters it.',
+    '',
+    '| State | On entry |',
+    '| --- | --- |',
+    ...chart.map((state) => `| ${state.name} | ${state.entry.join(', ')} |`),
     ''
   ].join('\n');
 }

@@ -50,6 +50,18 @@ describe('docs/connection.md', () => {
     }
   });
 
+  it("notes every state's entry actions on it, and lists them in a table", () => {
+    const chart = readChart();
+    expect(chart.filter((s) => s.entry.length > 0).map((s) => s.name)).toEqual(['connected', 'closing', 'closed']);
+    for (const state of chart) {
+      expect(page).toContain(`| ${state.name} | ${state.entry.join(', ')} |`);
+      if (state.entry.length === 0) continue;
+      const start = diagram.indexOf(`note right of ${state.name}`);
+      expect(start, state.name).toBeGreaterThan(0);
+      expect(diagram.slice(start, diagram.indexOf('end note', start))).toContain(`entry / ${state.entry.join(', ')}`);
+    }
+  });
+
   it('has a table row for every transition', () => {
     for (const state of readChart()) {
       for (const t of state.transitions) {
