@@ -15,7 +15,8 @@ export default {
     'src/connection.ts',
     'src/connection-manager.ts',
     'src/serialization.ts',
-    'src/send-result.ts'
+    'src/send-result.ts',
+    'src/send-batch.ts'
   ],
   ignorePatterns: ['dist', 'coverage', 'reports'],
   coverageAnalysis: 'perTest',
