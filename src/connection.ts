@@ -18,8 +18,8 @@ import {
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
 import { eventLabel, stateEvents } from './machine-graph.js';
-import { BATCH_FLUSH_BYTES, SendBatch } from './send-batch.js';
-import { failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
+import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
+import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
 import { assertCloseArgs } from './validation.js';
 
@@ -182,6 +182,8 @@ export class Connection {
   #windowStart = 0;
   #windowCount = 0;
   #batch: SendBatch | undefined;
+  /** The turn of this connection's last send that was written alone (see {@link currentTurn}). */
+  #sendTurn = 0;
   /** No extension (permessage-deflate) negotiated: ws writes each frame as it is sent. */
   #plainFrames = false;
 
@@ -243,9 +245,9 @@ export class Connection {
 
   /**
    * Send one message. Accepted only in `connected` while the socket is open;
-   * never throws or rejects. Sends made in the same event-loop turn are
-   * written to the socket together at the end of the turn (one `writev`) and
-   * share one result.
+   * never throws or rejects. The first send of an event-loop turn is written
+   * at once; the ones after it in the same turn are written together at the
+   * end of the turn (one `writev`) and share one result.
    *
    * @param {unknown} message A string (text), bytes (binary) or a value sent as JSON text
    * @returns {Promise<SendResult>} `{ ok: true }` once ws reports the frame
@@ -259,6 +261,11 @@ export class Connection {
       return Promise.resolve(failure('serialization_failed', data));
     }
     let batch = this.#batch;
+    const turn = currentTurn();
+    if (batch === undefined && this.#sendTurn !== turn) {
+      this.#sendTurn = turn;
+      return this.#sendAlone(data);
+    }
     if (batch === undefined) {
       batch = this.#batch = new SendBatch();
       rawSocket(this.#ws).cork();
@@ -273,6 +280,17 @@ export class Connection {
     }
     if (this.#ws.bufferedAmount >= BATCH_FLUSH_BYTES) this._flush();
     return batch.promise;
+  }
+
+  /** The first send of a turn: written at once, reported at once when the kernel took it all. */
+  #sendAlone(data: WireData): Promise<SendResult> {
+    const alone = new SendBatch();
+    alone.add();
+    const outcome = this._transmit(data, isBinary(data), alone.written);
+    if (outcome === WRITTEN) return SENT_PROMISE;
+    if (outcome !== undefined) return this._refuse(outcome);
+    alone.seal();
+    return alone.promise;
   }
 
   /**

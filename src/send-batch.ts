@@ -1,16 +1,39 @@
 /**
  * The frames one connection sends in one event-loop turn, written together.
  *
- * `Connection.send` corks the socket on the first send of a turn and uncorks
- * it once the turn's synchronous code is done (or the batch reaches
- * {@link BATCH_FLUSH_BYTES}), so a burst of sends costs one `writev` instead
- * of one per message, and the whole batch shares one promise: every frame in
- * it is reported written when ws has reported the last of them written.
+ * `Connection.send` writes the first send of a turn at once. A second send
+ * in the same turn corks the socket, which is uncorked once the turn's
+ * synchronous code is done (or the batch reaches {@link BATCH_FLUSH_BYTES}),
+ * so a burst of sends costs one `writev` instead of one per message, and the
+ * batch shares one promise: every frame in it is reported written when ws
+ * has reported the last of them written.
  */
 import { SENT, failure, type SendResult } from './send-result.js';
 
 /** A batch is written at once when it holds this much (Node's default stream high-water mark). */
 export const BATCH_FLUSH_BYTES = 16 * 1024;
+
+let turn = 1;
+let turnEnding = false;
+
+function endTurn(): void {
+  turnEnding = false;
+  turn++;
+}
+
+/**
+ * The current turn of the event loop, as a number that changes once the
+ * turn's synchronous code (and the ticks queued before this call) are done.
+ *
+ * @returns {number} Equal for two calls in the same turn
+ */
+export function currentTurn(): number {
+  if (!turnEnding) {
+    turnEnding = true;
+    process.nextTick(endTurn);
+  }
+  return turn;
+}
 
 /** One turn's sends on one socket: one promise, one write callback. */
 export class SendBatch {

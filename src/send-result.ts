@@ -41,6 +41,9 @@ export interface SendReport {
 /** The shared success result (no allocation per message). */
 export const SENT: SendResult = Object.freeze({ ok: true });
 
+/** A settled promise of {@link SENT}, for a write reported done before `send` returns. */
+export const SENT_PROMISE: Promise<SendResult> = Promise.resolve(SENT);
+
 const refusals = new Map<SendFailureReason, SendResult>();
 const refusedPromises = new Map<SendFailureReason, Promise<SendResult>>();
 for (const reason of SEND_FAILURE_REASONS) {
