@@ -5,10 +5,10 @@
  * fails reported as transport_error, as Connection.send reports it.
  */
 import type { Duplex } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SEND_FAILURE_REASONS, type SendReport } from '../../src/index.js';
 import { serverPerTest } from '../support/per-test-server.js';
-import { waitFor, type TestClient } from '../support/server.js';
+import { startServer, waitFor, type TestClient, type TestServer } from '../support/server.js';
 
 const { start } = serverPerTest();
 
@@ -99,5 +99,29 @@ describe('a write that fails', () => {
     await expect(server.manager.broadcast('to all')).resolves.toEqual({ sent: 1, rejected: 1, reasons: { transport_error: 1 } });
     await waitFor(() => healthy.client.received.length === 1);
     expect(healthy.client.received).toEqual(['to all']);
+  });
+
+  describe('with permessage-deflate negotiated', () => {
+    let server: TestServer | undefined;
+    afterEach(async () => {
+      await server?.stop();
+      server = undefined;
+    });
+
+    it('a frame still being compressed when the connection is terminated is reported transport_error, never sent', async () => {
+      // threshold 0: every message is compressed, on libuv's thread pool, after send() returns.
+      server = await startServer({ heartbeatIntervalMs: 0 }, { perMessageDeflate: { threshold: 0 } });
+      const first = await server.connect('first');
+      const second = await server.connect('second');
+      expect(first.connection.socket.extensions).toContain('permessage-deflate');
+
+      const report = server.manager.broadcast({ type: 'agent_thinking', text: 'compressed' });
+      const single = second.connection.send('compressed too');
+      void first.connection.terminate();
+      void second.connection.terminate();
+
+      await expect(report).resolves.toEqual({ sent: 0, rejected: 2, reasons: { transport_error: 2 } });
+      await expect(single).resolves.toMatchObject({ ok: false, reason: 'transport_error' });
+    });
   });
 });
