@@ -260,12 +260,13 @@ export class Connection {
       this._host.onSerializationFailed(this, data);
       return Promise.resolve(failure('serialization_failed', data));
     }
-    let batch = this.#batch;
     const turn = currentTurn();
-    if (batch === undefined && this.#sendTurn !== turn) {
+    if (this.#sendTurn !== turn) {
+      // A batch still open from the turn before holds the socket corked: this frame queues behind it.
       this.#sendTurn = turn;
       return this.#sendAlone(data);
     }
+    let batch = this.#batch;
     if (batch === undefined) {
       batch = this.#batch = new SendBatch();
       rawSocket(this.#ws).cork();

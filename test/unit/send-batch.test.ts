@@ -56,7 +56,7 @@ describe('sends in one turn', () => {
     expect(client.received).toEqual(['a', 'b', 'c']);
   });
 
-  it('join a batch still open from earlier in the turn rather than overtake it', async () => {
+  it('queue behind a batch still open from the turn before, never overtake it', async () => {
     const server = await start();
     const { connection, client } = await server.connect('u');
     void connection.send('first');
