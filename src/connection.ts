@@ -363,18 +363,15 @@ export class Connection {
       }
       return 'backpressure';
     }
-    const options = binary ? BINARY : TEXT;
     const socket = rawSocket(ws);
     // ws writes such a frame straight through (no compression, no Blob to read first, nothing ahead of it).
-    if (this.#plainFrames && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob)) {
-      ws.send(data, options);
-      // A failed write leaves the socket errored at once (destroyed only on the next tick).
-      if (ws.bufferedAmount === 0 && socket.writable) return WRITTEN;
-      // Partly written, or failed: an empty write queued behind it reports when the rest is out, or the error.
-      socket.write(EMPTY, callback);
-      return undefined;
-    }
-    ws.send(data, options, callback);
+    const straight = this.#plainFrames && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob);
+    ws.send(data, binary ? BINARY : TEXT, straight ? undefined : callback);
+    if (!straight) return undefined;
+    // A failed write leaves the socket errored at once (destroyed only on the next tick).
+    if (ws.bufferedAmount === 0 && socket.writable) return WRITTEN;
+    // Partly written, or failed: an empty write queued behind it reports when the rest is out, or the error.
+    socket.write(EMPTY, callback);
     return undefined;
   }
 
