@@ -7,8 +7,8 @@ import type { ConnectionManagerOptions } from '../../src/index.js';
 import { startServer, type TestServer } from './server.js';
 
 export interface PerTestServer {
-  /** Start this test's server; options go over `{ heartbeatIntervalMs: 0 }`. */
-  start(options?: ConnectionManagerOptions): Promise<TestServer>;
+  /** Start this test's server; options go over `{ heartbeatIntervalMs: 0 }`, `serverOptions` to the `WebSocketServer`. */
+  start(options?: ConnectionManagerOptions, serverOptions?: Parameters<typeof startServer>[1]): Promise<TestServer>;
   /** Run after the test, before the server stops. */
   cleanup(fn: () => unknown): void;
 }
@@ -23,7 +23,8 @@ export function serverPerTest(): PerTestServer {
     server = undefined;
   });
   return {
-    start: async (options = {}) => (server = await startServer({ heartbeatIntervalMs: 0, ...options })),
+    start: async (options = {}, serverOptions = {}) =>
+      (server = await startServer({ heartbeatIntervalMs: 0, ...options }, serverOptions)),
     cleanup: (fn) => void cleanups.push(fn)
   };
 }

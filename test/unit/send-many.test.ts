@@ -5,10 +5,10 @@
  * fails reported as transport_error, as Connection.send reports it.
  */
 import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SEND_FAILURE_REASONS, type SendReport } from '../../src/index.js';
 import { serverPerTest } from '../support/per-test-server.js';
-import { startServer, waitFor, type TestClient, type TestServer } from '../support/server.js';
+import { waitFor, type TestClient } from '../support/server.js';
 
 const { start } = serverPerTest();
 
@@ -102,15 +102,9 @@ describe('a write that fails', () => {
   });
 
   describe('with permessage-deflate negotiated', () => {
-    let server: TestServer | undefined;
-    afterEach(async () => {
-      await server?.stop();
-      server = undefined;
-    });
-
     it('a frame still being compressed when the connection is terminated is reported transport_error, never sent', async () => {
       // threshold 0: every message is compressed, on libuv's thread pool, after send() returns.
-      server = await startServer({ heartbeatIntervalMs: 0 }, { perMessageDeflate: { threshold: 0 } });
+      const server = await start({}, { perMessageDeflate: { threshold: 0 } });
       const first = await server.connect('first');
       const second = await server.connect('second');
       expect(first.connection.socket.extensions).toContain('permessage-deflate');
