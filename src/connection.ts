@@ -127,7 +127,7 @@ function errorCloseCode(error: Error): number | undefined {
   return undefined;
 }
 
-/** ws keeps its net.Socket under `_socket`; corking it for a send batch is the one use. */
+/** ws keeps its net.Socket under `_socket`: a send batch corks it, the straight-through write reads its state. */
 function rawSocket(ws: WebSocket): Duplex {
   return (ws as unknown as { _socket: Duplex })._socket;
 }
