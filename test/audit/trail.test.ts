@@ -4,9 +4,9 @@
  * application logger when `audit` names a destination, and the bounded
  * `history()`.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionState, TransitionRecord } from '../../src/index.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
 import { ENDINGS, readJsonLines, recordAuditRun, type AuditRun, type ScenarioUser } from './scenario.js';
 
 type Step = [from: ConnectionState, event: string, to: ConnectionState];
@@ -112,14 +112,10 @@ describe('audit trail of a real manager, audit to its own destination', () => {
 });
 
 describe('history() and ignored events', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   it('bounds history by historyLimit per connection and closedHistoryLimit overall', async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, historyLimit: 2, closedHistoryLimit: 1 });
+    const server = await start({ heartbeatIntervalMs: 0, historyLimit: 2, closedHistoryLimit: 1 });
     const first = await server.connect('a');
     expect(server.manager.history(first.connection.id)?.map((r) => r.seq)).toEqual([1]);
     await server.manager.close(first.connection.id);
@@ -138,7 +134,7 @@ describe('history() and ignored events', () => {
   });
 
   it('counts an event the machine ignores and writes no record for it', async () => {
-    server = await startServer({ heartbeatIntervalMs: 0 });
+    const server = await start({ heartbeatIntervalMs: 0 });
     const records: TransitionRecord[] = [];
     server.manager.on('transition', (_connection, record) => records.push(record));
     const { client, connection } = await server.connect('p');
@@ -151,7 +147,7 @@ describe('history() and ignored events', () => {
   });
 
   it('writes no record for a heartbeat that stays connected, one for the missed pong', async () => {
-    server = await startServer({ heartbeatIntervalMs: 50 });
+    const server = await start({ heartbeatIntervalMs: 50 });
     const records: TransitionRecord[] = [];
     server.manager.on('transition', (_connection, record) => records.push(record));
     const { client, connection } = await server.connect('q');

@@ -3,23 +3,20 @@
  * reads nothing fills the server's send buffer; the server refuses (or
  * closes) that one connection and keeps serving the others.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../../src/index.js';
-import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
 import { expectUndisturbed, fillSendBuffer, settledNow, stall, unstall } from './support/peers.js';
 
 const LIMIT = 64 * 1024;
 const CHUNK = 'x'.repeat(16 * 1024);
 
 describe('backpressure', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   it("'reject' refuses sends to a slow consumer at once and keeps it; it recovers once it reads", async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, maxBufferedBytes: LIMIT, backpressurePolicy: 'reject' });
+    const server = await start({ heartbeatIntervalMs: 0, maxBufferedBytes: LIMIT, backpressurePolicy: 'reject' });
     const slow = await server.connect('slow');
     stall(slow.client);
     fillSendBuffer(slow.connection, CHUNK, LIMIT);
@@ -38,13 +35,13 @@ describe('backpressure', () => {
   });
 
   it('broadcast skips and counts a slow consumer while fast consumers get every message', async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, maxBufferedBytes: LIMIT, backpressurePolicy: 'reject' });
+    const server = await start({ heartbeatIntervalMs: 0, maxBufferedBytes: LIMIT, backpressurePolicy: 'reject' });
     const fast = [await server.connect('fast-1'), await server.connect('fast-2')];
     const slow = await server.connect('slow');
     stall(slow.client);
     fillSendBuffer(slow.connection, CHUNK, LIMIT);
 
-    const reports = await Promise.all(Array.from({ length: 20 }, (_, i) => server!.manager.broadcast(`tick:${i}`)));
+    const reports = await Promise.all(Array.from({ length: 20 }, (_, i) => server.manager.broadcast(`tick:${i}`)));
     for (const report of reports) expect(report).toEqual({ sent: 2, rejected: 1, reasons: { backpressure: 1 } });
     await expect(server.manager.sendToUser('slow', 'direct')).resolves.toEqual({ sent: 0, rejected: 1, reasons: { backpressure: 1 } });
     const expected = Array.from({ length: 20 }, (_, i) => `tick:${i}`);
@@ -56,7 +53,7 @@ describe('backpressure', () => {
   });
 
   it(`'close' moves the slow consumer to closing with ${CLOSE_CODES.BACKPRESSURE} and leaves the others alone`, async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, maxBufferedBytes: LIMIT, backpressurePolicy: 'close' });
+    const server = await start({ heartbeatIntervalMs: 0, maxBufferedBytes: LIMIT, backpressurePolicy: 'close' });
     const fast = await server.connect('fast');
     const slow = await server.connect('slow');
     stall(slow.client);

@@ -5,18 +5,17 @@
  */
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
 
 describe('manager.send during a close', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
+  const { start } = serverPerTest();
+  afterEach(() => {
     vi.restoreAllMocks();
-    await server?.stop();
-    server = undefined;
   });
 
   it('right after manager.close in the same tick: refused closing, socket untouched', async () => {
-    server = await startServer({ closeTimeoutMs: 1_000, heartbeatIntervalMs: 0 });
+    const server = await start({ closeTimeoutMs: 1_000, heartbeatIntervalMs: 0 });
     const { manager } = server;
     const { client, connection } = await server.connect('alice');
     const socketSend = vi.spyOn(connection.socket, 'send');
@@ -36,7 +35,7 @@ describe('manager.send during a close', () => {
   });
 
   it("after the peer's close frame arrived but before 'close': refused closing, actor moves to closing via PEER_CLOSING", async () => {
-    server = await startServer({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
+    const server = await start({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
     const { manager } = server;
     const { client, connection } = await server.connect('alice');
     // The peer sends its close frame, then reads nothing: the server answers it,
@@ -75,21 +74,21 @@ describe('manager.send during a close', () => {
 
   /** A peer that sent its close frame and then stopped reading: ws is CLOSING, the actor still connected. */
   async function peerHalfClosed(options: { heartbeatIntervalMs: number }) {
-    server = await startServer({ closeTimeoutMs: 250, ...options });
+    const server = await start({ closeTimeoutMs: 250, ...options });
     const { client, connection } = await server.connect('alice');
     client.ws.close(4001, 'peer leaving');
     client.ws.pause();
     await waitFor(() => connection.socket.readyState === WebSocket.CLOSING, 2_000, 'the peer close frame to arrive');
     expect(connection.state).toBe('connected');
-    return { client, connection };
+    return { server, client, connection };
   }
 
   it("close() after the peer's close frame arrived records the peer as the one who closed", async () => {
-    const { client, connection } = await peerHalfClosed({ heartbeatIntervalMs: 0 });
-    const closed = server!.manager.close(connection.id, 1000, 'server done');
+    const { server, client, connection } = await peerHalfClosed({ heartbeatIntervalMs: 0 });
+    const closed = server.manager.close(connection.id, 1000, 'server done');
     expect(connection.state).toBe('closing');
     await expect(closed).resolves.toMatchObject({ initiator: 'timeout' });
-    expect(server!.manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event} ${r.initiator ?? ''}`)).toEqual([
+    expect(server.manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event} ${r.initiator ?? ''}`)).toEqual([
       'connecting->connected OPENED ',
       'connected->closing PEER_CLOSING peer',
       'closing->closed after closeTimeout timeout'
@@ -99,12 +98,12 @@ describe('manager.send during a close', () => {
   });
 
   it("the heartbeat notices a peer's close frame that nothing else reported, without sending", async () => {
-    const { client, connection } = await peerHalfClosed({ heartbeatIntervalMs: 50 });
+    const { server, client, connection } = await peerHalfClosed({ heartbeatIntervalMs: 50 });
     const socketPing = vi.spyOn(connection.socket, 'ping');
     await waitFor(() => connection.state !== 'connected', 2_000, 'the heartbeat to see the closing socket');
     expect(socketPing).not.toHaveBeenCalled();
     await expect(connection.closed).resolves.toMatchObject({ code: 1006, initiator: 'timeout' });
-    expect(server!.manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event}`)).toEqual([
+    expect(server.manager.history(connection.id)!.map((r) => `${r.from}->${r.to} ${r.event}`)).toEqual([
       'connecting->connected OPENED',
       'connected->closing PEER_CLOSING',
       'closing->closed after closeTimeout'

@@ -3,18 +3,17 @@
  * sockets. They are refused, and the socket's `send` is never called.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
 
 describe('send while the connection is closing', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
+  const { start } = serverPerTest();
+  afterEach(() => {
     vi.restoreAllMocks();
-    await server?.stop();
-    server = undefined;
   });
 
   it('is refused on every path without touching the socket, for as long as closing lasts, and after', async () => {
-    server = await startServer({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
+    const server = await start({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
     const { manager } = server;
     const { client, connection } = await server.connect('alice');
     const bystander = await server.connect('bob');
@@ -48,7 +47,7 @@ describe('send while the connection is closing', () => {
   });
 
   it('is refused while closing after connection.close() with no socket write, then the close completes normally', async () => {
-    server = await startServer({ closeTimeoutMs: 1_000, heartbeatIntervalMs: 0 });
+    const server = await start({ closeTimeoutMs: 1_000, heartbeatIntervalMs: 0 });
     const { client, connection } = await server.connect('alice');
     await expect(connection.send('first')).resolves.toEqual({ ok: true });
     const closed = connection.close(4000, 'done');

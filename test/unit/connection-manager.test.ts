@@ -4,7 +4,7 @@
  * authenticate, heartbeat and close timeouts, and what gets logged.
  */
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import {
   ConnectionManager,
@@ -19,27 +19,15 @@ import {
   captureLogger,
   silentLogger,
   stallClient,
-  startServer,
   waitFor,
   type LogRecord,
   type TestClient,
   type TestServer
 } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
 
-let server: TestServer | undefined;
-const cleanups: Array<() => unknown> = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await server?.stop();
-  server = undefined;
-});
-
-/** A server whose manager has no heartbeat unless asked. */
-async function start(options: ConnectionManagerOptions = {}): Promise<TestServer> {
-  server = await startServer({ heartbeatIntervalMs: 0, ...options });
-  return server;
-}
+/** A server per test, whose manager has no heartbeat unless asked; stopped after the test. */
+const { start, cleanup } = serverPerTest();
 
 /** Authenticate hook that holds users named `pending*` until released. */
 function holdPending() {
@@ -54,7 +42,7 @@ async function closingConnection(s: TestServer, userId: string): Promise<{ clien
   const opened = await s.connect(userId);
   stallClient(opened.client.ws);
   void opened.connection.close(1000, 'bye');
-  cleanups.push(() => opened.client.ws.terminate());
+  cleanup(() => opened.client.ws.terminate());
   return opened;
 }
 
@@ -90,7 +78,7 @@ describe('accepting and opening connections', () => {
   it('opens an outgoing connection with connect(), which reaches connected and reports how it closed', async () => {
     const s = await start();
     const outgoing = new ConnectionManager({ logger: silentLogger(), heartbeatIntervalMs: 0 });
-    cleanups.push(() => outgoing.shutdown({ timeoutMs: 500 }));
+    cleanup(() => outgoing.shutdown({ timeoutMs: 500 }));
     const url = `ws://127.0.0.1:${s.port}/?user=bob`;
 
     const first = outgoing.connect(url, { userId: 'me', metadata: { side: 'client' } });
@@ -307,7 +295,7 @@ describe('shutdown', () => {
     await s.connect('b');
     const stuck = await s.connect('stuck');
     stallClient(stuck.client.ws);
-    cleanups.push(() => stuck.client.ws.terminate());
+    cleanup(() => stuck.client.ws.terminate());
     await expect(s.manager.shutdown({ timeoutMs: 500, code: 4000, reason: 'maintenance' })).resolves.toEqual({ closed: 2, terminated: 1 });
     await expect(stuck.connection.closed).resolves.toMatchObject({ code: 1006 });
     expect(s.manager.size).toBe(0);
@@ -458,7 +446,7 @@ describe('timeouts over real sockets', () => {
     const s = await start({ closeTimeoutMs: 100 });
     const { client, connection } = await s.connect('stuck');
     stallClient(client.ws);
-    cleanups.push(() => client.ws.terminate());
+    cleanup(() => client.ws.terminate());
     const closed = connection.close(1000, 'bye');
     expect(connection.state).toBe('closing');
     await expect(closed).resolves.toEqual({ code: 1006, reason: 'bye', initiator: 'timeout' });
