@@ -3,20 +3,17 @@
  * maxConnectionsPerUser, ws's maxPayload, maxMessagesPerSecond, and the
  * authenticate hook bounded by handshakeTimeoutMs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, type AuthenticateResult, type Connection } from '../../src/index.js';
-import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
 import { expectUndisturbed, recordInbound } from './support/peers.js';
 
 describe('admission limits', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   it(`maxConnections: one more is closed with ${CLOSE_CODES.TRY_AGAIN_LATER}, the others untouched; a freed slot is reused`, async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, maxConnections: 2 });
+    const server = await start({ heartbeatIntervalMs: 0, maxConnections: 2 });
     const a = await server.connect('a');
     const b = await server.connect('b');
     const extra = await server.connect('c');
@@ -31,7 +28,7 @@ describe('admission limits', () => {
   });
 
   it(`maxConnectionsPerUser: the user's extra connection is closed with ${CLOSE_CODES.POLICY_VIOLATION}, other users unaffected`, async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, maxConnectionsPerUser: 2 });
+    const server = await start({ heartbeatIntervalMs: 0, maxConnectionsPerUser: 2 });
     const first = await server.connect('alice');
     const second = await server.connect('alice');
     const third = await server.connect('alice');
@@ -48,7 +45,7 @@ describe('admission limits', () => {
   });
 
   it('maxPayload (a WebSocketServer option): a message at the limit passes, one byte over closes with 1009 and leaves the registry', async () => {
-    server = await startServer({ heartbeatIntervalMs: 0 }, { maxPayload: 1024 });
+    const server = await start({ heartbeatIntervalMs: 0 }, { maxPayload: 1024 });
     const seen = recordInbound(server.manager);
     const bystander = await server.connect('bystander');
     const big = await server.connect('big');
@@ -62,7 +59,7 @@ describe('admission limits', () => {
   });
 
   it(`maxMessagesPerSecond: the limit passes, the next message in the second closes with ${CLOSE_CODES.RATE_LIMITED}`, async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, maxMessagesPerSecond: 5 });
+    const server = await start({ heartbeatIntervalMs: 0, maxMessagesPerSecond: 5 });
     const seen = recordInbound(server.manager);
     const calm = await server.connect('calm');
     const noisy = await server.connect('noisy');
@@ -81,11 +78,7 @@ describe('admission limits', () => {
 });
 
 describe('authenticate bounded by handshakeTimeoutMs', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   /** Authenticates a peer by its first message, `token:<user>`, on the raw socket. */
   function tokenAuth({ connection }: { connection: Connection }): Promise<AuthenticateResult> {
@@ -99,7 +92,7 @@ describe('authenticate bounded by handshakeTimeoutMs', () => {
   }
 
   it('a peer that never authenticates gets nothing, delivers nothing and is closed at the timeout', async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, handshakeTimeoutMs: 300, authenticate: tokenAuth });
+    const server = await start({ heartbeatIntervalMs: 0, handshakeTimeoutMs: 300, authenticate: tokenAuth });
     const seen = recordInbound(server.manager);
     const alice = await server.connect();
     alice.client.ws.send('token:alice');
@@ -128,7 +121,7 @@ describe('authenticate bounded by handshakeTimeoutMs', () => {
   });
 
   it(`a refused or throwing authenticate closes with ${CLOSE_CODES.POLICY_VIOLATION}`, async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, handshakeTimeoutMs: 5_000, authenticate: tokenAuth });
+    const server = await start({ heartbeatIntervalMs: 0, handshakeTimeoutMs: 5_000, authenticate: tokenAuth });
     const refused = await server.connect();
     refused.client.ws.send('no token');
     await expect(refused.client.closed).resolves.toEqual({ code: 1008, reason: 'authentication failed' });
@@ -141,7 +134,7 @@ describe('authenticate bounded by handshakeTimeoutMs', () => {
 
   it('an authenticate that answers after the timeout does not revive the connection', async () => {
     let answer!: (result: AuthenticateResult) => void;
-    server = await startServer({
+    const server = await start({
       heartbeatIntervalMs: 0,
       handshakeTimeoutMs: 200,
       authenticate: () => new Promise((resolve) => (answer = resolve))

@@ -2,10 +2,11 @@
  * Graceful shutdown over real sockets: batches, the timeout that terminates
  * peers that never answer, and refusing newcomers with 1001.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES, type ConnectionManager } from '../../src/index.js';
 import { WebSocket } from 'ws';
-import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
 import { stall } from './support/peers.js';
 
 /**
@@ -28,15 +29,11 @@ function closingBatches(manager: ConnectionManager): string[][] {
 }
 
 describe('shutdown', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   for (const batchIntervalMs of [0, 30]) {
     it(`closes in batches of batchSize, one step per batch (batchIntervalMs ${batchIntervalMs})`, async () => {
-      server = await startServer({ heartbeatIntervalMs: 0 });
+      const server = await start({ heartbeatIntervalMs: 0 });
       const peers = [];
       for (let i = 0; i < 5; i++) peers.push(await server.connect(`u${i}`));
       const ids = peers.map(({ connection }) => connection.id);
@@ -56,7 +53,7 @@ describe('shutdown', () => {
 
   it('terminates at timeoutMs the peers that never answer the close frame', async () => {
     // closeTimeoutMs far above timeoutMs: only shutdown's own deadline can end the stalled peers.
-    server = await startServer({ heartbeatIntervalMs: 0, closeTimeoutMs: 30_000 });
+    const server = await start({ heartbeatIntervalMs: 0, closeTimeoutMs: 30_000 });
     const polite = [await server.connect('p1'), await server.connect('p2')];
     const stalled = [await server.connect('s1'), await server.connect('s2')];
     for (const { client } of stalled) stall(client);
@@ -78,7 +75,7 @@ describe('shutdown', () => {
   });
 
   it('counts as terminated the peers the close timeout ended before the deadline', async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, closeTimeoutMs: 200 });
+    const server = await start({ heartbeatIntervalMs: 0, closeTimeoutMs: 200 });
     const polite = await server.connect('p');
     const stalled = await server.connect('s');
     stall(stalled.client);
@@ -88,7 +85,7 @@ describe('shutdown', () => {
   });
 
   it(`refuses connections that arrive during and after shutdown with ${CLOSE_CODES.GOING_AWAY}`, async () => {
-    server = await startServer({ heartbeatIntervalMs: 0, closeTimeoutMs: 30_000 });
+    const server = await start({ heartbeatIntervalMs: 0, closeTimeoutMs: 30_000 });
     const stalled = await server.connect('s');
     stall(stalled.client);
     const report = server.manager.shutdown({ timeoutMs: 30_000 });

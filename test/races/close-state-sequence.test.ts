@@ -4,9 +4,10 @@
  * manager's transition events show exactly connected -> closing -> closed.
  */
 import { WebSocket } from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connection, ConnectionManager, TransitionRecord } from '../../src/index.js';
-import { startServer, waitFor, type TestClient, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor, type TestClient } from '../support/server.js';
 
 interface Race {
   name: string;
@@ -78,15 +79,11 @@ const RACES: Race[] = [
 ];
 
 describe('state sequence around a close', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   for (const race of RACES) {
     it(`is exactly connected -> closing -> closed: ${race.name}`, async () => {
-      server = await startServer({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
+      const server = await start({ closeTimeoutMs: 250, heartbeatIntervalMs: 0 });
       const { manager } = server;
       const records: TransitionRecord[] = [];
       manager.on('transition', (_connection, record) => records.push(record));

@@ -3,10 +3,11 @@
  * Whatever the order, the send either resolved ok and the peer got the
  * message, or was refused with `closing`; it never fails with an error.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connection, ConnectionManager, SendReport, SendResult } from '../../src/index.js';
 import { auditSends, type SendAudit } from '../support/send-audit.js';
-import { startServer, type TestClient, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { type TestClient, type TestServer } from '../support/server.js';
 
 type Sender = (manager: ConnectionManager, connection: Connection, message: string) => Promise<SendResult | SendReport>;
 
@@ -26,21 +27,17 @@ function outcome(result: SendResult | SendReport): { ok: boolean; reason?: strin
 }
 
 describe('send and close in the same tick', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
-  async function open(userId: string): Promise<{ client: TestClient; connection: Connection; audit: SendAudit }> {
-    const { client, connection } = await server!.connect(userId);
+  async function open(server: TestServer, userId: string): Promise<{ client: TestClient; connection: Connection; audit: SendAudit }> {
+    const { client, connection } = await server.connect(userId);
     return { client, connection, audit: auditSends(connection.socket, () => connection.state) };
   }
 
   for (const [via, send] of Object.entries(SENDERS)) {
     it(`${via} issued just before the close goes out, and the peer gets it before the close`, async () => {
-      server = await startServer({ closeTimeoutMs: 300, heartbeatIntervalMs: 0 });
-      const { client, connection, audit } = await open('alice');
+      const server = await start({ closeTimeoutMs: 300, heartbeatIntervalMs: 0 });
+      const { client, connection, audit } = await open(server, 'alice');
       const sent = send(server.manager, connection, 'before close');
       const closed = server.manager.close(connection.id, 1000, 'bye');
       expect(outcome(await sent)).toEqual({ ok: true });
@@ -51,8 +48,8 @@ describe('send and close in the same tick', () => {
     });
 
     it(`${via} issued just after the close is refused with 'closing' and never reaches the peer`, async () => {
-      server = await startServer({ closeTimeoutMs: 300, heartbeatIntervalMs: 0 });
-      const { client, connection, audit } = await open('alice');
+      const server = await start({ closeTimeoutMs: 300, heartbeatIntervalMs: 0 });
+      const { client, connection, audit } = await open(server, 'alice');
       const closed = server.manager.close(connection.id, 1000, 'bye');
       const sent = send(server.manager, connection, 'after close');
       expect(outcome(await sent)).toEqual({ ok: false, reason: 'closing' });
@@ -64,14 +61,14 @@ describe('send and close in the same tick', () => {
   }
 
   it('sends interleaved with closes across tabs: each send is ok and delivered, or refused closing; never an error', async () => {
-    server = await startServer({ closeTimeoutMs: 300, heartbeatIntervalMs: 0 });
-    const tabs = [await open('alice'), await open('alice'), await open('bob'), await open('bob')];
+    const server = await start({ closeTimeoutMs: 300, heartbeatIntervalMs: 0 });
+    const tabs = [await open(server, 'alice'), await open(server, 'alice'), await open(server, 'bob'), await open(server, 'bob')];
     const results: Array<{ tab: number; message: string; result: Promise<SendResult> }> = [];
     // One synchronous burst: sends and closes alternate, each close hitting a different tab.
     tabs.forEach(({ connection }, index) => {
       for (let k = 0; k < 3; k++) {
         const message = `m${index}.${k}`;
-        results.push({ tab: index, message, result: k === 1 ? server!.manager.send(connection.id, message) : connection.send(message) });
+        results.push({ tab: index, message, result: k === 1 ? server.manager.send(connection.id, message) : connection.send(message) });
         if (k === index % 3) void connection.close(1000, 'burst');
       }
     });

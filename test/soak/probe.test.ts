@@ -1,18 +1,15 @@
 /** The socket probe sees a write on a socket that is no longer open, so the soak's main check can fail. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkNoSendAfterClose, checkSendsSettled } from '../../scripts/soak/checks.js';
 import { SocketProbe } from '../../scripts/soak/probe.js';
-import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor, type TestServer } from '../support/server.js';
 
 describe('SocketProbe', () => {
-  let server: TestServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
+  const { start } = serverPerTest();
 
   async function watched(): Promise<{ probe: SocketProbe; server: TestServer }> {
-    server = await startServer({ heartbeatIntervalMs: 0 });
+    const server = await start({ heartbeatIntervalMs: 0 });
     return { probe: watch(server), server };
   }
 
@@ -51,7 +48,7 @@ describe('SocketProbe', () => {
 
   it('flags a ws.send on an open socket whose connection is not connected yet', async () => {
     let admit: (ok: boolean) => void = () => {};
-    server = await startServer({ heartbeatIntervalMs: 0, authenticate: () => new Promise<boolean>((resolve) => (admit = resolve)) });
+    const server = await start({ heartbeatIntervalMs: 0, authenticate: () => new Promise<boolean>((resolve) => (admit = resolve)) });
     const probe = watch(server);
     const { connection } = await server.connect('u1');
     expect(connection.state).toBe('connecting');
