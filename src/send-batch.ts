@@ -37,27 +37,40 @@ export function currentTurn(): number {
 
 /** One turn's sends on one socket: one promise, one write callback. */
 export class SendBatch {
-  /** Settles once every frame of the batch is reported written, or one failed. */
-  readonly promise: Promise<SendResult>;
   /**
    * The callback to pass with each frame's write; shared by the batch.
    * (Assigned in the constructor, not as a class field: tools that keep
    * function names would rename a field's closure on every batch.)
    */
   readonly written: (error?: Error | null) => void;
-  #resolve!: (result: SendResult) => void;
+  #promise: Promise<SendResult> | undefined;
+  #resolve: ((result: SendResult) => void) | undefined;
+  #result: SendResult | undefined;
   #pending = 0;
   #sealed = false;
-  #settled = false;
 
   constructor() {
-    this.promise = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
     this.written = (error) => {
       if (error) this.#settle(failure('transport_error', error));
       else if (--this.#pending === 0 && this.#sealed) this.#settle(SENT);
     };
+  }
+
+  /**
+   * Settles once every frame of the batch is reported written, or one
+   * failed. Made on first use: a send reported at once never needs it.
+   */
+  get promise(): Promise<SendResult> {
+    if (this.#promise === undefined) {
+      const result = this.#result;
+      this.#promise =
+        result !== undefined
+          ? Promise.resolve(result)
+          : new Promise((resolve) => {
+              this.#resolve = resolve;
+            });
+    }
+    return this.#promise;
   }
 
   /** Count one more frame handed to ws with {@link written}. */
@@ -77,8 +90,8 @@ export class SendBatch {
   }
 
   #settle(result: SendResult): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#resolve(result);
+    if (this.#result !== undefined) return;
+    this.#result = result;
+    this.#resolve?.(result);
   }
 }
