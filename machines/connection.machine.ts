@@ -35,12 +35,19 @@ export interface ConnectionMachineInput {
   heartbeatIntervalMs: number;
 }
 
+/**
+ * Where the heartbeat's ping is: `none` out; `queued` handed to the
+ * transport but not yet written (it may wait behind this side's own
+ * compression queue, which says nothing about the peer); `written` on the
+ * wire, no frame from the peer since.
+ */
+export type PingState = 'none' | 'queued' | 'written';
+
 export interface ConnectionContext extends ConnectionMachineInput {
   code: number | null;
   reason: string;
   initiator: CloseInitiator | null;
-  /** A ping is out and no pong has come back since. */
-  awaitingPong: boolean;
+  ping: PingState;
 }
 
 /** How a connection ended: the machine's output once it reaches `closed`. */
@@ -67,8 +74,10 @@ export type ConnectionEvent =
   | { type: 'TRANSPORT_CLOSED'; code: number; reason: string }
   /** The transport reports an error, with the close code it answers it with, if any. */
   | { type: 'TRANSPORT_ERROR'; message: string; code?: number }
-  /** The peer answered a ping. */
-  | { type: 'PONG' };
+  /** The transport wrote the heartbeat's ping frame: the peer's deadline starts now. */
+  | { type: 'PING_WRITTEN' }
+  /** A frame from the peer arrived (pong, ping or message): it is alive. */
+  | { type: 'PEER_ACTIVE' };
 
 export type ConnectionEventType = ConnectionEvent['type'];
 
@@ -103,7 +112,7 @@ export const connectionMachine = setup({
     closeTransport: () => {},
     /** Destroy the socket without a handshake. */
     terminateTransport: () => {},
-    /** Send a ping frame. */
+    /** Send a ping frame; the binding sends PING_WRITTEN once it is written. */
     sendPing: () => {},
     /** Write the SEND event's data to the socket. */
     transmit: () => {},
@@ -141,12 +150,15 @@ export const connectionMachine = setup({
           : (context.initiator ?? 'peer')
     }),
     recordTimeout: assign({ code: ABNORMAL_CLOSURE, initiator: 'timeout' as CloseInitiator }),
-    markPingSent: assign({ awaitingPong: true }),
-    markPongReceived: assign({ awaitingPong: false })
+    markPingQueued: assign({ ping: 'queued' as PingState }),
+    markPingWritten: assign({ ping: 'written' as PingState }),
+    markPeerActive: assign({ ping: 'none' as PingState })
   },
   guards: {
-    heartbeatEnabled: ({ context }) => context.heartbeatIntervalMs > 0,
-    pongOverdue: ({ context }) => context.heartbeatIntervalMs > 0 && context.awaitingPong
+    // Only a written ping can be overdue: one still queued behind this side's frames says nothing about the peer (#10).
+    pongOverdue: ({ context }) => context.ping === 'written',
+    // Never a second ping while one waits to be written.
+    pingDue: ({ context }) => context.heartbeatIntervalMs > 0 && context.ping === 'none'
   },
   delays: {
     handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
@@ -163,7 +175,7 @@ export const connectionMachine = setup({
     code: null,
     reason: '',
     initiator: null,
-    awaitingPong: false
+    ping: 'none'
   }),
   states: {
     connecting: {
@@ -183,7 +195,9 @@ export const connectionMachine = setup({
       on: {
         SEND: { actions: ['transmit'] },
         RECEIVE: { actions: ['deliver'] },
-        PONG: { actions: ['markPongReceived'] },
+        PEER_ACTIVE: { actions: ['markPeerActive'] },
+        // Re-entering restarts heartbeatInterval: the peer gets a whole interval from the write.
+        PING_WRITTEN: { target: 'connected', reenter: true, actions: ['markPingWritten'] },
         CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
         TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
         PEER_CLOSING: { target: 'closing', actions: ['recordPeerClosing'] },
@@ -191,9 +205,10 @@ export const connectionMachine = setup({
         TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
       },
       after: {
+        // No timer runs while a ping is queued: PING_WRITTEN arms the next one.
         heartbeatInterval: [
           { guard: 'pongOverdue', target: 'closed', actions: ['recordTimeout', 'terminateTransport'] },
-          { guard: 'heartbeatEnabled', target: 'connected', reenter: true, actions: ['markPingSent', 'sendPing'] }
+          { guard: 'pingDue', actions: ['markPingQueued', 'sendPing'] }
         ]
       }
     },

@@ -22,6 +22,7 @@ import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
 import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
 import { assertCloseArgs } from './validation.js';
+import { errorCloseCode, onCloseFrame, rawSocket } from './ws-internals.js';
 
 /** One audit record: a change of state of one connection. */
 export interface TransitionRecord {
@@ -85,7 +86,8 @@ const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
 const PEER_CLOSING: ConnectionEvent = Object.freeze({ type: 'PEER_CLOSING' });
 const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
-const PONG: ConnectionEvent = Object.freeze({ type: 'PONG' });
+const PEER_ACTIVE: ConnectionEvent = Object.freeze({ type: 'PEER_ACTIVE' });
+const PING_WRITTEN: ConnectionEvent = Object.freeze({ type: 'PING_WRITTEN' });
 const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
 
 /** Actor -> connection, for the machine's actions and the inspector. */
@@ -113,25 +115,6 @@ const EVENTS = stateEvents();
 
 type ConnectionActor = Actor<typeof boundMachine>;
 
-/**
- * The close code ws answers a protocol error with (1002, 1007, 1009...). ws
- * keeps it under a symbol of its own, not exported.
- */
-function errorCloseCode(error: Error): number | undefined {
-  for (const key of Object.getOwnPropertySymbols(error)) {
-    if (key.description === 'status-code') {
-      const code = (error as unknown as Record<symbol, unknown>)[key];
-      return typeof code === 'number' ? code : undefined;
-    }
-  }
-  return undefined;
-}
-
-/** ws keeps its net.Socket under `_socket`: a send batch corks it, the straight-through write reads its state. */
-function rawSocket(ws: WebSocket): Duplex {
-  return (ws as unknown as { _socket: Duplex })._socket;
-}
-
 /** Write one connection's send batch at the end of the turn (shared: no closure per batch). */
 function flushBatch(connection: Connection): void {
   connection._flush();
@@ -145,8 +128,13 @@ function onSocketOpen(this: BoundSocket): void {
 function onSocketMessage(this: BoundSocket, data: RawData, binary: boolean): void {
   this[kConnection]?._receive(data, binary);
 }
-function onSocketPong(this: BoundSocket): void {
-  this[kConnection]?._dispatch(PONG);
+// A pong, a ping or a message from the peer: each proves it alive.
+function onSocketFrame(this: BoundSocket): void {
+  this[kConnection]?._peerActive();
+}
+function onSocketCloseFrame(this: BoundSocket): void {
+  const connection = this[kConnection];
+  if (connection?.state === 'connected') connection._dispatch(PEER_CLOSING);
 }
 function onSocketError(this: BoundSocket, error: Error): void {
   const connection = this[kConnection];
@@ -184,7 +172,9 @@ export class Connection {
   #batch: SendBatch | undefined;
   /** The turn of this connection's last send that was written alone (see {@link currentTurn}). */
   #sendTurn = 0;
-  /** No extension (permessage-deflate) negotiated: ws writes each frame as it is sent. */
+  /** The TCP socket under ws, read at open (see ws-internals.ts); `undefined` if ws hides it. */
+  #tcp: Duplex | undefined;
+  /** No extension (permessage-deflate) negotiated and the TCP socket known: ws writes each frame as it is sent. */
   #plainFrames = false;
 
   /**
@@ -203,7 +193,8 @@ export class Connection {
     connections.set(this.#actor, this);
     this.#ws[kConnection] = this;
     ws.on('message', onSocketMessage);
-    ws.on('pong', onSocketPong);
+    ws.on('pong', onSocketFrame);
+    ws.on('ping', onSocketFrame);
     ws.on('error', onSocketError);
     ws.on('close', onSocketClose);
     if (ws.readyState === WebSocket.CONNECTING) ws.once('open', onSocketOpen);
@@ -269,7 +260,7 @@ export class Connection {
     let batch = this.#batch;
     if (batch === undefined) {
       batch = this.#batch = new SendBatch();
-      rawSocket(this.#ws).cork();
+      this.#tcp?.cork();
       process.nextTick(flushBatch, this);
     }
     batch.add();
@@ -303,7 +294,7 @@ export class Connection {
     if (batch === undefined) return;
     this.#batch = undefined;
     batch.seal();
-    rawSocket(this.#ws).uncork();
+    this.#tcp?.uncork();
   }
 
   /**
@@ -363,9 +354,10 @@ export class Connection {
       }
       return 'backpressure';
     }
-    const socket = rawSocket(ws);
+    const socket = this.#tcp;
     // ws writes such a frame straight through (no compression, no Blob to read first, nothing ahead of it).
-    const straight = this.#plainFrames && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob);
+    const straight =
+      this.#plainFrames && socket !== undefined && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob);
     ws.send(data, binary ? BINARY : TEXT, straight ? undefined : callback);
     if (!straight) return undefined;
     // A failed write leaves the socket errored at once (destroyed only on the next tick).
@@ -388,7 +380,10 @@ export class Connection {
 
   /** @internal The socket is open and the peer authenticated. */
   _open(): void {
-    this.#plainFrames = this.#ws.extensions === '';
+    const ws = this.#ws;
+    this.#tcp = rawSocket(ws);
+    this.#plainFrames = ws.extensions === '' && this.#tcp !== undefined;
+    onCloseFrame(ws, onSocketCloseFrame);
     this._dispatch(OPENED);
   }
 
@@ -457,7 +452,17 @@ export class Connection {
         return;
       }
     }
+    this._peerActive();
     this._deliver(binary ? (data as Buffer) : data.toString(), binary);
+  }
+
+  /**
+   * @internal A frame from the peer arrived. Only the machine's written
+   * ping cares, so the event is sent only then: one read of the snapshot
+   * per frame instead of an event through the interpreter.
+   */
+  _peerActive(): void {
+    if (this.#state === 'connected' && this.#actor.getSnapshot().context.ping === 'written') this._dispatch(PEER_ACTIVE);
   }
 
   /** @internal */
@@ -483,7 +488,8 @@ export class Connection {
   /** @internal */
   _ping(): void {
     const ws = this.#ws;
-    if (ws.readyState === WebSocket.OPEN) ws.ping();
+    // The peer's deadline starts when the frame is written, not here: it may queue behind compression (#10).
+    if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => error || this._dispatch(PING_WRITTEN));
     else this._dispatch(PEER_CLOSING);
   }
 

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionState, TransitionRecord } from '../../src/index.js';
+import { sendInvalidFrame } from '../hardening/support/peers.js';
 import { serverPerTest } from '../support/per-test-server.js';
 import { ENDINGS, readJsonLines, recordAuditRun, type AuditRun, type ScenarioUser } from './scenario.js';
 
@@ -16,7 +17,8 @@ const OPENED: Step = ['connecting', 'OPENED', 'connected'];
 /** The transitions each ending must produce, in order. */
 const EXPECTED_STEPS: Record<ScenarioUser, Step[]> = {
   alice: [OPENED, ['connected', 'CLOSE', 'closing'], ['closing', 'TRANSPORT_CLOSED', 'closed']],
-  bob: [OPENED, ['connected', 'TRANSPORT_CLOSED', 'closed']],
+  // The peer's close frame moves it to closing at once (#10), before the socket closes.
+  bob: [OPENED, ['connected', 'PEER_CLOSING', 'closing'], ['closing', 'TRANSPORT_CLOSED', 'closed']],
   carol: [OPENED, ['connected', 'TERMINATE', 'closed']],
   dave: [OPENED, ['connected', 'TRANSPORT_CLOSED', 'closed']],
   erin: [OPENED, ['connected', 'CLOSE', 'closing'], ['closing', 'after closeTimeout', 'closed']],
@@ -139,8 +141,8 @@ describe('history() and ignored events', () => {
     server.manager.on('transition', (_connection, record) => records.push(record));
     const { client, connection } = await server.connect('p');
     const closed = connection.close(1000, 'bye');
-    // The pong leaves before the client reads the close frame, so it reaches a closing connection.
-    client.ws.pong();
+    // A bad frame leaves before the client reads the close frame: ws's error reaches a closing connection.
+    sendInvalidFrame(client);
     await closed;
     expect(server.manager.ignoredEvents).toBe(1);
     expect(records.map((r) => r.to)).toEqual(['connected', 'closing', 'closed']);

@@ -61,13 +61,16 @@ function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
 
 const OPENED: ConnectionEvent = { type: 'OPENED' };
 const CLOSE: ConnectionEvent = { type: 'CLOSE', code: 1000, reason: 'bye' };
-const PONG: ConnectionEvent = { type: 'PONG' };
+const PEER_ACTIVE: ConnectionEvent = { type: 'PEER_ACTIVE' };
+const PING_WRITTEN: ConnectionEvent = { type: 'PING_WRITTEN' };
 const TERMINATE: ConnectionEvent = { type: 'TERMINATE' };
 const PEER_CLOSING: ConnectionEvent = { type: 'PEER_CLOSING' };
 const ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'ECONNRESET' };
 const PROTOCOL_ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'Invalid WebSocket frame: invalid opcode 5', code: 1002 };
 const closedBy = (code: number, reason: string): ConnectionEvent => ({ type: 'TRANSPORT_CLOSED', code, reason });
 const heartbeat = { advance: INPUT.heartbeatIntervalMs };
+/** The heartbeat pings and the transport writes the ping at once. */
+const pinged: Step[] = [heartbeat, PING_WRITTEN];
 
 interface Scenario {
   /** Steps from a fresh actor to the transition's source state (and its guard). */
@@ -93,7 +96,7 @@ const SCENARIOS: Record<string, Scenario> = {
     given: [],
     when: OPENED,
     io: [],
-    context: { code: null, initiator: null, awaitingPong: false }
+    context: { code: null, initiator: null, ping: 'none' }
   },
   'connecting --CLOSE--> closing': {
     given: [],
@@ -135,11 +138,17 @@ const SCENARIOS: Record<string, Scenario> = {
     when: { type: 'RECEIVE', data: 'hello' },
     io: [{ action: 'deliver', event: { type: 'RECEIVE', data: 'hello' } }]
   },
-  'connected --PONG--> (stays)': {
-    given: [OPENED, heartbeat],
-    when: PONG,
+  'connected --PEER_ACTIVE--> (stays)': {
+    given: [OPENED, ...pinged],
+    when: PEER_ACTIVE,
     io: [],
-    context: { awaitingPong: false }
+    context: { ping: 'none' }
+  },
+  'connected --PING_WRITTEN--> connected': {
+    given: [OPENED, heartbeat],
+    when: PING_WRITTEN,
+    io: [],
+    context: { ping: 'written' }
   },
   'connected --CLOSE--> closing': {
     given: [OPENED],
@@ -172,16 +181,16 @@ const SCENARIOS: Record<string, Scenario> = {
     output: { code: 1001, reason: 'going away', initiator: 'peer' }
   },
   'connected --after heartbeatInterval [pongOverdue]--> closed': {
-    given: [OPENED, heartbeat],
+    given: [OPENED, ...pinged],
     when: heartbeat,
     io: [terminated(ABNORMAL_CLOSURE, 'timeout')],
     output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }
   },
-  'connected --after heartbeatInterval [heartbeatEnabled]--> connected': {
+  'connected --after heartbeatInterval [pingDue]--> (stays)': {
     given: [OPENED],
     when: heartbeat,
-    io: [{ action: 'sendPing', context: { awaitingPong: true } }],
-    context: { awaitingPong: true }
+    io: [{ action: 'sendPing', context: { ping: 'queued' } }],
+    context: { ping: 'queued' }
   },
   'closing --TERMINATE--> closed': {
     given: [OPENED, CLOSE],
@@ -284,22 +293,25 @@ describe('connection machine: timeouts on a simulated clock', () => {
     expect(run.calls.filter((c) => c.action === 'sendPing')).toEqual([]);
   });
 
-  it('sends a ping each heartbeatIntervalMs while pongs come back, and the pong clears the wait', () => {
+  it('sends a ping each heartbeatIntervalMs while the peer answers, and an answer clears the wait', () => {
     const run = runMachine([OPENED, { advance: INPUT.heartbeatIntervalMs - 1 }]);
     expect(run.calls).toEqual([]);
     for (let i = 1; i <= 5; i++) {
       run.apply({ advance: i === 1 ? 1 : INPUT.heartbeatIntervalMs });
       expect(run.calls.filter((c) => c.action === 'sendPing')).toHaveLength(i);
-      expect(run.snapshot().context.awaitingPong).toBe(true);
-      run.apply(PONG);
-      expect(run.snapshot().context.awaitingPong).toBe(false);
+      expect(run.snapshot().context.ping).toBe('queued');
+      run.apply(PING_WRITTEN);
+      expect(run.snapshot().context.ping).toBe('written');
+      run.apply(PEER_ACTIVE);
+      expect(run.snapshot().context.ping).toBe('none');
       expect(run.snapshot().value).toBe('connected');
     }
     expect(run.calls.map((c) => c.action)).toEqual(Array(5).fill('sendPing'));
   });
 
-  it('terminates after one interval without a pong, not before', () => {
-    const run = runMachine([OPENED, heartbeat, PONG, heartbeat, { advance: INPUT.heartbeatIntervalMs - 1 }]);
+  it('terminates one interval after the unanswered ping is written, not before', () => {
+    const run = runMachine([OPENED, ...pinged, PEER_ACTIVE, heartbeat, { advance: 50 }, PING_WRITTEN]);
+    run.apply({ advance: INPUT.heartbeatIntervalMs - 1 });
     expect(run.snapshot().value).toBe('connected');
     run.apply({ advance: 1 });
     expect(run.snapshot().value).toBe('closed');
@@ -307,11 +319,27 @@ describe('connection machine: timeouts on a simulated clock', () => {
     expect(run.snapshot().output).toEqual({ code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' });
   });
 
+  it('never judges the peer while its ping is still queued, and never queues a second ping (#10)', () => {
+    const run = runMachine([OPENED, heartbeat]);
+    for (let i = 0; i < 20; i++) run.apply(heartbeat);
+    expect(run.snapshot().value).toBe('connected');
+    expect(run.snapshot().context.ping).toBe('queued');
+    expect(run.calls.map((c) => c.action)).toEqual(['sendPing']);
+    // Written at last: the peer now has one whole interval.
+    run.apply(PING_WRITTEN);
+    run.apply({ advance: INPUT.heartbeatIntervalMs - 1 });
+    expect(run.snapshot().value).toBe('connected');
+    run.apply(PEER_ACTIVE);
+    run.apply({ advance: 1 });
+    expect(run.snapshot().value).toBe('connected');
+    expect(run.calls.map((c) => c.action)).toEqual(['sendPing', 'sendPing']);
+  });
+
   it('never pings with heartbeatIntervalMs 0', () => {
     const run = runMachine([OPENED], { ...INPUT, heartbeatIntervalMs: 0 });
     for (let i = 0; i < 10; i++) run.apply({ advance: 10_000 });
     expect(run.snapshot().value).toBe('connected');
-    expect(run.snapshot().context.awaitingPong).toBe(false);
+    expect(run.snapshot().context.ping).toBe('none');
     expect(run.calls).toEqual([]);
   });
 });
@@ -324,7 +352,7 @@ describe('connection machine: how each way of ending is reported', () => {
     ['peer close reported at once', [OPENED, closedBy(4001, 'done')], { code: 4001, reason: 'done', initiator: 'peer' }],
     ['peer vanished (1006) after a server close', [OPENED, CLOSE, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'peer' }],
     ['handshake timeout', [{ advance: INPUT.handshakeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
-    ['heartbeat timeout', [OPENED, heartbeat, heartbeat], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
+    ['heartbeat timeout', [OPENED, ...pinged, heartbeat], { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }],
     ['close timeout', [OPENED, CLOSE, { advance: INPUT.closeTimeoutMs }], { code: ABNORMAL_CLOSURE, reason: 'bye', initiator: 'timeout' }],
     ['transport error, then closed', [OPENED, ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'error' }],
     ['transport error while connecting', [ERROR, closedBy(ABNORMAL_CLOSURE, '')], { code: ABNORMAL_CLOSURE, reason: 'ECONNRESET', initiator: 'error' }],
@@ -367,7 +395,8 @@ const ALL_EVENTS: ConnectionEvent[] = [
   closedBy(1000, 'bye'),
   closedBy(ABNORMAL_CLOSURE, ''),
   ERROR,
-  PONG
+  PEER_ACTIVE,
+  PING_WRITTEN
 ];
 /** XState's type for the delayed event of an `after` transition. */
 const delayedEventType = (t: ChartTransition): string => `xstate.after.${t.delay}.${connectionMachine.id}.${t.source}`;

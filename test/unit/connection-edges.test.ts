@@ -6,8 +6,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { SEND_FAILURE_REASONS } from '../../src/index.js';
-import { encodeFrame } from '../hardening/support/raw-client.js';
-import { tcpOf } from '../hardening/support/peers.js';
+import { sendInvalidFrame } from '../hardening/support/peers.js';
 import { serverPerTest } from '../support/per-test-server.js';
 import { LOG_LEVELS, captureLogger, waitFor } from '../support/server.js';
 
@@ -54,12 +53,12 @@ describe('an event the machine ignores', () => {
     const s = await start({ logger });
     const { client, connection } = await s.connect('d');
     const closed = connection.close(1000, 'bye');
-    // The pong leaves before the client reads the close frame, so it reaches a closing connection.
-    client.ws.pong();
+    // A bad frame leaves before the client reads the close frame: ws's error reaches a closing connection.
+    sendInvalidFrame(client);
     await closed;
     expect(s.manager.ignoredEvents).toBe(1);
     expect(records.filter((r) => r.msg === 'event ignored')).toEqual([
-      expect.objectContaining({ level: LOG_LEVELS.debug, connectionId: connection.id, userId: 'd', state: 'closing', event: 'PONG' })
+      expect.objectContaining({ level: LOG_LEVELS.debug, connectionId: connection.id, userId: 'd', state: 'closing', event: 'TRANSPORT_ERROR' })
     ]);
   });
 });
@@ -70,7 +69,7 @@ describe('a protocol error from the peer', () => {
     const s = await start({ logger });
     const { client, connection } = await s.connect('mallory');
     const message = 'Invalid WebSocket frame: invalid opcode 5';
-    tcpOf(client).write(encodeFrame({ opcode: 5, payload: new Uint8Array(0) }));
+    sendInvalidFrame(client);
     await expect(client.closed).resolves.toMatchObject({ code: 1002 });
     // ws stops reading after the error, so it never sees the peer's answer: only the error knows 1002.
     await expect(connection.closed).resolves.toEqual({ code: 1002, reason: message, initiator: 'error' });

@@ -5,11 +5,17 @@
 import type { Socket } from 'node:net';
 import { expect } from 'vitest';
 import type { Connection, ConnectionManager } from '../../../src/index.js';
+import { encodeFrame } from './raw-client.js';
 import { waitFor, type TestClient, type TestServer } from '../../support/server.js';
 
 /** The client's TCP socket under ws. */
 export function tcpOf(client: TestClient): Socket {
   return (client.ws as unknown as { _socket: Socket })._socket;
+}
+
+/** Write a frame with the reserved opcode 5 under the client: the server's ws answers it with 1002 and an 'error'. */
+export function sendInvalidFrame(client: TestClient): void {
+  tcpOf(client).write(encodeFrame({ opcode: 5, payload: new Uint8Array(0) }));
 }
 
 /**

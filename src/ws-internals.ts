@@ -1,0 +1,74 @@
+/**
+ * Everything ws-lifecycle reads from `ws` that `ws` does not document, in
+ * one place. Verified against ws 8.23.0 (`lib/websocket.js`,
+ * `lib/receiver.js`); `test/unit/ws-internals.test.ts` fails loudly when an
+ * upgrade moves any of them. Each reader has a slower correct path for when
+ * its internal is missing, so a changed `ws` degrades, never breaks.
+ */
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+
+/**
+ * ws keeps its `net.Socket` under `_socket`. A send batch corks it, and the
+ * straight-through write reads whether the kernel took a frame at once.
+ *
+ * @param {WebSocket} ws An open socket
+ * @returns {Duplex | undefined} The TCP socket; `undefined` when ws no longer
+ *   exposes it (then nothing is corked and every write waits for ws's callback)
+ */
+export function rawSocket(ws: WebSocket): Duplex | undefined {
+  const socket = (ws as unknown as { _socket?: Duplex | null })._socket;
+  return socket && typeof socket.cork === 'function' ? socket : undefined;
+}
+
+/**
+ * The close code ws answers a protocol error with (1002, 1007, 1009...). ws
+ * keeps it under a symbol of its own (`Symbol('status-code')`), not exported.
+ *
+ * @param {Error} error An error ws emitted
+ * @returns {number | undefined} The code; `undefined` when absent (recorded as 1006)
+ */
+export function errorCloseCode(error: Error): number | undefined {
+  for (const key of Object.getOwnPropertySymbols(error)) {
+    if (key.description === 'status-code') {
+      const code = (error as unknown as Record<symbol, unknown>)[key];
+      return typeof code === 'number' ? code : undefined;
+    }
+  }
+  return undefined;
+}
+
+const kSocket = Symbol('ws-lifecycle.socket');
+const kListener = Symbol('ws-lifecycle.closeFrameListener');
+
+interface TaggedReceiver {
+  on(event: 'conclude', listener: (this: TaggedReceiver) => void): unknown;
+  [kSocket]?: WebSocket;
+  [kListener]?: (this: WebSocket) => void;
+}
+
+// Shared by every socket: the receiver is tagged with its socket and listener (no closure per socket).
+function receiverOnConclude(this: TaggedReceiver): void {
+  this[kListener]?.call(this[kSocket]!);
+}
+
+/**
+ * Call `listener` (with `this` the socket) when the peer's close frame
+ * arrives. ws emits nothing then: its readyState becomes CLOSING and 'close'
+ * follows only once its own close frame is out, which with a deep
+ * permessage-deflate queue can take seconds (issue #10). ws's receiver emits
+ * `conclude` for the frame; this listens there, after ws's own listener.
+ *
+ * @param {WebSocket} ws An open socket
+ * @param {(this: WebSocket) => void} listener Called at most once
+ * @returns {boolean} `false` when ws has no such receiver: the close frame is
+ *   then noticed only when readyState is next read (on a send, a close or a heartbeat)
+ */
+export function onCloseFrame(ws: WebSocket, listener: (this: WebSocket) => void): boolean {
+  const receiver = (ws as unknown as { _receiver?: TaggedReceiver | null })._receiver;
+  if (!receiver || typeof receiver.on !== 'function') return false;
+  receiver[kSocket] = ws;
+  receiver[kListener] = listener;
+  receiver.on('conclude', receiverOnConclude);
+  return true;
+}
