@@ -60,15 +60,16 @@ function receiverOnConclude(this: TaggedReceiver): void {
  * `conclude` for the frame; this listens there, after ws's own listener.
  *
  * @param {WebSocket} ws An open socket
- * @param {(this: WebSocket) => void} listener Called at most once
+ * @param {(this: WebSocket) => void} listener Called at most once; replaces an earlier one
  * @returns {boolean} `false` when ws has no such receiver: the close frame is
  *   then noticed only when readyState is next read (on a send, a close or a heartbeat)
  */
 export function onCloseFrame(ws: WebSocket, listener: (this: WebSocket) => void): boolean {
   const receiver = (ws as unknown as { _receiver?: TaggedReceiver | null })._receiver;
   if (!receiver || typeof receiver.on !== 'function') return false;
+  // Listen once per receiver; a second call only replaces the listener.
+  if (receiver[kListener] === undefined) receiver.on('conclude', receiverOnConclude);
   receiver[kSocket] = ws;
   receiver[kListener] = listener;
-  receiver.on('conclude', receiverOnConclude);
   return true;
 }
