@@ -5,8 +5,14 @@
  * implementation the transport binding injects with `machine.provide()`.
  * The defaults below do nothing, so the machine can be run, tested and
  * charted on its own.
+ *
+ * The binding reads three things from the definition, never restates them
+ * (src/connection-rules.ts): a state tagged `writable` accepts sends, one
+ * tagged `delivering` hands inbound messages to the application, and every
+ * other state names the refusal a send gets there in `meta.sendRefusal`.
+ * The states that run `reportEntry` are the ones the audit trail records.
  */
-import { assign, setup } from 'xstate';
+import { assertEvent, assign, setup } from 'xstate';
 
 /** The four lifecycle states, in the order a connection passes through them. */
 export const CONNECTION_STATES = ['connecting', 'connected', 'closing', 'closed'] as const;
@@ -35,19 +41,10 @@ export interface ConnectionMachineInput {
   heartbeatIntervalMs: number;
 }
 
-/**
- * Where the heartbeat's ping is: `none` out; `queued` handed to the
- * transport but not yet written (it may wait behind this side's own
- * compression queue, which says nothing about the peer); `written` on the
- * wire, no frame from the peer since.
- */
-export type PingState = 'none' | 'queued' | 'written';
-
 export interface ConnectionContext extends ConnectionMachineInput {
   code: number | null;
   reason: string;
   initiator: CloseInitiator | null;
-  ping: PingState;
 }
 
 /** How a connection ended: the machine's output once it reaches `closed`. */
@@ -60,15 +57,11 @@ export interface CloseInfo {
 export type ConnectionEvent =
   /** The socket is open and the peer is authenticated. */
   | { type: 'OPENED' }
-  /** Write one message; accepted only in `connected`. */
-  | { type: 'SEND'; data: unknown }
-  /** An inbound message; delivered only in `connected`. */
-  | { type: 'RECEIVE'; data: unknown }
   /** This side closes with a close code and reason. */
   | { type: 'CLOSE'; code: number; reason: string }
   /** This side destroys the socket without a close handshake. */
   | { type: 'TERMINATE' }
-  /** The transport saw the peer's close frame before reporting `close`. */
+  /** The peer's close frame arrived; the transport reports `close` only later. */
   | { type: 'PEER_CLOSING' }
   /** The transport reports the socket closed. */
   | { type: 'TRANSPORT_CLOSED'; code: number; reason: string }
@@ -80,6 +73,17 @@ export type ConnectionEvent =
   | { type: 'PEER_ACTIVE' };
 
 export type ConnectionEventType = ConnectionEvent['type'];
+
+/**
+ * `writable`: sends are accepted; `delivering`: inbound messages reach the
+ * application; `awaitingPeer`: a written ping waits for any frame from the peer.
+ */
+export type ConnectionTag = 'writable' | 'delivering' | 'awaitingPeer';
+
+/** What a state not tagged `writable` says to a send, in its `meta`. */
+export interface ConnectionStateMeta {
+  sendRefusal?: 'not_connected' | 'closing' | 'closed';
+}
 
 /**
  * How a connection that ended with this context ended: the machine's
@@ -97,15 +101,18 @@ export function closeInfoOf(context: ConnectionContext): CloseInfo {
 }
 
 /**
- * The connection lifecycle. Every path ends in the final state `closed`,
- * whose output is the {@link CloseInfo}.
+ * The connection lifecycle. `live` holds what every state before `closed`
+ * shares; every path ends in the final state `closed`, whose output is the
+ * {@link CloseInfo}.
  */
 export const connectionMachine = setup({
   types: {
     context: {} as ConnectionContext,
     events: {} as ConnectionEvent,
     input: {} as ConnectionMachineInput,
-    output: {} as CloseInfo
+    output: {} as CloseInfo,
+    meta: {} as ConnectionStateMeta,
+    tags: {} as ConnectionTag
   },
   actions: {
     /** Start the close handshake with `context.code` and `context.reason`. */
@@ -114,51 +121,45 @@ export const connectionMachine = setup({
     terminateTransport: () => {},
     /** Send a ping frame; the binding sends PING_WRITTEN once it is written. */
     sendPing: () => {},
-    /** Write the SEND event's data to the socket. */
-    transmit: () => {},
-    /** Hand the RECEIVE event's data to the application. */
-    deliver: () => {},
     /**
      * The connection entered `state`: the binding records the transition
-     * (the audit trail) and tells the application. Every state but the
-     * initial one runs it on entry.
+     * (the audit trail) and tells the application.
      */
     reportEntry: (_, _params: { state: ConnectionState }) => {},
-    recordServerClose: assign({
-      code: ({ event }) => (event.type === 'CLOSE' ? event.code : null),
-      reason: ({ event }) => (event.type === 'CLOSE' ? event.reason : ''),
-      initiator: 'server' as CloseInitiator
+    recordServerClose: assign(({ event }) => {
+      assertEvent(event, 'CLOSE');
+      return { code: event.code, reason: event.reason, initiator: 'server' as const };
     }),
     recordTermination: assign({ code: ABNORMAL_CLOSURE, initiator: 'server' as CloseInitiator }),
     recordPeerClosing: assign({ initiator: 'peer' as CloseInitiator }),
-    // The transport closes with the error's code (1002, 1007, 1009...); keep it
-    // even if the peer then vanishes instead of answering with its own.
-    recordTransportError: assign({
-      code: ({ event, context }) => (event.type === 'TRANSPORT_ERROR' ? (event.code ?? null) : context.code),
-      reason: ({ event, context }) => (event.type === 'TRANSPORT_ERROR' ? event.message : context.reason),
-      initiator: 'error' as CloseInitiator
+    recordTransportError: assign(({ event }) => {
+      assertEvent(event, 'TRANSPORT_ERROR');
+      return { code: event.code ?? null, reason: event.message, initiator: 'error' as const };
     }),
-    recordTransportClose: assign({
-      code: ({ event, context }) =>
-        event.type !== 'TRANSPORT_CLOSED' || (context.initiator === 'error' && context.code !== null) ? context.code : event.code,
-      reason: ({ event, context }) =>
-        event.type !== 'TRANSPORT_CLOSED' || context.initiator === 'error' ? context.reason : event.reason,
-      // A close this side started counts as `server` only if the peer completed it.
-      initiator: ({ event, context }) =>
-        context.initiator === 'server' && event.type === 'TRANSPORT_CLOSED' && event.code === ABNORMAL_CLOSURE
-          ? 'peer'
-          : (context.initiator ?? 'peer')
+    // Nobody had started a close: the peer closed or vanished.
+    recordTransportClose: assign(({ event, context }) => {
+      assertEvent(event, 'TRANSPORT_CLOSED');
+      return { code: event.code, reason: event.reason, initiator: context.initiator ?? ('peer' as const) };
     }),
-    recordTimeout: assign({ code: ABNORMAL_CLOSURE, initiator: 'timeout' as CloseInitiator }),
-    markPingQueued: assign({ ping: 'queued' as PingState }),
-    markPingWritten: assign({ ping: 'written' as PingState }),
-    markPeerActive: assign({ ping: 'none' as PingState })
+    // The transport closed with the error's code (1002, 1007, 1009...): keep it and the error's message.
+    recordCloseAfterError: assign(({ event, context }) => {
+      assertEvent(event, 'TRANSPORT_CLOSED');
+      return { code: context.code ?? event.code };
+    }),
+    recordPeerVanished: assign(({ event }) => {
+      assertEvent(event, 'TRANSPORT_CLOSED');
+      return { code: event.code, reason: event.reason, initiator: 'peer' as const };
+    }),
+    recordTimeout: assign({ code: ABNORMAL_CLOSURE, initiator: 'timeout' as CloseInitiator })
   },
   guards: {
-    // Only a written ping can be overdue: one still queued behind this side's frames says nothing about the peer (#10).
-    pongOverdue: ({ context }) => context.ping === 'written',
-    // Never a second ping while one waits to be written.
-    pingDue: ({ context }) => context.heartbeatIntervalMs > 0 && context.ping === 'none'
+    heartbeatEnabled: ({ context }) => context.heartbeatIntervalMs > 0,
+    afterTransportError: ({ context }) => context.initiator === 'error',
+    // A close this side started counts as `server` only if the peer completed it.
+    serverCloseUnanswered: ({ context, event }) => {
+      assertEvent(event, 'TRANSPORT_CLOSED');
+      return context.initiator === 'server' && event.code === ABNORMAL_CLOSURE;
+    }
   },
   delays: {
     handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
@@ -167,64 +168,79 @@ export const connectionMachine = setup({
   }
 }).createMachine({
   id: 'connection',
-  initial: 'connecting',
+  initial: 'live',
   context: ({ input }) => ({
     handshakeTimeoutMs: input.handshakeTimeoutMs,
     closeTimeoutMs: input.closeTimeoutMs,
     heartbeatIntervalMs: input.heartbeatIntervalMs,
     code: null,
     reason: '',
-    initiator: null,
-    ping: 'none'
+    initiator: null
   }),
   states: {
-    connecting: {
+    live: {
+      initial: 'connecting',
       on: {
-        OPENED: { target: 'connected' },
-        CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
         TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
-        TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] },
-        TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
-      },
-      after: {
-        handshakeTimeout: { target: 'closed', actions: ['recordTimeout', 'terminateTransport'] }
-      }
-    },
-    connected: {
-      entry: { type: 'reportEntry', params: { state: 'connected' } },
-      on: {
-        SEND: { actions: ['transmit'] },
-        RECEIVE: { actions: ['deliver'] },
-        PEER_ACTIVE: { actions: ['markPeerActive'] },
-        // Re-entering restarts heartbeatInterval: the peer gets a whole interval from the write.
-        PING_WRITTEN: { target: 'connected', reenter: true, actions: ['markPingWritten'] },
-        CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
-        TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
-        PEER_CLOSING: { target: 'closing', actions: ['recordPeerClosing'] },
-        TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] },
-        TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
-      },
-      after: {
-        // No timer runs while a ping is queued: PING_WRITTEN arms the next one.
-        heartbeatInterval: [
-          { guard: 'pongOverdue', target: 'closed', actions: ['recordTimeout', 'terminateTransport'] },
-          { guard: 'pingDue', actions: ['markPingQueued', 'sendPing'] }
+        TRANSPORT_CLOSED: [
+          { guard: 'afterTransportError', target: 'closed', actions: ['recordCloseAfterError'] },
+          { guard: 'serverCloseUnanswered', target: 'closed', actions: ['recordPeerVanished'] },
+          { target: 'closed', actions: ['recordTransportClose'] }
         ]
-      }
-    },
-    closing: {
-      entry: { type: 'reportEntry', params: { state: 'closing' } },
-      on: {
-        TERMINATE: { target: 'closed', actions: ['recordTermination', 'terminateTransport'] },
-        TRANSPORT_CLOSED: { target: 'closed', actions: ['recordTransportClose'] }
       },
-      after: {
-        closeTimeout: { target: 'closed', actions: ['recordTimeout', 'terminateTransport'] }
+      states: {
+        connecting: {
+          entry: { type: 'reportEntry', params: { state: 'connecting' } },
+          meta: { sendRefusal: 'not_connected' },
+          on: {
+            OPENED: { target: 'connected' },
+            CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
+            TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] }
+          },
+          after: {
+            handshakeTimeout: { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
+          }
+        },
+        connected: {
+          entry: { type: 'reportEntry', params: { state: 'connected' } },
+          tags: ['writable', 'delivering'],
+          on: {
+            CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
+            PEER_CLOSING: { target: 'closing', actions: ['recordPeerClosing'] },
+            TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] }
+          },
+          // The heartbeat judges the peer, not this side's own send queue (#10).
+          initial: 'idle',
+          states: {
+            idle: {
+              after: { heartbeatInterval: { guard: 'heartbeatEnabled', target: 'pinging', actions: ['sendPing'] } }
+            },
+            // The ping may wait behind this side's compression queue: no deadline, and no second ping.
+            pinging: {
+              on: { PING_WRITTEN: { target: 'awaitingPeer' } }
+            },
+            awaitingPeer: {
+              tags: ['awaitingPeer'],
+              on: { PEER_ACTIVE: { target: 'idle' } },
+              after: {
+                heartbeatInterval: { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
+              }
+            }
+          }
+        },
+        closing: {
+          entry: { type: 'reportEntry', params: { state: 'closing' } },
+          meta: { sendRefusal: 'closing' },
+          after: {
+            closeTimeout: { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
+          }
+        }
       }
     },
     closed: {
       type: 'final',
-      entry: { type: 'reportEntry', params: { state: 'closed' } }
+      entry: { type: 'reportEntry', params: { state: 'closed' } },
+      meta: { sendRefusal: 'closed' }
     }
   },
   output: ({ context }) => closeInfoOf(context)

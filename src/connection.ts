@@ -17,7 +17,8 @@ import {
 } from '../machines/connection.machine.js';
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
-import { eventLabel, stateEvents } from './machine-graph.js';
+import { readRules } from './connection-rules.js';
+import { eventLabel } from './machine-graph.js';
 import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
 import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, serialize, type WireData } from './serialization.js';
@@ -68,13 +69,8 @@ export interface ConnectionInit {
 const kConnection = Symbol('ws-lifecycle.connection');
 type BoundSocket = WebSocket & { [kConnection]?: Connection };
 
-/** The refusal a send gets in each state other than `connected`. */
-const STATE_REFUSAL: Readonly<Record<ConnectionState, SendFailureReason>> = {
-  connecting: 'not_connected',
-  connected: 'not_connected',
-  closing: 'closing',
-  closed: 'closed'
-};
+/** Where sends are accepted, and with what they are refused elsewhere: read from the machine. */
+const { sendRefusal: SEND_REFUSAL, delivering: DELIVERING } = readRules();
 
 /** What {@link Connection._transmit} returns when the kernel took the whole frame before it returned. */
 export const WRITTEN = 'written';
@@ -99,21 +95,17 @@ const boundMachine = connectionMachine.provide({
     closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
     terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
     sendPing: ({ self }) => connections.get(self)?._ping(),
-    transmit: ({ self, event }) => {
-      if (event.type === 'SEND') void connections.get(self)?.send(event.data);
-    },
-    deliver: ({ self, event }) => {
-      if (event.type === 'RECEIVE') connections.get(self)?._deliver(event.data as string | Buffer, typeof event.data !== 'string');
-    },
     reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
   }
 });
 
 const systems = new ActorSystemPool();
-/** Per state, the events it takes: whether an event would be ignored, known without the interpreter. */
-const EVENTS = stateEvents();
 
 type ConnectionActor = Actor<typeof boundMachine>;
+
+function dispatchPeerClosing(connection: Connection): void {
+  if (connection.state === 'connected') connection._dispatch(PEER_CLOSING);
+}
 
 /** Write one connection's send batch at the end of the turn (shared: no closure per batch). */
 function flushBatch(connection: Connection): void {
@@ -245,7 +237,8 @@ export class Connection {
    *   written, or `{ ok: false, reason }`
    */
   send(message: unknown): Promise<SendResult> {
-    if (this.#state !== 'connected') return this._refuse(STATE_REFUSAL[this.#state]);
+    const refusal = SEND_REFUSAL[this.#state];
+    if (refusal !== undefined) return this._refuse(refusal);
     const data = serialize(message);
     if (data instanceof SerializationError) {
       this._host.onSerializationFailed(this, data);
@@ -342,7 +335,8 @@ export class Connection {
    * @returns The refusal; {@link WRITTEN}; or `undefined` when `callback` will report the write
    */
   _transmit(data: WireData, binary: boolean, callback: (error?: Error | null) => void): TransmitOutcome {
-    if (this.#state !== 'connected') return STATE_REFUSAL[this.#state];
+    const refusal = SEND_REFUSAL[this.#state];
+    if (refusal !== undefined) return refusal;
     const ws = this.#ws;
     if (this.#peerIsClosing()) {
       this._dispatch(PEER_CLOSING);
@@ -393,14 +387,18 @@ export class Connection {
     this.#metadata = metadata;
   }
 
-  /** @internal Send an event to the actor, counting those it would ignore. */
+  /**
+   * @internal Send an event to the actor, counting those it ignores. XState
+   * keeps the same snapshot object when no transition is taken (no handler,
+   * or no guard held), so that is the test. Not for use inside the
+   * machine's own actions, where the event would only be queued.
+   */
   _dispatch(event: ConnectionEvent): void {
     if (this.#state === 'closed') return;
-    if (!EVENTS[this.#state].accepts.has(event.type)) {
-      this._host.onEventIgnored(this, event.type);
-      return;
-    }
-    this.#actor.send(event);
+    const actor = this.#actor;
+    const before = actor.getSnapshot();
+    actor.send(event);
+    if (actor.getSnapshot() === before) this._host.onEventIgnored(this, event.type);
   }
 
   /**
@@ -409,7 +407,7 @@ export class Connection {
    */
   _entered(to: ConnectionState, context: ConnectionContext, eventType: string): void {
     const from = this.#state;
-    // The heartbeat re-enters `connected`: not a change of state.
+    // The initial state reports its entry when the actor starts: not a change of state.
     if (to === from) return;
     this.#state = to;
     const record: TransitionRecord = {
@@ -439,7 +437,7 @@ export class Connection {
 
   /** @internal Inbound data reaches the application only in `connected`. */
   _receive(data: RawData, binary: boolean): void {
-    if (this.#state !== 'connected') return;
+    if (!DELIVERING[this.#state]) return;
     const limit = this._host.maxMessagesPerSecond;
     if (limit > 0) {
       const now = Date.now();
@@ -462,7 +460,7 @@ export class Connection {
    * per frame instead of an event through the interpreter.
    */
   _peerActive(): void {
-    if (this.#state === 'connected' && this.#actor.getSnapshot().context.ping === 'written') this._dispatch(PEER_ACTIVE);
+    if (this.#state === 'connected' && this.#actor.getSnapshot().hasTag('awaitingPeer')) this._dispatch(PEER_ACTIVE);
   }
 
   /** @internal */
@@ -489,8 +487,14 @@ export class Connection {
   _ping(): void {
     const ws = this.#ws;
     // The peer's deadline starts when the frame is written, not here: it may queue behind compression (#10).
-    if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => error || this._dispatch(PING_WRITTEN));
-    else this._dispatch(PEER_CLOSING);
+    if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => this.#pingWritten(error));
+    // Inside the machine's own action: dispatch once it is done (see _dispatch).
+    else process.nextTick(dispatchPeerClosing, this);
+  }
+
+  #pingWritten(error: Error | null | undefined): void {
+    // A failed write is followed by the transport's error and close. (Node passes null for success.)
+    if (!error) this._dispatch(PING_WRITTEN);
   }
 
   /** Write an open send batch now (so it is not mistaken for backpressure); the bytes still queued. */

@@ -6,8 +6,7 @@
  * records with `msg === "transition"` are audit records; everything else a
  * pino logger writes may be mixed in and is skipped.
  */
-import { CONNECTION_STATES, type ConnectionState } from '../../machines/connection.machine.js';
-import { allowedTransitions, readChart, transitionKey } from '../machine-graph.js';
+import { allowedTransitions, lifecycleChart, transitionKey, type ChartState } from '../machine-graph.js';
 
 /** What kind of inconsistency an {@link AuditError} reports. */
 export type AuditErrorKind =
@@ -40,7 +39,7 @@ export interface OpenConnection {
   connectionId: string;
   userId: string | undefined;
   /** The state its last record left it in. */
-  state: ConnectionState;
+  state: string;
   lastSeq: number;
   lastLine: number;
 }
@@ -67,38 +66,55 @@ export type AuditInput = string | Iterable<string | AuditInputRecord>;
 interface TransitionFields {
   connectionId: string;
   seq: number;
-  from: ConnectionState;
+  from: string;
   event: string;
-  to: ConnectionState;
+  to: string;
   userId?: unknown;
 }
 
 interface ConnectionTrack {
   userId: string | undefined;
-  state: ConnectionState;
+  state: string;
   seq: number;
   line: number;
   reachedClosed: boolean;
 }
 
-const STATES: ReadonlySet<string> = new Set(CONNECTION_STATES);
+/** Options of an {@link AuditVerifier}. */
+export interface AuditVerifierOptions {
+  /**
+   * The machine's audited states and their transitions, from
+   * `lifecycleChart(readChart(machine))`. Default: the connection machine's.
+   */
+  lifecycle?: readonly ChartState[];
+}
 
 /**
  * Checks an audit trail one record at a time, so a log of any size can be
  * streamed through it. {@link verifyAudit} is the one-call form.
  */
 export class AuditVerifier {
-  readonly #allowed = allowedTransitions();
-  readonly #initial: ConnectionState;
+  readonly #allowed: ReadonlySet<string>;
+  readonly #states: ReadonlySet<string>;
+  readonly #final: ReadonlySet<string>;
+  readonly #initial: string;
   readonly #tracks = new Map<string, ConnectionTrack>();
   readonly #errors: AuditError[] = [];
   #transitions = 0;
   #line = 0;
 
-  constructor() {
-    const initial = readChart().find((state) => state.initial);
-    if (!initial) throw new Error('The connection machine has no initial state');
+  /**
+   * @param {AuditVerifierOptions} [options] Which machine the trail comes from
+   * @throws {Error} If that machine has no audited initial state
+   */
+  constructor(options: AuditVerifierOptions = {}) {
+    const lifecycle = options.lifecycle ?? lifecycleChart();
+    const initial = lifecycle.find((state) => state.initial);
+    if (!initial) throw new Error('The machine has no audited initial state');
     this.#initial = initial.name;
+    this.#allowed = allowedTransitions(lifecycle);
+    this.#states = new Set(lifecycle.map((state) => state.name));
+    this.#final = new Set(lifecycle.filter((state) => state.final).map((state) => state.name));
   }
 
   /**
@@ -153,7 +169,7 @@ export class AuditVerifier {
     }
     const record = value as AuditInputRecord;
     if (record.msg !== 'transition') return;
-    const problem = recordProblem(record);
+    const problem = recordProblem(record, this.#states);
     if (problem !== undefined) {
       const id = typeof record.connectionId === 'string' && record.connectionId !== '' ? record.connectionId : null;
       this.#error(line, id, 'invalid_record', `transition record: ${problem}`);
@@ -199,7 +215,7 @@ export class AuditVerifier {
     track.seq = seq;
     track.line = line;
     if (typeof userId === 'string') track.userId = userId;
-    if (to === 'closed') track.reachedClosed = true;
+    if (this.#final.has(to)) track.reachedClosed = true;
   }
 
   #error(line: number, connectionId: string | null, kind: AuditErrorKind, message: string): void {
@@ -208,14 +224,14 @@ export class AuditVerifier {
 }
 
 /** Why a `transition` record cannot be replayed, or `undefined` if it can. */
-function recordProblem(record: AuditInputRecord): string | undefined {
+function recordProblem(record: AuditInputRecord, states: ReadonlySet<string>): string | undefined {
   const { connectionId, seq, from, to, event } = record;
   if (typeof connectionId !== 'string' || connectionId === '') {
     return `connectionId ${JSON.stringify(connectionId)} is not a non-empty string`;
   }
   if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) return `seq ${JSON.stringify(seq)} is not a positive integer`;
-  if (typeof from !== 'string' || !STATES.has(from)) return `from ${JSON.stringify(from)} is not a state`;
-  if (typeof to !== 'string' || !STATES.has(to)) return `to ${JSON.stringify(to)} is not a state`;
+  if (typeof from !== 'string' || !states.has(from)) return `from ${JSON.stringify(from)} is not a state`;
+  if (typeof to !== 'string' || !states.has(to)) return `to ${JSON.stringify(to)} is not a state`;
   if (typeof event !== 'string' || event === '') return `event ${JSON.stringify(event)} is not a non-empty string`;
   return undefined;
 }
@@ -236,10 +252,11 @@ function preview(text: string): string {
  *
  * @param {AuditInput} input JSON-lines text, an iterable of lines, or an
  *   iterable of parsed records (line numbers are then 1-based indices)
+ * @param {AuditVerifierOptions} [options] Which machine the trail comes from
  * @returns {AuditReport} `ok` with counts, errors (each with its line) and open connections
  */
-export function verifyAudit(input: AuditInput): AuditReport {
-  const verifier = new AuditVerifier();
+export function verifyAudit(input: AuditInput, options?: AuditVerifierOptions): AuditReport {
+  const verifier = new AuditVerifier(options);
   const items: Iterable<string | AuditInputRecord> = typeof input === 'string' ? input.split(/\r?\n/) : input;
   for (const item of items) {
     if (typeof item === 'string') verifier.pushLine(item);

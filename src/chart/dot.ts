@@ -1,6 +1,6 @@
 /** The chart as a Graphviz DOT digraph; the SVG is rendered from it. */
 import type { ChartState } from '../machine-graph.js';
-import { GENERATED_NOTE, entryLines, internalLabel, transitionLabel } from './label.js';
+import { chartNames, childrenOf, generatedNote, insideLines, transitionLabel } from './label.js';
 
 /** Text made safe inside a DOT double-quoted string. */
 function escape(text: string): string {
@@ -12,41 +12,70 @@ function quote(text: string): string {
   return `"${escape(text)}"`;
 }
 
+/** A label: the name centred (`\n`), each inside line left-aligned (`\l`). */
+function label(name: string, inside: readonly string[]): string {
+  return inside.length === 0 ? quote(name) : `"${escape(name)}\\n${inside.map((line) => `${escape(line)}\\l`).join('')}"`;
+}
+
 /**
- * The DOT text `docs/connection.dot`: a node per state (the final one
- * double-bordered, an entry point before the initial one), an edge per
- * transition with a target (delays dashed), and targetless transitions
- * listed inside their state's node.
+ * The DOT text, e.g. `docs/connection.dot`: a node per state without
+ * children (the final one double-bordered), a cluster per parent, an entry
+ * point before each initial state, an edge per transition with a target
+ * (delays dashed). An edge from or to a parent is drawn from its first
+ * child to its initial one, clipped at the cluster (`ltail`, `lhead`).
  *
  * @param {ChartState[]} chart From `readChart()`
+ * @param {string} name The machine's name, e.g. `connection`
  * @returns {string} The digraph
  */
-export function dotGraph(chart: readonly ChartState[]): string {
+export function dotGraph(chart: readonly ChartState[], name: string): string {
+  const names = chartNames(chart);
+  const isParent = (id: string): boolean => childrenOf(chart, id).length > 0;
+  const cluster = (id: string): string => `cluster_${names.get(id)}`;
+  const start = (parent: string | undefined): string => (parent === undefined ? '__start' : `__start_${names.get(parent)}`);
+  /** The node an edge to a parent points at: its initial child, down to a node. */
+  const headOf = (id: string): string => {
+    const children = childrenOf(chart, id);
+    if (children.length === 0) return id;
+    return headOf((children.find((state) => state.initial) ?? children[0]!).id);
+  };
   const lines = [
-    `// ${GENERATED_NOTE}`,
-    'digraph connection {',
+    `// ${generatedNote(name)}`,
+    `digraph ${name} {`,
     '  rankdir=LR;',
+    '  compound=true;',
     '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=12];',
-    '  edge [fontname="Helvetica", fontsize=10];',
-    '  __start [shape=point, width=0.15, label=""];'
+    '  graph [fontname="Helvetica", fontsize=12];',
+    '  edge [fontname="Helvetica", fontsize=10];'
   ];
-  for (const state of chart) {
-    const internal = [...entryLines(state), ...state.transitions.filter((t) => t.target === undefined).map(internalLabel)];
-    // In a label, \n ends a centred line (the name) and \l a left-aligned one.
-    const label =
-      internal.length === 0
-        ? quote(state.name)
-        : `"${escape(state.name)}\\n${internal.map((line) => `${escape(line)}\\l`).join('')}"`;
-    lines.push(`  ${quote(state.name)} [label=${label}${state.final ? ', peripheries=2' : ''}];`);
-  }
-  for (const state of chart) {
-    if (state.initial) lines.push(`  __start -> ${quote(state.name)};`);
-  }
+  const block = (parent: string | undefined, indent: string): void => {
+    lines.push(`${indent}${start(parent)} [shape=point, width=0.15, label=""];`);
+    for (const state of childrenOf(chart, parent)) {
+      const stateName = names.get(state.id)!;
+      if (isParent(state.id)) {
+        lines.push(`${indent}subgraph ${quote(cluster(state.id))} {`);
+        lines.push(`${indent}  label=${label(state.name, insideLines(state))};`, `${indent}  labeljust=l;`, `${indent}  style=rounded;`);
+        block(state.id, `${indent}  `);
+        lines.push(`${indent}}`);
+      } else {
+        lines.push(`${indent}${quote(stateName)} [label=${label(state.name, insideLines(state))}${state.final ? ', peripheries=2' : ''}];`);
+      }
+    }
+    for (const state of childrenOf(chart, parent)) {
+      if (!state.initial) continue;
+      const clip = isParent(state.id) ? ` [lhead=${quote(cluster(state.id))}]` : '';
+      lines.push(`${indent}${start(parent)} -> ${quote(names.get(headOf(state.id))!)}${clip};`);
+    }
+  };
+  block(undefined, '  ');
   for (const state of chart) {
     for (const t of state.transitions) {
       if (t.target === undefined) continue;
-      const style = t.delay === undefined ? '' : ', style=dashed';
-      lines.push(`  ${quote(t.source)} -> ${quote(t.target)} [label=${quote(transitionLabel(t))}${style}];`);
+      const attributes = [`label=${quote(transitionLabel(t))}`];
+      if (t.delay !== undefined) attributes.push('style=dashed');
+      if (isParent(t.source)) attributes.push(`ltail=${quote(cluster(t.source))}`);
+      if (isParent(t.target)) attributes.push(`lhead=${quote(cluster(t.target))}`);
+      lines.push(`  ${quote(names.get(headOf(t.source))!)} -> ${quote(names.get(headOf(t.target))!)} [${attributes.join(', ')}];`);
     }
   }
   lines.push('}', '');

@@ -1,10 +1,12 @@
 /**
- * Charts of the connection machine in four formats, each generated from
+ * Charts of the machines in four formats, each generated from
  * `readChart()` so they cannot drift from the machine, and the files they
  * are kept in under `docs/`.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AnyStateMachine } from 'xstate';
+import { connectionMachine } from '../../machines/connection.machine.js';
 import { readChart, type ChartState } from '../machine-graph.js';
 import { dotGraph } from './dot.js';
 import { mermaidPage } from './mermaid.js';
@@ -17,13 +19,20 @@ export const CHART_FORMATS = ['mermaid', 'scxml', 'dot', 'svg'] as const;
 /** One of `mermaid`, `scxml`, `dot`, `svg`. */
 export type ChartFormat = (typeof CHART_FORMATS)[number];
 
-/** The file each format is kept in. */
-export const CHART_FILES: Readonly<Record<ChartFormat, string>> = Object.freeze({
-  mermaid: 'connection.md',
-  scxml: 'connection.scxml',
-  dot: 'connection.dot',
-  svg: 'connection.svg'
-});
+/** The extension of each format's file. */
+const EXTENSIONS: Readonly<Record<ChartFormat, string>> = Object.freeze({ mermaid: 'md', scxml: 'scxml', dot: 'dot', svg: 'svg' });
+
+/** The machines charted under `docs/`, by name: `connection` is `machines/connection.machine.ts`. */
+export const CHARTED_MACHINES: Readonly<Record<string, AnyStateMachine>> = Object.freeze({ connection: connectionMachine });
+
+/**
+ * @param {string} name A machine's name
+ * @param {ChartFormat} format A format
+ * @returns {string} The file that chart is kept in, e.g. `connection.md`
+ */
+export function chartFile(name: string, format: ChartFormat): string {
+  return `${name}.${EXTENSIONS[format]}`;
+}
 
 /**
  * @param {string} value A format name from the user
@@ -38,56 +47,61 @@ export function isChartFormat(value: string): value is ChartFormat {
  * no paths), so it can be compared with the committed file.
  *
  * @param {ChartFormat} format Which chart
- * @param {ChartState[]} [chart] The machine read by `readChart()`
+ * @param {ChartState[]} [chart] The machine read by `readChart()`; default the connection machine
+ * @param {string} [name='connection'] The machine's name, used in titles and links
  * @returns {Promise<string>} The file's text
  */
-export async function renderChart(format: ChartFormat, chart: readonly ChartState[] = readChart()): Promise<string> {
+export async function renderChart(format: ChartFormat, chart: readonly ChartState[] = readChart(), name = 'connection'): Promise<string> {
   switch (format) {
     case 'mermaid':
-      return mermaidPage(chart);
+      return mermaidPage(chart, name);
     case 'scxml':
-      return scxmlDocument(chart);
+      return scxmlDocument(chart, name);
     case 'dot':
-      return dotGraph(chart);
+      return dotGraph(chart, name);
     case 'svg':
-      return svgImage(chart);
+      return svgImage(chart, name);
   }
 }
 
 /**
- * Write charts into a directory (created if missing).
+ * Write the charts of every {@link CHARTED_MACHINES} machine into a directory (created if missing).
  *
  * @param {string} dir Target directory
  * @param {readonly ChartFormat[]} [formats] Default: all four
  * @returns {Promise<string[]>} The paths written
  */
 export async function writeCharts(dir: string, formats: readonly ChartFormat[] = CHART_FORMATS): Promise<string[]> {
-  const chart = readChart();
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
-  for (const format of formats) {
-    const path = join(dir, CHART_FILES[format]);
-    await writeFile(path, await renderChart(format, chart));
-    written.push(path);
+  for (const [name, machine] of Object.entries(CHARTED_MACHINES)) {
+    const chart = readChart(machine);
+    for (const format of formats) {
+      const path = join(dir, chartFile(name, format));
+      await writeFile(path, await renderChart(format, chart, name));
+      written.push(path);
+    }
   }
   return written;
 }
 
 /**
  * The chart files in a directory that are missing or differ, byte for
- * byte, from what the machine generates now.
+ * byte, from what the machines generate now.
  *
  * @param {string} dir Directory holding the charts
  * @param {readonly ChartFormat[]} [formats] Default: all four
  * @returns {Promise<string[]>} Paths of stale files; empty when all are current
  */
 export async function staleCharts(dir: string, formats: readonly ChartFormat[] = CHART_FORMATS): Promise<string[]> {
-  const chart = readChart();
   const stale: string[] = [];
-  for (const format of formats) {
-    const path = join(dir, CHART_FILES[format]);
-    const current = await readFile(path).catch(() => undefined);
-    if (current === undefined || !current.equals(Buffer.from(await renderChart(format, chart)))) stale.push(path);
+  for (const [name, machine] of Object.entries(CHARTED_MACHINES)) {
+    const chart = readChart(machine);
+    for (const format of formats) {
+      const path = join(dir, chartFile(name, format));
+      const current = await readFile(path).catch(() => undefined);
+      if (current === undefined || !current.equals(Buffer.from(await renderChart(format, chart, name)))) stale.push(path);
+    }
   }
   return stale;
 }

@@ -1,10 +1,10 @@
 /**
- * The chart as W3C SCXML. A delay becomes a delayed `<send>` on entry,
- * cancelled on exit, and a transition on the event it raises: this is how
- * SCXML expresses XState's `after`.
+ * The chart as W3C SCXML, nested as the machine is. A delay becomes a
+ * delayed `<send>` on entry, cancelled on exit, and a transition on the
+ * event it raises: this is how SCXML expresses XState's `after`.
  */
 import type { ChartState, ChartTransition } from '../machine-graph.js';
-import { GENERATED_NOTE } from './label.js';
+import { childrenOf, generatedNote } from './label.js';
 
 /** The SCXML namespace. */
 export const SCXML_NAMESPACE = 'http://www.w3.org/2005/07/scxml';
@@ -31,11 +31,12 @@ function attributes(pairs: Array<[string, string | undefined]>): string {
     .join('');
 }
 
-function transitionElement(t: ChartTransition): string {
-  return `    <transition${attributes([
+function transitionElement(t: ChartTransition, indent: string): string {
+  return `${indent}<transition${attributes([
     ['event', scxmlEvent(t.event)],
     ['cond', t.guard],
-    ['target', t.target]
+    ['target', t.target],
+    ['type', t.target !== undefined && !t.reenter && t.target.startsWith(`${t.source}.`) ? 'internal' : undefined]
   ])}/>`;
 }
 
@@ -45,56 +46,62 @@ function delaysOf(state: ChartState): string[] {
 }
 
 /**
- * The SCXML document `docs/connection.scxml`: one `<state>` per state
- * (`<final>` for the final one), one `<transition>` per transition with its
- * event, guard (`cond`) and target; targetless transitions have no target.
- * Delay lengths come from the data model (`<data>` named after the delay).
+ * The SCXML document, e.g. `docs/connection.scxml`: one `<state>` per
+ * state (`<final>` for a final one) with its children inside, ids being
+ * the state's path; one `<transition>` per transition with its event,
+ * guard (`cond`) and target. Delay lengths come from the data model
+ * (`<data>` named after the delay).
  *
  * @param {ChartState[]} chart From `readChart()`
+ * @param {string} name The machine's name, e.g. `connection`
  * @returns {string} The XML text
  */
-export function scxmlDocument(chart: readonly ChartState[]): string {
-  const initial = chart.find((state) => state.initial)?.name;
+export function scxmlDocument(chart: readonly ChartState[], name: string): string {
+  const initialOf = (parent: string | undefined): string | undefined => childrenOf(chart, parent).find((state) => state.initial)?.id;
   const delays = [...new Set(chart.flatMap(delaysOf))];
   const lines = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<!-- ${GENERATED_NOTE} -->`,
+    `<!-- ${generatedNote(name)} -->`,
     `<scxml${attributes([
       ['xmlns', SCXML_NAMESPACE],
       ['version', '1.0'],
-      ['name', 'connection'],
-      ['initial', initial],
+      ['name', name],
+      ['initial', initialOf(undefined)],
       ['datamodel', 'ecmascript']
     ])}>`,
     '  <datamodel>',
     ...delays.map((delay) => `    <data id="${escapeXml(delay)}"/>`),
     '  </datamodel>'
   ];
-  for (const state of chart) {
-    if (state.final) {
-      lines.push(`  <final id="${escapeXml(state.name)}"/>`);
-      continue;
-    }
-    lines.push(`  <state id="${escapeXml(state.name)}">`);
-    const armed = delaysOf(state);
-    if (armed.length > 0) {
-      lines.push('    <onentry>');
-      for (const delay of armed) {
-        lines.push(
-          `      <send${attributes([
-            ['id', `${state.name}.${delay}`],
-            ['event', scxmlEvent(`after ${delay}`)],
-            ['delayexpr', delay]
-          ])}/>`
-        );
+  const block = (parent: string | undefined, indent: string): void => {
+    for (const state of childrenOf(chart, parent)) {
+      if (state.final) {
+        lines.push(`${indent}<final id="${escapeXml(state.id)}"/>`);
+        continue;
       }
-      lines.push('    </onentry>', '    <onexit>');
-      for (const delay of armed) lines.push(`      <cancel sendid="${escapeXml(`${state.name}.${delay}`)}"/>`);
-      lines.push('    </onexit>');
+      lines.push(`${indent}<state${attributes([['id', state.id], ['initial', initialOf(state.id)]])}>`);
+      const armed = delaysOf(state);
+      if (armed.length > 0) {
+        lines.push(`${indent}  <onentry>`);
+        for (const delay of armed) {
+          lines.push(
+            `${indent}    <send${attributes([
+              ['id', `${state.id}.${delay}`],
+              ['event', scxmlEvent(`after ${delay}`)],
+              ['delayexpr', delay]
+            ])}/>`
+          );
+        }
+        lines.push(`${indent}  </onentry>`, `${indent}  <onexit>`);
+        for (const delay of armed) lines.push(`${indent}    <cancel sendid="${escapeXml(`${state.id}.${delay}`)}"/>`);
+        lines.push(`${indent}  </onexit>`);
+      }
+      for (const t of state.transitions) lines.push(transitionElement(t, `${indent}  `));
+      block(state.id, `${indent}  `);
+      lines.push(`${indent}</state>`);
     }
-    for (const t of state.transitions) lines.push(transitionElement(t));
-    lines.push('  </state>');
-  }
+  };
+  block(undefined, '  ');
   lines.push('</scxml>', '');
   return lines.join('\n');
 }

@@ -6,19 +6,20 @@ import { dotGraph } from './dot.js';
 import type { ChartState } from '../machine-graph.js';
 
 /**
- * Render `docs/connection.svg` from the DOT graph.
+ * Render the SVG, e.g. `docs/connection.svg`, from the DOT graph.
  *
  * @param {ChartState[]} chart From `readChart()`
+ * @param {string} name The machine's name, e.g. `connection`
  * @returns {Promise<string>} The SVG text
- * @throws {Error} If `@viz-js/viz` is not installed (it is a development dependency)
+ * @throws {Error} If the optional peer dependency `@viz-js/viz` is not installed
  */
-export async function svgImage(chart: readonly ChartState[]): Promise<string> {
+export async function svgImage(chart: readonly ChartState[], name: string): Promise<string> {
   let viz: typeof import('@viz-js/viz');
   try {
     viz = await import('@viz-js/viz');
   } catch {
-    throw new Error('SVG output needs the package @viz-js/viz (npm install --save-dev @viz-js/viz)');
+    throw new Error('SVG charts need the optional peer dependency @viz-js/viz: npm install @viz-js/viz');
   }
   const instance = await viz.instance();
-  return instance.renderString(dotGraph(chart), { format: 'svg', engine: 'dot' });
+  return instance.renderString(dotGraph(chart, name), { format: 'svg', engine: 'dot' });
 }

@@ -1,10 +1,9 @@
 /**
- * The state chart as inline SVG, laid out from `readChart()`: the states in
+ * The state chart as inline SVG, laid out from `lifecycleChart()` (the states the audit trail records): the states in
  * a row, one edge per (source, target) pair labelled with its events. Every
  * state-changing event carries a count element the page updates live.
  */
-import type { ConnectionState } from '../../machines/connection.machine.js';
-import { readChart, transitionKey, type ChartState, type ChartTransition } from '../machine-graph.js';
+import { lifecycleChart, transitionKey, type ChartState, type ChartTransition } from '../machine-graph.js';
 import { escapeHtml } from './escape.js';
 
 const BOX_W = 136;
@@ -16,17 +15,10 @@ const LINE_H = 15;
 /** Height of an arc's control points per column it spans. */
 const ARC_PER_SPAN = 70;
 
-/** What the captions under each count say. */
-const CAPTIONS: Readonly<Record<ConnectionState, string>> = {
-  connecting: 'live',
-  connected: 'live',
-  closing: 'live',
-  closed: 'so far'
-};
 
 interface Edge {
-  source: ConnectionState;
-  target: ConnectionState;
+  source: string;
+  target: string;
   transitions: ChartTransition[];
 }
 
@@ -116,7 +108,7 @@ function stateSvg(state: ChartState, column: Column): string {
     `<rect x="${column.left}" y="${BOX_TOP}" width="${BOX_W}" height="${BOX_H}" rx="10"/>${inner}` +
     `<text class="name" x="${column.cx}" y="${BOX_TOP + 24}" text-anchor="middle">${name}</text>` +
     `<text class="count" x="${column.cx}" y="${BOX_TOP + 60}" text-anchor="middle" data-count="${name}">0</text>` +
-    `<text class="caption" x="${column.cx}" y="${BOX_TOP + 79}" text-anchor="middle">${CAPTIONS[state.name]}</text>` +
+    `<text class="caption" x="${column.cx}" y="${BOX_TOP + 79}" text-anchor="middle">${state.final ? 'so far' : 'live'}</text>` +
     `</g>`
   );
 }
@@ -127,10 +119,10 @@ function stateSvg(state: ChartState, column: Column): string {
  * `[data-key=<from|event|to>]`; each edge group lists its keys in
  * `data-keys`, comma-separated.
  *
- * @param {ChartState[]} [chart] The chart to draw; default `readChart()`
+ * @param {ChartState[]} [chart] The audited states to draw; default `lifecycleChart()`
  * @returns {string} An `<svg>` element
  */
-export function renderChartSvg(chart: ChartState[] = readChart()): string {
+export function renderChartSvg(chart: ChartState[] = lifecycleChart()): string {
   const index = new Map(chart.map((s, i) => [s.name, i]));
   const columns = chart.map((_, i): Column => {
     const left = MARGIN_X + i * PITCH;

@@ -4,7 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyAudit, type AuditError } from '../../src/index.js';
+import { verifyAudit, type AuditError } from '../../src/audit/verify.js';
+import { lifecycleChart, readChart } from '../../src/machine-graph.js';
+import { jobMachine } from '../machines/job.machine.js';
 import { ENDINGS, recordAuditRun, type AuditRun, type ScenarioUser } from './scenario.js';
 
 let run: AuditRun;
@@ -145,5 +147,32 @@ describe('verifyAudit on a real trail', () => {
     expect(summary(report.errors)).toEqual([`${index + 1} invalid_record ${run.ids.dave}`]);
     expect(report.errors[0]!.message).toBe('transition record: to "gone" is not a state');
     expect(report.open.map((o) => o.connectionId)).toEqual([run.ids.dave]);
+  });
+});
+
+describe('verifyAudit on another machine: guards, a parent with shared transitions, nested states', () => {
+  const lifecycle = lifecycleChart(readChart(jobMachine));
+  const record = (seq: number, from: string, event: string, to: string) => ({ msg: 'transition', connectionId: 'job-1', seq, from, event, to });
+
+  it('accepts a trail the job machine can produce: a retry, then a cancel the parent shares', () => {
+    const report = verifyAudit(
+      [record(1, 'queued', 'START', 'running'), record(2, 'running', 'FAIL', 'retrying'), record(3, 'retrying', 'START', 'running'), record(4, 'running', 'CANCEL', 'cancelled')],
+      { lifecycle }
+    );
+    expect(report).toMatchObject({ ok: true, connections: 1, transitions: 4, open: [] });
+  });
+
+  it('names a transition the machine has not got, and a state it has not got', () => {
+    const report = verifyAudit([record(1, 'queued', 'CANCEL', 'cancelled'), record(2, 'cancelled', 'START', 'downloading')], { lifecycle });
+    expect(report.errors.map((e) => `${e.line} ${e.kind} ${e.message}`)).toEqual([
+      '1 disallowed the machine has no transition queued --CANCEL--> cancelled',
+      '2 invalid_record transition record: to "downloading" is not a state'
+    ]);
+  });
+
+  it('lists a job that has not reached a final state as open', () => {
+    expect(verifyAudit([record(1, 'queued', 'START', 'running')], { lifecycle }).open).toEqual([
+      { connectionId: 'job-1', userId: undefined, state: 'running', lastSeq: 1, lastLine: 1 }
+    ]);
   });
 });

@@ -1,69 +1,57 @@
-/** The Mermaid page lists every state and every transition of `readChart()`. */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { readChart } from '../../src/machine-graph.js';
+/** The Mermaid page lists every state, parent and transition of `readChart()`. */
+import { describe, expect, it } from 'vitest';
+import { chartNames } from '../../src/chart/label.js';
+import { CHART_CASES, label } from './charts.js';
 
-let page: string;
-let diagram: string[];
+describe.each(CHART_CASES)('the Mermaid page of the $name machine', ({ chart, render }) => {
+  const names = chartNames(chart);
+  const diagramOf = async () => {
+    const page = await render('mermaid');
+    const block = /```mermaid\n([\s\S]*?)\n```/.exec(page);
+    return { page, diagram: (block?.[1] ?? '').split('\n').map((line) => line.trim()) };
+  };
 
-beforeAll(async () => {
-  page = await readFile(join(import.meta.dirname, '..', '..', 'docs', 'connection.md'), 'utf8');
-  const block = /```mermaid\n([\s\S]*?)\n```/.exec(page);
-  diagram = (block?.[1] ?? '').split('\n').map((line) => line.trim());
-});
-
-function label(t: { event: string; guard: string | undefined }): string {
-  return t.guard === undefined ? t.event : `${t.event} [${t.guard}]`;
-}
-
-describe('docs/connection.md', () => {
-  it('holds one stateDiagram-v2 block with the initial and final states marked', () => {
+  it('holds one stateDiagram-v2 block with each initial state marked inside its parent, the final states marked', async () => {
+    const { page, diagram } = await diagramOf();
     expect(page.match(/```mermaid/g)).toHaveLength(1);
     expect(diagram[0]).toBe('stateDiagram-v2');
-    const chart = readChart();
-    for (const state of chart.filter((s) => s.initial)) expect(diagram).toContain(`[*] --> ${state.name}`);
-    for (const state of chart.filter((s) => s.final)) expect(diagram).toContain(`${state.name} --> [*]`);
+    for (const state of chart.filter((s) => s.initial)) expect(diagram).toContain(`[*] --> ${names.get(state.id)}`);
+    for (const state of chart.filter((s) => s.final && s.parent === undefined)) expect(diagram).toContain(`${names.get(state.id)} --> [*]`);
   });
 
-  it('names every state in the diagram', () => {
-    const named = new Set(diagram.flatMap((line) => line.split(/\s+/)));
-    for (const state of readChart()) expect(named, state.name).toContain(state.name);
+  it('draws every parent as a composite state holding its children', async () => {
+    const { diagram } = await diagramOf();
+    for (const parent of chart.filter((s) => chart.some((c) => c.parent === s.id))) {
+      const open = diagram.indexOf(`state ${names.get(parent.id)} {`);
+      expect(open, parent.id).toBeGreaterThan(0);
+      const initialChild = chart.find((c) => c.parent === parent.id && c.initial)!;
+      expect(diagram[open + 1]).toBe(`[*] --> ${names.get(initialChild.id)}`);
+    }
   });
 
-  it('draws every transition with a target, labelled with its event and guard, and nothing else', () => {
-    const expected = readChart().flatMap((s) =>
-      s.transitions.filter((t) => t.target !== undefined).map((t) => `${t.source} --> ${t.target} : ${label(t)}`)
+  it('draws every transition with a target, labelled with its event and guard, and nothing else', async () => {
+    const { diagram } = await diagramOf();
+    const expected = chart.flatMap((s) =>
+      s.transitions.filter((t) => t.target !== undefined).map((t) => `${names.get(t.source)} --> ${names.get(t.target!)} : ${label(t)}`)
     );
-    const drawn = diagram.filter((line) => / --> /.test(line) && !line.includes('[*]'));
-    expect(drawn).toEqual(expected);
+    expect(diagram.filter((line) => / --> /.test(line) && !line.includes('[*]'))).toEqual(expected);
   });
 
-  it('notes every targetless transition on its state', () => {
-    for (const state of readChart()) {
-      const internal = state.transitions.filter((t) => t.target === undefined);
-      if (internal.length === 0) continue;
-      const start = diagram.indexOf(`note right of ${state.name}`);
-      expect(start, state.name).toBeGreaterThan(0);
-      const note = diagram.slice(start, diagram.indexOf('end note', start));
-      for (const t of internal) expect(note).toContain(`${label(t)} / ${t.actions.join(', ')}`);
-    }
-  });
-
-  it("notes every state's entry actions on it, and lists them in a table", () => {
-    const chart = readChart();
-    expect(chart.filter((s) => s.entry.length > 0).map((s) => s.name)).toEqual(['connected', 'closing', 'closed']);
+  it('describes each state with its entry actions, invoked actors, tags and targetless transitions', async () => {
+    const { diagram } = await diagramOf();
     for (const state of chart) {
-      expect(page).toContain(`| ${state.name} | ${state.entry.join(', ')} |`);
-      if (state.entry.length === 0) continue;
-      const start = diagram.indexOf(`note right of ${state.name}`);
-      expect(start, state.name).toBeGreaterThan(0);
-      expect(diagram.slice(start, diagram.indexOf('end note', start))).toContain(`entry / ${state.entry.join(', ')}`);
+      const name = names.get(state.id)!;
+      if (state.entry.length > 0) expect(diagram).toContain(`${name} : entry / ${state.entry.join(', ')}`);
+      if (state.invoke.length > 0) expect(diagram).toContain(`${name} : invoke / ${state.invoke.join(', ')}`);
+      if (state.tags.length > 0) expect(diagram).toContain(`${name} : tags / ${state.tags.join(', ')}`);
+      for (const t of state.transitions.filter((t) => t.target === undefined)) expect(diagram).toContain(`${name} : ${label(t)} / ${t.actions.join(', ')}`);
     }
   });
 
-  it('has a table row for every transition', () => {
-    for (const state of readChart()) {
+  it('has a table row for every transition and every state', async () => {
+    const { page } = await diagramOf();
+    for (const state of chart) {
+      expect(page).toContain(`| ${state.id} | ${state.entry.join(', ')} | ${state.tags.join(', ')} |`);
       for (const t of state.transitions) {
         expect(page).toContain(`| ${t.source} | ${t.event} | ${t.guard ?? ''} | ${t.target ?? '(stays)'} | ${t.actions.join(', ')} |`);
       }

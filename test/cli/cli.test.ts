@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHART_FILES, CHART_FORMATS } from '../../src/chart/index.js';
+import { CHART_FORMATS, chartFile } from '../../src/chart/index.js';
 import { verifyAudit } from '../../src/index.js';
 import { recordAuditRun, type AuditRun } from '../audit/scenario.js';
 
@@ -126,7 +126,7 @@ describe.concurrent('ws-lifecycle chart', () => {
   it('prints one format to stdout', async () => {
     const outcome = await cli(['chart', '--format', 'mermaid']);
     expect(outcome.code).toBe(0);
-    expect(outcome.stdout).toBe(await readFile(join(ROOT, 'docs', CHART_FILES.mermaid), 'utf8'));
+    expect(outcome.stdout).toBe(await readFile(join(ROOT, 'docs', chartFile('connection', 'mermaid')), 'utf8'));
   });
 
   it('finds docs/ current with --check', async () => {
@@ -140,14 +140,14 @@ describe.concurrent('ws-lifecycle chart', () => {
     const written = await cli(['chart', '--out', out]);
     expect(written.code).toBe(0);
     for (const format of CHART_FORMATS) {
-      expect(await readFile(join(out, CHART_FILES[format]), 'utf8')).toBe(await readFile(join(ROOT, 'docs', CHART_FILES[format]), 'utf8'));
+      expect(await readFile(join(out, chartFile('connection', format)), 'utf8')).toBe(await readFile(join(ROOT, 'docs', chartFile('connection', format)), 'utf8'));
     }
-    await writeFile(join(out, CHART_FILES.dot), 'digraph edited {}\n');
-    await rm(join(out, CHART_FILES.scxml));
+    await writeFile(join(out, chartFile('connection', 'dot')), 'digraph edited {}\n');
+    await rm(join(out, chartFile('connection', 'scxml')));
     const checked = await cli(['chart', '--out', out, '--check']);
     expect(checked.code).toBe(1);
-    expect(checked.stdout).toContain(`${join(out, CHART_FILES.scxml)}, ${join(out, CHART_FILES.dot)}`);
-    expect(checked.stdout).not.toContain(CHART_FILES.mermaid);
+    expect(checked.stdout).toContain(`${join(out, chartFile('connection', 'scxml'))}, ${join(out, chartFile('connection', 'dot'))}`);
+    expect(checked.stdout).not.toContain(chartFile('connection', 'mermaid'));
     // --format limits the check to the files named.
     expect((await cli(['chart', '--out', out, '--check', '--format', 'mermaid,svg'])).code).toBe(0);
   });

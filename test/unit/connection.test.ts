@@ -1,15 +1,19 @@
 /**
  * The send fast path bypasses the actor; here it must agree with the
  * machine: in every state a real connection can be driven into, a send is
- * accepted exactly when the machine in that state accepts SEND.
+ * accepted exactly when the machine's snapshot there has the `writable` tag,
+ * and refused with the reason that state's `meta.sendRefusal` names.
  */
 import { createActor } from 'xstate';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectionMachine, type ConnectionEvent, type ConnectionState } from '../../machines/connection.machine.js';
+import { connectionMachine, type ConnectionEvent, type ConnectionState, type ConnectionStateMeta } from '../../machines/connection.machine.js';
+import { readChart } from '../../src/machine-graph.js';
+import { matchesId } from '../support/machine.js';
 import type { Connection, TransitionRecord } from '../../src/index.js';
 import { stallClient, startServer, waitFor, type TestClient, type TestServer } from '../support/server.js';
 
 let server: TestServer | undefined;
+const lifecycleIds = Object.fromEntries(readChart().filter((s) => s.audited).map((s) => [s.name, s.id])) as Record<ConnectionState, string>;
 const clients: TestClient[] = [];
 
 afterEach(async () => {
@@ -25,6 +29,8 @@ function eventOf(record: TransitionRecord): ConnectionEvent {
       return { type: 'OPENED' };
     case 'CLOSE':
       return { type: 'CLOSE', code: record.code!, reason: record.reason! };
+    case 'PEER_CLOSING':
+      return { type: 'PEER_CLOSING' };
     case 'TRANSPORT_CLOSED':
       return { type: 'TRANSPORT_CLOSED', code: record.code!, reason: record.reason! };
     default:
@@ -70,12 +76,15 @@ describe('Connection.send agrees with the machine', () => {
     });
     const connection = await driveTo(server, state);
     const snapshot = replay(server.manager.history(connection.id)!);
-    expect(snapshot.value).toBe(state);
+    expect(matchesId(snapshot, lifecycleIds[state])).toBe(true);
+    const accepted = snapshot.hasTag('writable');
+    expect(accepted, `machine is writable in ${state}`).toBe(state === 'connected');
+    const refusal = accepted ? undefined : (snapshot.getMeta() as Record<string, ConnectionStateMeta | undefined>)[`connection.${lifecycleIds[state]}`]?.sendRefusal;
 
     for (const [kind, message] of MESSAGES) {
-      const accepted = snapshot.can({ type: 'SEND', data: message });
-      expect(accepted, `machine accepts SEND in ${state}`).toBe(state === 'connected');
-      expect((await connection.send(message)).ok, `Connection.send of ${kind}`).toBe(accepted);
+      const result = await connection.send(message);
+      expect(result.ok, `Connection.send of ${kind}`).toBe(accepted);
+      if (!result.ok) expect(result.reason).toBe(refusal);
       const report = await server.manager.broadcast(message, (c) => c === connection);
       expect(report.sent === 1, `broadcast of ${kind}`).toBe(accepted);
       expect(report.sent + report.rejected, `broadcast of ${kind} counted once`).toBe(state === 'closed' ? 0 : 1);
