@@ -13,13 +13,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
-import {
-  ConnectionManager,
-  createInspector,
-  type ConnectionState,
-  type SendFailureReason,
-  type ShutdownReport
-} from '../src/index.js';
+import { ConnectionManager, type ConnectionState, type SendFailureReason, type ShutdownReport } from '../src/index.js';
+import { createInspector } from '../src/inspector/inspector.js';
 import { TAB_ENDINGS, guardSends, openTab, type Tab, type TabCounters, type TabEnding } from './demo-tabs.js';
 
 /** Path of the demo's WebSocket endpoint. */

@@ -9,11 +9,12 @@ import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../machines/connection.machine.js';
 import { CLOSE_CODES, DEFAULTS } from './constants.js';
-import { Connection, WRITTEN, type ConnectionHost, type TransitionRecord } from './connection.js';
+import { Connection, type ConnectionHost, type TransitionRecord } from './connection.js';
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
+import { LocalDelivery, type Delivery } from './delivery.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
-import { SerializationError, serialize } from './serialization.js';
+import { SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
 import { assertCloseArgs, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -58,6 +59,12 @@ export interface ConnectionManagerOptions {
   authenticate?: (request: AuthenticateRequest) => AuthenticateResult | Promise<AuthenticateResult>;
   /** Makes connection ids. Default `crypto.randomUUID`. */
   generateId?: () => string;
+  /**
+   * Turns a message into a frame: a string is sent as text, bytes as
+   * binary; a throw refuses the send as `serialization_failed`. Default:
+   * `defaultSerialize` (strings as text, bytes as binary, anything else as JSON).
+   */
+  serialize?: Serializer;
 }
 
 export interface AcceptOptions {
@@ -116,10 +123,10 @@ const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
  * Owns every connection: accepts sockets, keeps the registry, sends,
  * closes and shuts down. Never throws from a send.
  */
-export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> implements ConnectionHost {
-  readonly maxBufferedBytes: number;
-  readonly backpressurePolicy: 'reject' | 'close';
-  readonly maxMessagesPerSecond: number;
+export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
+  /** What every connection of this manager calls back; not part of the API. */
+  readonly #host: ConnectionHost;
+  readonly #delivery: Delivery;
   readonly #logger: Logger;
   readonly #audit: Logger;
   readonly #registry = new ConnectionRegistry();
@@ -164,13 +171,29 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     };
     this.#maxConnections = o.maxConnections;
     this.#maxConnectionsPerUser = o.maxConnectionsPerUser;
-    this.maxBufferedBytes = o.maxBufferedBytes;
-    this.backpressurePolicy = o.backpressurePolicy;
-    this.maxMessagesPerSecond = o.maxMessagesPerSecond;
     this.#historyLimit = o.historyLimit;
     this.#closedHistoryLimit = o.closedHistoryLimit;
     this.#authenticate = options.authenticate;
     this.#generateId = options.generateId ?? randomUUID;
+    if (options.serialize !== undefined && typeof options.serialize !== 'function') {
+      throw new TypeError(`Invalid option serialize: ${typeof options.serialize} (expected a function)`);
+    }
+    this.#host = {
+      maxBufferedBytes: o.maxBufferedBytes,
+      backpressurePolicy: o.backpressurePolicy,
+      maxMessagesPerSecond: o.maxMessagesPerSecond,
+      serialize: options.serialize === undefined ? serialize : guardSerializer(options.serialize),
+      onTransition: (connection, record) => this.#onTransition(connection, record),
+      onClosed: (connection, info) => this.#onClosed(connection, info),
+      onOpen: (connection) => this.#admit(connection),
+      onMessage: (connection, data, isBinary) => this.#emitSafely('message', connection, data, isBinary),
+      onRefused: (connection, reason) => this.#onRefused(connection, reason),
+      onSerializationFailed: (connection, error) => this.#onSerializationFailed(connection, error),
+      onTransportError: (connection, error) =>
+        this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'transport error'),
+      onEventIgnored: (connection, event) => this.#onEventIgnored(connection, event)
+    };
+    this.#delivery = new LocalDelivery(this.#registry, this.#host, this.#logger);
   }
 
   /** Number of live (not yet `closed`) connections. */
@@ -309,7 +332,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
    * @returns {Promise<SendReport>} Once every write is reported
    */
   broadcast(message: unknown, filter?: (connection: Connection) => boolean): Promise<SendReport> {
-    return this.#sendMany(this.#registry.values(), message, filter);
+    return this.#delivery.deliver({ kind: 'everyone', filter }, message);
   }
 
   /**
@@ -320,7 +343,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
    * @returns {Promise<SendReport>} Once every write is reported
    */
   sendToUser(userId: string, message: unknown): Promise<SendReport> {
-    return this.#sendMany((this.#registry.byUser(userId) ?? NO_CONNECTIONS).values(), message, undefined);
+    return this.#delivery.deliver({ kind: 'user', userId }, message);
   }
 
   /**
@@ -387,7 +410,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
   }
 
   #register(ws: WebSocket, userId: string | undefined, metadata: Record<string, unknown> | undefined): Connection {
-    const connection = new Connection(this, ws, { id: this.#generateId(), userId, metadata, timing: this.#timing });
+    const connection = new Connection(this.#host, ws, { id: this.#generateId(), userId, metadata, timing: this.#timing });
     this.#registry.add(connection);
     connection._start();
     return connection;
@@ -430,61 +453,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     connection._open();
   }
 
-  #sendMany(
-    targets: Iterable<Connection>,
-    message: unknown,
-    filter: ((connection: Connection) => boolean) | undefined
-  ): Promise<SendReport> {
-    const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
-    const data = serialize(message);
-    if (data instanceof SerializationError) {
-      this.onSerializationFailed(undefined, data);
-      for (const connection of targets) {
-        if (!filter || filter(connection)) countRejected(report, 'serialization_failed');
-      }
-      return Promise.resolve(report);
-    }
-    // Encode text once; every socket then writes the same bytes.
-    const binary = typeof data !== 'string';
-    const wire = binary ? data : Buffer.from(data);
-    let pending = 0;
-    let settle: ((report: SendReport) => void) | undefined;
-    const written = (error?: Error | null): void => {
-      if (error) countRejected(report, 'transport_error');
-      else report.sent++;
-      if (--pending === 0 && settle) settle(report);
-    };
-    for (const connection of targets) {
-      if (filter) {
-        try {
-          if (!filter(connection)) continue;
-        } catch (error) {
-          this.#logger.error(
-            { connectionId: connection.id, userId: connection.userId, err: error },
-            'broadcast filter threw; skipping connection'
-          );
-          continue;
-        }
-      }
-      pending++;
-      const outcome = connection._transmit(wire, binary, written);
-      if (outcome === WRITTEN) {
-        pending--;
-        report.sent++;
-      } else if (outcome !== undefined) {
-        pending--;
-        this.onRefused(connection, outcome);
-        countRejected(report, outcome);
-      }
-    }
-    if (pending === 0) return Promise.resolve(report);
-    return new Promise((resolve) => {
-      settle = resolve;
-    });
-  }
-
-  /** @internal */
-  onTransition(connection: Connection, record: TransitionRecord): void {
+  #onTransition(connection: Connection, record: TransitionRecord): void {
     this.#registry.moved(record.from, record.to);
     const history = this.#histories.get(connection.id);
     // A one-element literal: an idle connection's history holds one record, not a grown array.
@@ -498,8 +467,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     this.#emitSafely('transition', connection, record);
   }
 
-  /** @internal */
-  onClosed(connection: Connection, info: CloseInfo): void {
+  #onClosed(connection: Connection, info: CloseInfo): void {
     this.#registry.remove(connection);
     const history = this.#histories.get(connection.id);
     this.#histories.delete(connection.id);
@@ -512,18 +480,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     this.#emitSafely('close', connection, info);
   }
 
-  /** @internal */
-  onOpen(connection: Connection): void {
-    this.#admit(connection);
-  }
-
-  /** @internal */
-  onMessage(connection: Connection, data: string | Buffer, isBinary: boolean): void {
-    this.#emitSafely('message', connection, data, isBinary);
-  }
-
-  /** @internal */
-  onRefused(connection: Connection, reason: SendFailureReason): void {
+  #onRefused(connection: Connection, reason: SendFailureReason): void {
     if (this.#audit.isLevelEnabled('debug')) {
       this.#audit.debug(
         { connectionId: connection.id, userId: connection.userId, state: connection.state, reason },
@@ -532,18 +489,11 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
     }
   }
 
-  /** @internal */
-  onSerializationFailed(connection: Connection | undefined, error: SerializationError): void {
+  #onSerializationFailed(connection: Connection | undefined, error: SerializationError): void {
     this.#logger.error({ connectionId: connection?.id, userId: connection?.userId, err: error }, 'message not serializable');
   }
 
-  /** @internal */
-  onTransportError(connection: Connection, error: Error): void {
-    this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'transport error');
-  }
-
-  /** @internal */
-  onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void {
+  #onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void {
     this.#ignoredEvents++;
     if (this.#logger.isLevelEnabled('debug')) {
       this.#logger.debug({ connectionId: connection.id, userId: connection.userId, state: connection.state, event }, 'event ignored');
@@ -570,11 +520,6 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> imp
   #listenerFailed(event: string, connection: Connection, error: unknown, how: 'threw' | 'rejected'): void {
     this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener ${how}`);
   }
-}
-
-function countRejected(report: SendReport, reason: SendFailureReason): void {
-  report.rejected++;
-  report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {

@@ -27,39 +27,47 @@ function replacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Array items and object keys {@link holdsSpecial} reads before it gives up. */
+/** Array items and object keys {@link scan} reads before it gives up. */
 const SCAN_LIMIT = 256;
-let scanBudget = 0;
+/** What {@link scan} returns when it found a value plain `JSON.stringify` writes wrongly. */
+const FOUND = -1;
+/** What {@link scan} returns when the value was too large to read within its budget. */
+const EXHAUSTED = -2;
 
 /**
- * Whether `value` holds what plain `JSON.stringify` writes wrongly: a BigInt
- * (it throws), a Map, Set or Error (an Error with fields of its own loses
- * its name and message, and nothing in the output shows it), or an object
- * with a `toJSON` other than a Date's (its result may hold any of those).
- * Leaves `scanBudget` negative when it gave up on a large value.
+ * Look for what plain `JSON.stringify` writes wrongly: a BigInt (it
+ * throws), a Map, Set or Error (an Error with fields of its own loses its
+ * name and message, and nothing in the output shows it), or an object with
+ * a `toJSON` other than a Date's (its result may hold any of those).
+ *
+ * @returns The budget left when nothing was found; {@link FOUND}; or {@link EXHAUSTED}
  */
-function isSpecial(value: unknown): boolean {
-  return typeof value === 'object' ? value !== null && holdsSpecial(value) : typeof value === 'bigint';
-}
-
-function holdsSpecial(value: object): boolean {
+function scan(value: unknown, budget: number): number {
+  if (typeof value !== 'object') return typeof value === 'bigint' ? FOUND : budget;
+  if (value === null) return budget;
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Array.prototype) {
     const array = value as unknown[];
-    if ((scanBudget -= array.length) < 0) return false;
-    for (let i = 0; i < array.length; i++) if (isSpecial(array[i])) return true;
-    return false;
+    let left = budget - array.length;
+    if (left < 0) return EXHAUSTED;
+    for (let i = 0; i < array.length; i++) {
+      left = scan(array[i], left);
+      if (left < 0) return left;
+    }
+    return left;
   }
   if (proto !== Object.prototype && proto !== null) {
-    if (value instanceof Date) return false;
-    if (value instanceof Map || value instanceof Set || value instanceof Error) return true;
+    if (value instanceof Date) return budget;
+    if (value instanceof Map || value instanceof Set || value instanceof Error) return FOUND;
   }
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return true;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return FOUND;
+  let left = budget;
   for (const key in value) {
-    if (--scanBudget < 0) return false;
-    if (isSpecial((value as Record<string, unknown>)[key])) return true;
+    if (--left < 0) return EXHAUSTED;
+    left = scan((value as Record<string, unknown>)[key], left);
+    if (left < 0) return left;
   }
-  return false;
+  return left;
 }
 
 /**
@@ -78,7 +86,7 @@ function stringifyUnscanned(message: unknown): string | undefined {
 }
 
 /**
- * Serialize one message.
+ * The default serializer: serialize one message.
  *
  * @param {unknown} message A string (sent as text), bytes (sent as binary)
  *   or any JSON-serializable value (sent as JSON text)
@@ -102,9 +110,9 @@ export function serialize(message: unknown): WireData | SerializationError {
   try {
     // V8's plain JSON.stringify is about twice as fast as one with a
     // replacer; a short scan decides which one a message needs.
-    scanBudget = SCAN_LIMIT;
-    if (isSpecial(message)) text = JSON.stringify(message, replacer);
-    else text = scanBudget >= 0 ? JSON.stringify(message) : stringifyUnscanned(message);
+    const scanned = scan(message, SCAN_LIMIT);
+    if (scanned === FOUND) text = JSON.stringify(message, replacer);
+    else text = scanned === EXHAUSTED ? stringifyUnscanned(message) : JSON.stringify(message);
   } catch (error) {
     return new SerializationError(`Cannot serialize message: ${(error as Error).message}`, { cause: error });
   }
@@ -134,4 +142,31 @@ function isDetached(data: ArrayBuffer | ArrayBufferView): boolean {
  */
 export function isBinary(data: WireData): boolean {
   return typeof data !== 'string';
+}
+
+/**
+ * What a user's `serialize` option may do: return a string (a text frame)
+ * or bytes (a binary frame), or throw to refuse the message.
+ */
+export type Serializer = (message: unknown) => WireData;
+
+/**
+ * Wrap a user's serializer so that it behaves like {@link serialize}: a
+ * throw, or a result that is not a string or bytes, becomes a
+ * {@link SerializationError} that names it.
+ *
+ * @param {Serializer} user The `serialize` option
+ * @returns {(message: unknown) => WireData | SerializationError} Never throws
+ */
+export function guardSerializer(user: Serializer): (message: unknown) => WireData | SerializationError {
+  return (message) => {
+    let data: unknown;
+    try {
+      data = user(message);
+    } catch (error) {
+      return new SerializationError(`serialize threw: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+    if (typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data) || data instanceof Blob) return data;
+    return new SerializationError(`serialize returned ${data === null ? 'null' : typeof data}; expected a string or bytes`);
+  };
 }

@@ -7,7 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import type { ConnectionManagerOptions, ShutdownReport } from '../../src/index.js';
-import { startServer, waitFor } from '../../test/support/server.js';
+import { startSoakServer, until } from './server.js';
 import {
   checkClientExit,
   checkFanOutReports,
@@ -110,7 +110,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakOutcome> {
   const random = createRandom(options.seed);
   const snapshot = (name: string): string | undefined =>
     options.heapSnapshots === undefined ? undefined : join(options.heapSnapshots, `soak-${process.pid}-${name}.heapsnapshot`);
-  const server = await startServer(managerOptions(random));
+  const server = await startSoakServer(managerOptions(random));
   const { manager, wss } = server;
   const probe = new SocketProbe();
   const driver = new SoakDriver(manager, random, probe, { users: options.users, opsPerTick: options.opsPerTick, maxPending: 50_000 });
@@ -134,7 +134,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakOutcome> {
   const quiet = async (): Promise<void> => {
     // A terminated connection is `closed` at once; its socket leaves wss.clients when ws reports 'close'.
     const idle = (): boolean => manager.size === 0 && wss.clients.size === 0 && probe.pendingWrites === 0 && driver.pendingSends === 0;
-    await waitFor(idle, SETTLE_MS, 'quiet').catch(() => {});
+    await until(idle, SETTLE_MS);
   };
   const clientsLeave = async (): Promise<void> => {
     await client.drain(SETTLE_MS);

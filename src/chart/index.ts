@@ -13,6 +13,9 @@ import { mermaidPage } from './mermaid.js';
 import { scxmlDocument } from './scxml.js';
 import { svgImage } from './svg.js';
 
+export { allowedTransitions, eventLabel, lifecycleChart, readChart, transitionKey } from '../machine-graph.js';
+export type { ChartState, ChartTransition } from '../machine-graph.js';
+
 /** The chart formats, in the order they are generated. */
 export const CHART_FORMATS = ['mermaid', 'scxml', 'dot', 'svg'] as const;
 

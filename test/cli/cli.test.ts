@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_FORMATS, chartFile } from '../../src/chart/index.js';
-import { verifyAudit } from '../../src/index.js';
+import { verifyAudit } from '../../src/audit/verify.js';
 import { recordAuditRun, type AuditRun } from '../audit/scenario.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

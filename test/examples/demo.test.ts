@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { verifyAudit, type TransitionRecord } from '../../src/index.js';
+import type { TransitionRecord } from '../../src/index.js';
+import { verifyAudit } from '../../src/audit/verify.js';
 import { runDemo } from '../../examples/run-demo.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInspector, type Inspector } from '../../src/index.js';
+import { createInspector, type Inspector } from '../../src/inspector/inspector.js';
 import { CHROMIUM_PATH, hasChromium, launchChromium, type Browser } from '../../examples/browser.js';
 import { startServer, type TestServer } from '../support/server.js';
 

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ConnectionManager, createInspector, type Connection, type Inspector, type InspectorSnapshot, type TransitionRecord } from '../../src/index.js';
+import { ConnectionManager, type Connection, type TransitionRecord } from '../../src/index.js';
+import { createInspector, type Inspector, type InspectorSnapshot } from '../../src/inspector/inspector.js';
 import { allowedTransitions } from '../../src/machine-graph.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 
