@@ -22,17 +22,18 @@ const FOLDERS = ['test/machines/', 'test/unit/', 'test/chart/', 'test/races/', '
 
 /** Runs the folders in {@link FOLDERS} order, files by name within one; never by last duration or failure. */
 class CheapFirstSequencer extends BaseSequencer {
-  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+  override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const key = (spec: TestSpecification): [number, string] => {
       const path = relative(process.cwd(), spec.moduleId).replaceAll('\\', '/');
       const folder = FOLDERS.findIndex((prefix) => path.startsWith(prefix));
       return [folder === -1 ? FOLDERS.length : folder, path];
     };
-    return [...files].sort((a, b) => {
+    const sorted = [...files].sort((a, b) => {
       const [fa, pa] = key(a);
       const [fb, pb] = key(b);
       return fa - fb || (pa < pb ? -1 : pa > pb ? 1 : 0);
     });
+    return Promise.resolve(sorted);
   }
 }
 
@@ -77,7 +78,7 @@ function loadFailure(file: RunnerTestFile): RunnerTestCase {
     timeout: 0,
     result: { state: 'fail', errors: file.result?.errors ?? [], duration: 0 },
     context: undefined as unknown as RunnerTestCase['context']
-  } as RunnerTestCase;
+  };
 }
 
 export default defineConfig({

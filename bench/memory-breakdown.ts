@@ -7,7 +7,7 @@
  *
  *   node --expose-gc --import tsx bench/memory-breakdown.ts
  */
-import { createActor, createMachine, type AnyActorRef } from 'xstate';
+import { createActor, createMachine } from 'xstate';
 import { connectionMachine } from '../machines/connection.machine.js';
 
 const COUNT = 10_000;
@@ -45,7 +45,7 @@ const ownSystem = bytesPerActor(() => createActor(connectionMachine, { input: IN
 const root = createActor(createMachine({}), { inspect: () => {} });
 root.start();
 const sharedSystem = bytesPerActor(() =>
-  createActor(connectionMachine, { input: INPUT, parent: root } as { input: typeof INPUT; parent: AnyActorRef })
+  createActor(connectionMachine, { input: INPUT, parent: root })
 );
 process.stdout.write(
   `connection actor, own actor system (as created today): ${ownSystem.toFixed(0)} B\n` +

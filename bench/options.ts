@@ -83,7 +83,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   return {
     quick,
     rounds: positiveInt('rounds', values.rounds) ?? (quick ? 3 : 5),
-    out: values.out!,
+    out: values.out,
     only,
     sendBytes: [100, 16 * 1024],
     sendMessages: positiveInt('messages', values.messages) ?? (quick ? 20_000 : 100_000),

@@ -90,7 +90,9 @@ function absolutePanel(rows: ResultRow[], metrics: readonly Metric[], top: numbe
   for (const row of rows.filter((r) => metrics.includes(r.metric))) {
     const key = `${row.scenario} ${row.metric}`;
     const bars = groups.get(key) ?? [];
-    if (!bars.some((bar) => bar.name === row.subject)) bars.push({ name: row.subject, median: row.median, min: row.min, max: row.max, subject: true });
+    if (!bars.some((bar) => bar.name === row.subject)) {
+      bars.push({ name: row.subject, median: row.median, min: row.min, max: row.max, subject: true });
+    }
     if (!bars.some((bar) => bar.name === row.baseline)) {
       bars.push({ name: row.baseline, median: row.baseline_median, min: row.baseline_min, max: row.baseline_max, subject: false });
     }

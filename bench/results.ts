@@ -126,7 +126,7 @@ export function validateResults(value: unknown): Results {
       }
     }
     if (!((row.min as number) <= (row.median as number) && (row.median as number) <= (row.max as number))) {
-      throw new Error(`results: row ${i} has median ${row.median} outside [${row.min}, ${row.max}]`);
+      throw new Error(`results: row ${i} has median ${String(row.median)} outside [${String(row.min)}, ${String(row.max)}]`);
     }
   });
   return value as Results;

@@ -110,7 +110,7 @@ export class Agent {
 export function serveAgent(handlers: Record<string, Handler>): void {
   const send = process.send?.bind(process);
   if (!send) throw new Error('serveAgent() must run in a forked child process');
-  process.on('message', async (request: Request) => {
+  const answer = async (request: Request): Promise<void> => {
     let reply: Reply;
     try {
       if (request.cmd === 'ping') {
@@ -124,6 +124,7 @@ export function serveAgent(handlers: Record<string, Handler>): void {
       reply = { id: request.id, error: (error as Error).stack ?? String(error) };
     }
     if (process.connected) send(reply);
-  });
+  };
+  process.on('message', (request: Request) => void answer(request));
   process.on('disconnect', () => process.exit(0));
 }

@@ -271,10 +271,8 @@ async function stop(): Promise<void> {
   for (const manager of managers.values()) await manager.shutdown({ timeoutMs: 1_000 });
   for (const ws of wss?.clients ?? []) ws.terminate();
   io?.disconnectSockets(true);
-  await Promise.all([
-    wss && new Promise<void>((resolve) => wss!.close(() => resolve())),
-    io && new Promise<void>((resolve) => io!.close(() => resolve()))
-  ]);
+  if (wss) await new Promise<void>((resolve) => wss!.close(() => resolve()));
+  if (io) await io.close();
   for (const stream of auditStreams) {
     await new Promise<void>((resolve) => (stream as unknown as { flush(cb: () => void): void }).flush(() => resolve()));
   }

@@ -22,7 +22,7 @@ const stop = new AbortController();
 const summary = await runDemo({
   inspect: true,
   until: stop.signal,
-  onListening: async ({ inspect }) => {
+  onListening: ({ inspect }) => {
     // Shoot in the background: runDemo only starts the users after this returns.
     void (async () => {
       const browser = await launchChromium({ width: 1200, height: 860 });

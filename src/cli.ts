@@ -116,9 +116,9 @@ function describe(file: string, report: AuditReport): string {
     report.open.length === 0
       ? ''
       : `; ${report.open.length} still open: ${report.open
-          .slice(0, 10)
-          .map((o) => `${o.connectionId} (${o.state}, line ${o.lastLine})`)
-          .join(', ')}${report.open.length > 10 ? ', ...' : ''}`;
+        .slice(0, 10)
+        .map((o) => `${o.connectionId} (${o.state}, line ${o.lastLine})`)
+        .join(', ')}${report.open.length > 10 ? ', ...' : ''}`;
   const unreadable = unreadableLines(report);
   const verdict = report.ok
     ? `${file}: consistent: ${counts}${open}`

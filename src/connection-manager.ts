@@ -14,7 +14,7 @@ import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { LocalDelivery, type Delivery } from './delivery.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
-import { SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
+import { type SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
 import { assertCloseArgs, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -259,9 +259,9 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   accept(ws: WebSocket, options: AcceptOptions = {}): Connection {
     const connection = this.#register(ws, options.userId, options.metadata);
     if (this.#shuttingDown) {
-      connection.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      void connection.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
     } else if (this.#registry.size > this.#maxConnections) {
-      connection.close(CLOSE_CODES.TRY_AGAIN_LATER, 'server at capacity');
+      void connection.close(CLOSE_CODES.TRY_AGAIN_LATER, 'server at capacity');
     } else if (this.#authenticate) {
       void this.#runAuthenticate(connection, options.request);
     } else {
@@ -304,7 +304,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    */
   connect(url: string | URL, options: ConnectOptions = {}): Connection {
     const connection = this.#register(new WebSocket(url, options.ws), options.userId, options.metadata);
-    if (this.#shuttingDown) connection.close(CLOSE_CODES.GOING_AWAY, 'client shutting down');
+    if (this.#shuttingDown) void connection.close(CLOSE_CODES.GOING_AWAY, 'client shutting down');
     this.#emitSafely('connection', connection);
     return connection;
   }
@@ -389,7 +389,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       for (const connection of targets) {
         if (connection.state !== 'closed') {
           terminated++;
-          connection.terminate();
+          void connection.terminate();
         }
       }
     }, timeoutMs);
@@ -398,7 +398,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         // Yield between batches even at 0 ms, so each batch's close frames go out before the next.
         if (i > 0) await delay(batchIntervalMs);
         for (const connection of targets.slice(i, i + batchSize)) {
-          if (connection.state === 'connecting' || connection.state === 'connected') connection.close(code, reason);
+          if (connection.state === 'connecting' || connection.state === 'connected') void connection.close(code, reason);
         }
       }
       const infos = await outcomes;
@@ -426,7 +426,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     }
     if (connection.state !== 'connecting') return;
     if (result === false) {
-      connection.close(CLOSE_CODES.POLICY_VIOLATION, 'authentication failed');
+      void connection.close(CLOSE_CODES.POLICY_VIOLATION, 'authentication failed');
       return;
     }
     if (typeof result === 'object' && result !== null) {
@@ -446,7 +446,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         if (other !== connection && (other.state === 'connecting' || other.state === 'connected')) live++;
       }
       if (live >= this.#maxConnectionsPerUser) {
-        connection.close(CLOSE_CODES.POLICY_VIOLATION, 'too many connections for user');
+        void connection.close(CLOSE_CODES.POLICY_VIOLATION, 'too many connections for user');
         return;
       }
     }
@@ -513,7 +513,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     try {
       (this.emit as (event: K, ...args: ConnectionManagerEvents[K]) => boolean)(event, ...args);
     } catch (error) {
-      this.#listenerFailed(event, args[0] as Connection, error, 'threw');
+      this.#listenerFailed(event, args[0], error, 'threw');
     }
   }
 

@@ -193,7 +193,7 @@ export class Connection {
     this.#host = host;
     this.#userId = init.userId;
     this.#metadata = init.metadata;
-    this.#ws = ws as BoundSocket;
+    this.#ws = ws;
     this.#system = systems.acquire();
     this.#actor = createActor(boundMachine, { input: init.timing, parent: this.#system.root });
     connections.set(this.#actor, this);
@@ -224,8 +224,8 @@ export class Connection {
         info !== undefined
           ? Promise.resolve(info)
           : new Promise((resolve) => {
-              this.#resolveClosed = resolve;
-            });
+            this.#resolveClosed = resolve;
+          });
     }
     return this.#closed;
   }
@@ -494,7 +494,8 @@ export class Connection {
       }
     }
     this._peerActive();
-    this._deliver(binary ? (data as Buffer) : data.toString(), binary);
+    // ws's default binaryType, nodebuffer, hands over one Buffer even for a fragmented message.
+    this._deliver(binary ? (data as Buffer) : (data as Buffer).toString(), binary);
   }
 
   /**

@@ -103,7 +103,7 @@ export function readChart(machine: AnyStateMachine = connectionMachine): ChartSt
     const transitions: ChartTransition[] = [];
     for (const [eventType, definitions] of node.transitions) {
       for (const definition of definitions) {
-        const delay = (definition as { delay?: unknown }).delay;
+        const delay = (definition as { delay?: string | number }).delay;
         const target = definition.target?.[0];
         transitions.push({
           source: id,

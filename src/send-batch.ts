@@ -67,8 +67,8 @@ export class SendBatch {
         result !== undefined
           ? Promise.resolve(result)
           : new Promise((resolve) => {
-              this.#resolve = resolve;
-            });
+            this.#resolve = resolve;
+          });
     }
     return this.#promise;
   }

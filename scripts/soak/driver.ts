@@ -126,7 +126,7 @@ export class SoakDriver {
       this.#accepted++;
       this.#live.add(connection);
       if (this.#live.size > this.#peakLive) this.#peakLive = this.#live.size;
-      this.#ledgers['connection.closed'].track(connection.closed);
+      void this.#ledgers['connection.closed'].track(connection.closed);
     });
     manager.on('close', (connection, info) => this.#onClose(connection, info));
     manager.on('message', (connection, data) => this.#onMessage(connection, data));

@@ -49,8 +49,8 @@ export class SocketProbe {
    */
   watch(connection: Connection): void {
     const ws = connection.socket;
-    const send = ws.send;
-    const ping = ws.ping;
+    const send = ws.send.bind(ws);
+    const ping = ws.ping.bind(ws);
     ws.send = ((data: unknown, options?: unknown, callback?: unknown): void => {
       if (typeof options === 'function') {
         callback = options;
@@ -64,7 +64,7 @@ export class SocketProbe {
         if (error) this.#writeFailed(error, connection);
         (callback as WriteCallback | undefined)?.(error);
       };
-      send.call(ws, data as string, (options ?? {}) as object, written);
+      send(data as string, options ?? {}, written);
     }) as WebSocket['send'];
     ws.ping = ((...args: unknown[]): void => {
       this.#pings++;

@@ -209,7 +209,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakOutcome> {
  * weak maps catch up; the last collection comes right before the reading,
  * so nothing allocated in between is counted.
  */
-async function heapAfterGc(gc: () => void, snapshotTo: string | undefined): Promise<HeapReading> {
+async function heapAfterGc(gc: () => unknown, snapshotTo: string | undefined): Promise<HeapReading> {
   for (let i = 0; i < 3; i++) {
     gc();
     await nextTurn();

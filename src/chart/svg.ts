@@ -2,6 +2,7 @@
  * The chart as SVG, laid out by Graphviz compiled to WebAssembly
  * (`@viz-js/viz`): offline, no browser, the same bytes for the same DOT.
  */
+import type * as VizModule from '@viz-js/viz';
 import { dotGraph } from './dot.js';
 import type { ChartState } from '../machine-graph.js';
 
@@ -14,7 +15,7 @@ import type { ChartState } from '../machine-graph.js';
  * @throws {Error} If the optional peer dependency `@viz-js/viz` is not installed
  */
 export async function svgImage(chart: readonly ChartState[], name: string): Promise<string> {
-  let viz: typeof import('@viz-js/viz');
+  let viz: typeof VizModule;
   try {
     viz = await import('@viz-js/viz');
   } catch {

@@ -109,7 +109,7 @@ function stateSvg(state: ChartState, column: Column): string {
     `<text class="name" x="${column.cx}" y="${BOX_TOP + 24}" text-anchor="middle">${name}</text>` +
     `<text class="count" x="${column.cx}" y="${BOX_TOP + 60}" text-anchor="middle" data-count="${name}">0</text>` +
     `<text class="caption" x="${column.cx}" y="${BOX_TOP + 79}" text-anchor="middle">${state.final ? 'so far' : 'live'}</text>` +
-    `</g>`
+    '</g>'
   );
 }
 
@@ -144,11 +144,11 @@ export function renderChartSvg(chart: ChartState[] = lifecycleChart()): string {
         `<path class="start-edge" d="M${columns[initial]!.left - 20},${midY} L${columns[initial]!.left},${midY}" marker-end="url(#arrow)"/>`;
   return (
     `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="Connection state chart">` +
-    `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse">` +
-    `<path d="M0,0 L10,5 L0,10 z"/></marker></defs>` +
+    '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse">' +
+    '<path d="M0,0 L10,5 L0,10 z"/></marker></defs>' +
     start +
     edges.join('') +
     chart.map((s, i) => stateSvg(s, columns[i]!)).join('') +
-    `</svg>`
+    '</svg>'
   );
 }

@@ -7,7 +7,7 @@ import { jobMachine } from '../machines/job.machine.js';
 export interface ChartCase {
   name: string;
   chart: ChartState[];
-  render(format: ChartFormat): Promise<string>;
+  render: (format: ChartFormat) => Promise<string>;
 }
 
 export const CHART_CASES: ChartCase[] = [

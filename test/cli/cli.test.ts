@@ -118,7 +118,7 @@ describe('ws-lifecycle help', () => {
     const outcome = await cli(['chart', '--help']);
     expect(outcome.code).toBe(0);
     expect(outcome.stderr).toBe('');
-    expect(outcome.stdout).toMatch(/^Usage:\n  ws-lifecycle audit verify FILE\.jsonl/);
+    expect(outcome.stdout).toMatch(/^Usage:\n {2}ws-lifecycle audit verify FILE\.jsonl/);
   });
 });
 

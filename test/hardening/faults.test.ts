@@ -91,6 +91,8 @@ describe('fault injection', () => {
     server!.manager.on('message', (_connection, data) => {
       if (data === 'throw') throw new Error('handler failed');
     });
+    // A listener that returns a rejected promise is what this test is about.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
     server!.manager.on('message', async (_connection, data) => {
       await Promise.resolve();
       if (data === 'reject') throw new Error('async handler failed');
@@ -100,7 +102,7 @@ describe('fault injection', () => {
     await waitFor(() => handled.includes('after'), 5_000, "'after' handled");
     expect(handled).toEqual(['after']);
     await waitFor(() => logged.length === 2, 5_000, 'both listener failures logged');
-    expect(logged.map((line) => JSON.parse(line).msg)).toEqual(['message listener threw', 'message listener rejected']);
+    expect(logged.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(['message listener threw', 'message listener rejected']);
     expect(victim.connection.state).toBe('connected');
     await expectUndisturbed(server!, [a.client, b.client, victim.client], [a.connection, b.connection, victim.connection], 'after-throw');
   });

@@ -27,13 +27,19 @@ interface PeerReport {
 }
 
 /** Start the reading peer in its own process; resolves once it is open, with its final report to come. */
-async function startPeer(server: TestServer, closeAfterMs?: number): Promise<{ child: ChildProcess; connection: Connection; report: Promise<PeerReport> }> {
+interface Peer {
+  child: ChildProcess;
+  connection: Connection;
+  report: Promise<PeerReport>;
+}
+
+async function startPeer(server: TestServer, closeAfterMs?: number): Promise<Peer> {
   const accepted = new Promise<Connection>((resolve) => server.manager.once('connection', resolve));
   const args = ['--import', 'tsx', PEER, `ws://127.0.0.1:${server.port}/`];
   if (closeAfterMs !== undefined) args.push(String(closeAfterMs));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   servers.cleanup(() => child.kill('SIGKILL'));
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   let opened!: () => void;
   const open = new Promise<void>((resolve) => (opened = resolve));
   const report = new Promise<PeerReport>((resolve, reject) => {

@@ -40,9 +40,9 @@ function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
   const calls: IoCall[] = [];
   const spy =
     (action: IoAction) =>
-    ({ context, event }: { context: ConnectionContext; event: ConnectionEvent }): void => {
-      calls.push({ action, context: { ...context }, event });
-    };
+      ({ context, event }: { context: ConnectionContext; event: ConnectionEvent }): void => {
+        calls.push({ action, context: { ...context }, event });
+      };
   const machine = connectionMachine.provide({
     actions: {
       closeTransport: spy('closeTransport'),
@@ -401,15 +401,19 @@ function serializeStep(state: AnyMachineSnapshot, event: ConnectionEvent | undef
 function stepKeys(prev: AnyMachineSnapshot, event: ConnectionEvent, next: AnyMachineSnapshot): string[] {
   const label = eventLabel(event.type);
   return TRANSITIONS.filter(
-    (t) => t.event === label && matchesId(prev, t.source) && (t.target === undefined ? JSON.stringify(prev.value) === JSON.stringify(next.value) : matchesId(next, t.target))
+    (t) =>
+      t.event === label &&
+      matchesId(prev, t.source) &&
+      (t.target === undefined ? JSON.stringify(prev.value) === JSON.stringify(next.value) : matchesId(next, t.target))
   ).map((t) => `${t.source} --${t.event}--> ${t.target ?? '(stays)'}`);
 }
 
 describe('connection machine: graph', () => {
-  const adjacency = getAdjacencyMap(connectionMachine, { input: INPUT, events: GRAPH_EVENTS, serializeState: serializeStep });
+  type Adjacency = Record<string, { state: AnyMachineSnapshot; transitions: Record<string, { event: ConnectionEvent; state: AnyMachineSnapshot }> }>;
+  const adjacency = getAdjacencyMap(connectionMachine, { input: INPUT, events: GRAPH_EVENTS, serializeState: serializeStep }) as unknown as Adjacency;
   const vertices = Object.entries(adjacency).map(([key, v]) => ({ key, state: v.state }));
   const edges = Object.entries(adjacency).flatMap(([key, v]) =>
-    (Object.values(v.transitions) as Array<(typeof v.transitions)[keyof typeof v.transitions]>).map((t) => ({
+    Object.values(v.transitions).map((t) => ({
       from: key,
       fromState: lifecycleOf(v.state),
       toState: lifecycleOf(t.state),

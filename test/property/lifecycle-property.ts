@@ -8,9 +8,10 @@
  * The subject is a parameter, so the same property can be shown to fail on
  * a naive sender.
  */
+import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { WebSocket } from 'ws';
-import type { CloseInfo, ConnectionState, SendReport, SendResult } from '../../src/index.js';
+import { type WebSocket } from 'ws';
+import type { CloseInfo, SendReport, SendResult } from '../../src/index.js';
 import { openClient } from '../support/client.js';
 import { auditSends, isNotOpenError, type SendAudit } from '../support/send-audit.js';
 import type { TestClient } from '../support/server.js';
@@ -339,7 +340,7 @@ function checkSettlement(tabs: Tab[], sends: TrackedSend[], violations: string[]
       continue;
     }
     if (send.rejection !== undefined) {
-      violations.push(`(b) ${send.label} rejected: ${String(send.rejection)}`);
+      violations.push(`(b) ${send.label} rejected: ${inspect(send.rejection)}`);
       continue;
     }
     const attempts = attemptsById.get(send.id) ?? [];

@@ -12,7 +12,7 @@ import { waitFor, type TestClient } from '../support/server.js';
 interface Race {
   name: string;
   /** Runs the race; resolves once it has been set off. */
-  run(manager: ConnectionManager, connection: Connection, client: TestClient): Promise<void>;
+  run(manager: ConnectionManager, connection: Connection, client: TestClient): void | Promise<void>;
   /** The event that started closing, and the one that ended it. */
   events: [string, string];
 }
@@ -20,7 +20,7 @@ interface Race {
 const RACES: Race[] = [
   {
     name: 'manager.close, connection.close, sends, broadcast and close again in one tick',
-    run: async (manager, connection) => {
+    run: (manager, connection) => {
       void manager.close(connection.id, 1000, 'first');
       void connection.send('a');
       void connection.close(4000, 'second');
@@ -32,7 +32,7 @@ const RACES: Race[] = [
   },
   {
     name: 'server close and peer close crossing',
-    run: async (manager, connection, client) => {
+    run: (manager, connection, client) => {
       client.ws.close(4002, 'peer');
       void manager.close(connection.id, 1000, 'server');
       void manager.send(connection.id, 'x');
@@ -40,7 +40,7 @@ const RACES: Race[] = [
     events: ['CLOSE', 'TRANSPORT_CLOSED']
   },
   {
-    name: "peer close frame seen by a send (PEER_CLOSING), then server close and more sends",
+    name: 'peer close frame seen by a send (PEER_CLOSING), then server close and more sends',
     run: async (manager, connection, client) => {
       client.ws.close(4003, 'peer');
       client.ws.pause();
@@ -68,7 +68,7 @@ const RACES: Race[] = [
   },
   {
     name: 'close then terminate in the same tick',
-    run: async (manager, connection) => {
+    run: (manager, connection) => {
       void manager.close(connection.id, 1000, 'server');
       void connection.send('x');
       void connection.terminate();

@@ -8,9 +8,10 @@ import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serverPerTest } from '../support/per-test-server.js';
 import { waitFor } from '../support/server.js';
+import type * as WsInternals from '../../src/ws-internals.js';
 
 vi.mock('../../src/ws-internals.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../src/ws-internals.js')>()),
+  ...(await importOriginal<typeof WsInternals>()),
   onCloseFrame: () => false
 }));
 

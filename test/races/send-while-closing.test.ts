@@ -24,7 +24,12 @@ describe('send while the connection is closing', () => {
     const bystanderSend = vi.spyOn(bystander.connection.socket, 'send');
 
     // Same tick, after a turn of the event loop, and after real time has passed.
-    for (const turn of [() => Promise.resolve(), () => new Promise((resolve) => setImmediate(resolve)), () => new Promise((resolve) => setTimeout(resolve, 30))]) {
+    const turns = [
+      () => Promise.resolve(),
+      () => new Promise((resolve) => setImmediate(resolve)),
+      () => new Promise((resolve) => setTimeout(resolve, 30))
+    ];
+    for (const turn of turns) {
       await turn();
       expect(connection.state).toBe('closing');
       await expect(connection.send('direct')).resolves.toEqual({ ok: false, reason: 'closing' });

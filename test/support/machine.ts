@@ -17,5 +17,5 @@ export function valueOf(id: string): StateValue {
  * @returns {boolean} Whether that state is active in it
  */
 export function matchesId(snapshot: AnyMachineSnapshot, id: string): boolean {
-  return snapshot.matches(valueOf(id) as never);
+  return snapshot.matches(valueOf(id));
 }

@@ -8,9 +8,9 @@ import { startServer, type TestServer } from './server.js';
 
 export interface PerTestServer {
   /** Start this test's server; options go over `{ heartbeatIntervalMs: 0 }`, `serverOptions` to the `WebSocketServer`. */
-  start(options?: ConnectionManagerOptions, serverOptions?: Parameters<typeof startServer>[1]): Promise<TestServer>;
+  start: (options?: ConnectionManagerOptions, serverOptions?: Parameters<typeof startServer>[1]) => Promise<TestServer>;
   /** Run after the test, before the server stops. */
-  cleanup(fn: () => unknown): void;
+  cleanup: (fn: () => unknown) => void;
 }
 
 /** Call at the top of a test file (it registers an afterEach). */

@@ -38,7 +38,7 @@ type SendCallback = (error?: Error) => void;
  */
 export function auditSends(ws: WebSocket, stateOf: () => string): SendAudit {
   const audit: SendAudit = { attempts: [], errors: [] };
-  const original = ws.send;
+  const original = ws.send.bind(ws);
   ws.on('error', (error) => audit.errors.push(error));
   ws.send = function auditedSend(this: WebSocket, data: unknown, options?: unknown, cb?: unknown): void {
     const callback = (typeof options === 'function' ? options : cb) as SendCallback | undefined;
@@ -52,7 +52,7 @@ export function auditSends(ws: WebSocket, stateOf: () => string): SendAudit {
       error: undefined
     };
     audit.attempts.push(attempt);
-    original.call(this, data as Buffer, sendOptions as { binary?: boolean }, (error?: Error) => {
+    original(data as Buffer, sendOptions as { binary?: boolean }, (error?: Error) => {
       attempt.callbacks++;
       attempt.error = error ?? undefined;
       callback?.(error);

@@ -395,7 +395,7 @@ describe('authenticate', () => {
       authenticate: async ({ connection, request }) => {
         expect(connection.state).toBe('connecting');
         expect(request?.url).toBe('/?user=guest');
-        return { userId: 'bob', metadata: { role: 'admin' } };
+        return Promise.resolve({ userId: 'bob', metadata: { role: 'admin' } });
       }
     });
     const { connection } = await s.connect('guest');

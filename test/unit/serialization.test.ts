@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { SerializationError, isBinary, serialize } from '../../src/serialization.js';
 
@@ -10,7 +11,7 @@ function text(message: unknown): string {
 
 function failure(message: unknown): SerializationError {
   const data = serialize(message);
-  if (!(data instanceof SerializationError)) throw new Error(`expected a SerializationError, got ${String(data)}`);
+  if (!(data instanceof SerializationError)) throw new Error(`expected a SerializationError, got ${inspect(data)}`);
   return data;
 }
 
@@ -122,7 +123,7 @@ describe('serialize: values as JSON text', () => {
     const rows = Array.from({ length: 500 }, (_, i) => ({ i }));
     expect(text({ numbers })).toBe(JSON.stringify({ numbers }));
     expect(text({ rows, tags: new Set(['a']), id: 7n })).toBe(JSON.stringify({ rows, tags: ['a'], id: '7' }));
-    expect(JSON.parse(text({ numbers, error: new Error('late') })).error).toEqual({ name: 'Error', message: 'late' });
+    expect((JSON.parse(text({ numbers, error: new Error('late') })) as { error: unknown }).error).toEqual({ name: 'Error', message: 'late' });
   });
 
   it('writes a Buffer inside an object the way Buffer.toJSON does', () => {

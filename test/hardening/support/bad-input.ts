@@ -20,7 +20,9 @@ const bytes = (maxLength: number) => fc.uint8Array({ maxLength });
 const concat = (...frames: Buffer[]) => Buffer.concat(frames);
 
 /** Byte sequences that are not UTF-8: bad lead bytes, overlong, surrogate, too high, truncated. */
-const INVALID_UTF8 = [[0xff], [0xfe], [0x80], [0xc0, 0x80], [0xc1, 0xbf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80]];
+const INVALID_UTF8 = [
+  [0xff], [0xfe], [0x80], [0xc0, 0x80], [0xc1, 0xbf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xf8, 0x88, 0x80, 0x80, 0x80]
+];
 
 /** Close codes a peer may not send (ws accepts 1000-1003, 1007-1014, 3000-4999). */
 const invalidCloseCode = fc.oneof(
@@ -56,7 +58,10 @@ export function badFrame(maxPayload: number): fc.Arbitrary<BadFrame> {
         return {
           kind: `invalid UTF-8 ${Buffer.from(bad).toString('hex')}${fragmented ? ' across fragments' : ''}`,
           bytes: fragmented
-            ? concat(encodeFrame({ opcode: 1, fin: false, payload: payload.subarray(0, cut), mask }), encodeFrame({ opcode: 0, payload: payload.subarray(cut), mask }))
+            ? concat(
+              encodeFrame({ opcode: 1, fin: false, payload: payload.subarray(0, cut), mask }),
+              encodeFrame({ opcode: 0, payload: payload.subarray(cut), mask })
+            )
             : encodeFrame({ opcode: 1, payload, mask }),
           code: 1007
         };
@@ -71,11 +76,12 @@ export function badFrame(maxPayload: number): fc.Arbitrary<BadFrame> {
       bytes: encodeFrame({ opcode, payload: Buffer.alloc(length, 0x61), mask }),
       code: 1002
     })),
-    fc.record({ opcode: fc.constantFrom(1, 2), declared: fc.integer({ min: maxPayload + 1, max: 2 ** 40 }), sent: bytes(64) }).map(({ opcode, declared, sent }) => ({
-      kind: `frame declaring ${declared} bytes`,
-      bytes: encodeFrame({ opcode, payload: sent, declaredLength: declared }),
-      code: 1009
-    })),
+    fc.record({ opcode: fc.constantFrom(1, 2), declared: fc.integer({ min: maxPayload + 1, max: 2 ** 40 }), sent: bytes(64) })
+      .map(({ opcode, declared, sent }) => ({
+        kind: `frame declaring ${declared} bytes`,
+        bytes: encodeFrame({ opcode, payload: sent, declaredLength: declared }),
+        code: 1009
+      })),
     fc.integer({ min: 1, max: maxPayload }).map((first) => ({
       kind: `fragments adding up to ${maxPayload + 1} bytes`,
       bytes: concat(
