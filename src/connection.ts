@@ -217,6 +217,7 @@ export class Connection {
   }
 
   /** Resolves once the connection is `closed`, with how it ended. */
+  // The same made-on-first-use shape as SendBatch.promise; not shared, since a helper object would cost every idle connection an allocation.
   get closed(): Promise<CloseInfo> {
     if (this.#closed === undefined) {
       const info = this.#closeInfo;
@@ -450,7 +451,7 @@ export class Connection {
    */
   _entered(to: ConnectionState, context: ConnectionContext, eventType: string): void {
     const from = this.#state;
-    // The initial state reports its entry when the actor starts: not a change of state.
+    // The initial state reports its entry when the actor starts, and the heartbeat re-enters connected: not changes of state.
     if (to === from) return;
     this.#state = to;
     const record: TransitionRecord = {
@@ -504,7 +505,7 @@ export class Connection {
    * per frame instead of an event through the interpreter.
    */
   _peerActive(): void {
-    if (this.#state === 'connected' && this.#actor.getSnapshot().hasTag('awaitingPeer')) this._dispatch(PEER_ACTIVE);
+    if (this.#state === 'connected' && this.#actor.getSnapshot().context.ping === 'written') this._dispatch(PEER_ACTIVE);
   }
 
   /** @internal */

@@ -38,18 +38,31 @@ export function errorCloseCode(error: Error): number | undefined {
   return undefined;
 }
 
-const kSocket = Symbol('ws-lifecycle.socket');
-const kListener = Symbol('ws-lifecycle.closeFrameListener');
+/** ws's own `Symbol('websocket')`, by which its receiver knows its socket; found on first use. */
+let kWebSocket: symbol | undefined;
 
-interface TaggedReceiver {
-  on(event: 'conclude', listener: (this: TaggedReceiver) => void): unknown;
-  [kSocket]?: WebSocket;
-  [kListener]?: (this: WebSocket) => void;
+function socketSymbolOf(receiver: object): symbol | undefined {
+  kWebSocket ??= Object.getOwnPropertySymbols(receiver).find((key) => key.description === 'websocket');
+  return kWebSocket;
 }
 
-// Shared by every socket: the receiver is tagged with its socket and listener (no closure per socket).
-function receiverOnConclude(this: TaggedReceiver): void {
-  this[kListener]?.call(this[kSocket]!);
+interface Receiver {
+  on(event: 'conclude', listener: (this: Receiver) => void): unknown;
+  listenerCount(event: 'conclude', listener: (this: Receiver) => void): number;
+}
+
+/** One receiver listener per distinct socket listener (in practice one): nothing is stored per socket. */
+const concludeHandlers = new Map<(this: WebSocket) => void, (this: Receiver) => void>();
+
+function concludeHandler(listener: (this: WebSocket) => void, key: symbol): (this: Receiver) => void {
+  let handler = concludeHandlers.get(listener);
+  if (handler === undefined) {
+    handler = function (this: Receiver) {
+      listener.call((this as unknown as Record<symbol, WebSocket>)[key]!);
+    };
+    concludeHandlers.set(listener, handler);
+  }
+  return handler;
 }
 
 /**
@@ -57,19 +70,21 @@ function receiverOnConclude(this: TaggedReceiver): void {
  * arrives. ws emits nothing then: its readyState becomes CLOSING and 'close'
  * follows only once its own close frame is out, which with a deep
  * permessage-deflate queue can take seconds (issue #10). ws's receiver emits
- * `conclude` for the frame; this listens there, after ws's own listener.
+ * `conclude` for the frame; this listens there, after ws's own listener,
+ * and finds the socket through ws's own symbol on the receiver.
  *
  * @param {WebSocket} ws An open socket
- * @param {(this: WebSocket) => void} listener Called at most once; replaces an earlier one
+ * @param {(this: WebSocket) => void} listener Called at most once; pass one shared function, not a closure per socket
  * @returns {boolean} `false` when ws has no such receiver: the close frame is
  *   then noticed only when readyState is next read (on a send, a close or a heartbeat)
  */
 export function onCloseFrame(ws: WebSocket, listener: (this: WebSocket) => void): boolean {
-  const receiver = (ws as unknown as { _receiver?: TaggedReceiver | null })._receiver;
+  const receiver = (ws as unknown as { _receiver?: Receiver | null })._receiver;
   if (!receiver || typeof receiver.on !== 'function') return false;
-  // Listen once per receiver; a second call only replaces the listener.
-  if (receiver[kListener] === undefined) receiver.on('conclude', receiverOnConclude);
-  receiver[kSocket] = ws;
-  receiver[kListener] = listener;
+  const key = socketSymbolOf(receiver);
+  if (key === undefined || (receiver as unknown as Record<symbol, unknown>)[key] !== ws) return false;
+  const handler = concludeHandler(listener, key);
+  // Listen once per receiver, whoever asks twice.
+  if (receiver.listenerCount('conclude', handler) === 0) receiver.on('conclude', handler);
   return true;
 }
