@@ -211,6 +211,11 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     return this.#ignoredEvents;
   }
 
+  /** The application logger the manager writes to (adapters log through it too). */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
   /** Whether `shutdown()` was called. */
   get shuttingDown(): boolean {
     return this.#shuttingDown;

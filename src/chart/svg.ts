@@ -3,6 +3,7 @@
  * (`@viz-js/viz`): offline, no browser, the same bytes for the same DOT.
  */
 import type * as VizModule from '@viz-js/viz';
+import { loadPeer } from '../optional-peer.js';
 import { dotGraph } from './dot.js';
 import type { ChartState } from '../machine-graph.js';
 
@@ -15,12 +16,7 @@ import type { ChartState } from '../machine-graph.js';
  * @throws {Error} If the optional peer dependency `@viz-js/viz` is not installed
  */
 export async function svgImage(chart: readonly ChartState[], name: string): Promise<string> {
-  let viz: typeof VizModule;
-  try {
-    viz = await import('@viz-js/viz');
-  } catch {
-    throw new Error('SVG charts need the optional peer dependency @viz-js/viz: npm install @viz-js/viz');
-  }
+  const viz = await loadPeer<typeof VizModule>('@viz-js/viz', 'SVG charts');
   const instance = await viz.instance();
   return instance.renderString(dotGraph(chart, name), { format: 'svg', engine: 'dot' });
 }
