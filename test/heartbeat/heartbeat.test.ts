@@ -50,6 +50,8 @@ async function startPeer(server: TestServer, closeAfterMs?: number): Promise<Pee
     });
     child.once('exit', (code) => reject(new Error(`peer exited with ${code} before reporting`)));
   });
+  // A test that never awaits the report (it failed earlier) must not leave an unhandled rejection.
+  report.catch(() => {});
   const connection = await accepted;
   await open;
   return { child, connection, report };
@@ -133,6 +135,25 @@ describe('heartbeat with a deep permessage-deflate queue', () => {
     expect(received).toEqual([...received].sort((a, b) => a - b));
     const got = new Set(received);
     expect(sent.filter((n) => !got.has(n))).toEqual([]);
+  });
+
+  it('the naive heartbeat, which starts the deadline when ping() is called, terminates that same healthy peer', async () => {
+    const server = await servers.start(
+      { heartbeatIntervalMs: INTERVAL_MS, maxBufferedBytes: 256 * 1024, closeTimeoutMs: 10_000 },
+      { perMessageDeflate: true }
+    );
+    const { connection, report } = await startPeer(server);
+    // Report every ping written the moment it is called, as the code before #10 in effect assumed.
+    const ws = connection.socket;
+    const ping = ws.ping.bind(ws);
+    ws.ping = (data, mask, callback) => {
+      ping(data, mask);
+      callback?.(undefined as unknown as Error);
+    };
+    await sendUnderLoad(connection, 12 * INTERVAL_MS);
+    expect(await connection.closed).toEqual({ code: 1006, reason: '', initiator: 'timeout' });
+    // The peer answered every ping and saw the connection dropped under it.
+    expect((await report).code).toBe(1006);
   });
 
   it('terminates a peer that stops answering within two intervals after the unanswered ping is written', async () => {
