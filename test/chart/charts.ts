@@ -2,6 +2,7 @@
 import type { ChartState } from '../../src/machine-graph.js';
 import { readChart } from '../../src/machine-graph.js';
 import { renderChart, type ChartFormat } from '../../src/chart/index.js';
+import { sessionMachine } from '../../machines/session.machine.js';
 import { jobMachine } from '../machines/job.machine.js';
 
 export interface ChartCase {
@@ -12,6 +13,7 @@ export interface ChartCase {
 
 export const CHART_CASES: ChartCase[] = [
   { name: 'connection', chart: readChart(), render: (format) => renderChart(format) },
+  { name: 'session', chart: readChart(sessionMachine), render: (format) => renderChart(format, readChart(sessionMachine), 'session') },
   { name: 'job', chart: readChart(jobMachine), render: (format) => renderChart(format, readChart(jobMachine), 'job') }
 ];
 
