@@ -1,0 +1,185 @@
+/**
+ * Topic history behind an interface (#11): every message published to a
+ * topic gets the next offset of that topic (1, 2, 3..., no gaps), and each
+ * topic has an epoch that changes whenever its history was lost, so a
+ * client resuming from (epoch, offset) either gets every message after it
+ * or is told it cannot. `MemoryTopicStore` is the embedded default; a
+ * shared store (Redis) implements the same interface.
+ */
+import { randomUUID } from 'node:crypto';
+
+/** One stored message. */
+export interface TopicEntry {
+  offset: number;
+  /** The message as it goes on the wire. */
+  payload: string | Buffer;
+  /** When it was appended, in milliseconds since the epoch. */
+  at: number;
+}
+
+/** Where a topic stands: its epoch and the offset of its newest message (0 before the first). */
+export interface TopicPosition {
+  epoch: string;
+  offset: number;
+}
+
+/**
+ * What reading after a position gives: every later message, in order, or
+ * why the history cannot cover the gap, with where the stream continues.
+ */
+export type TopicRead =
+  | { recovered: true; epoch: string; entries: TopicEntry[] }
+  | { recovered: false; reason: 'epoch_changed' | 'trimmed' | 'future_offset'; epoch: string; offset: number };
+
+export interface TopicStore {
+  /** Append one message; its offset is the topic's last plus one. */
+  append(topic: string, payload: string | Buffer): TopicPosition;
+  /** The topic's position (a new epoch at offset 0 for a topic never seen). */
+  position(topic: string): TopicPosition;
+  /** Every message after `offset` in `epoch`, or why not. */
+  readAfter(topic: string, epoch: string, offset: number): TopicRead;
+}
+
+/** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */
+export interface MemoryTopicStoreOptions {
+  /** Messages kept per topic. Default 1,000. */
+  maxEntriesPerTopic?: number;
+  /** Payload bytes kept per topic. Default 1 MiB. */
+  maxBytesPerTopic?: number;
+  /** Payload bytes kept over all topics. Default 64 MiB. */
+  maxBytes?: number;
+  /** How long a message is kept. Default 2 minutes. */
+  maxAgeMs?: number;
+  /** The clock, injected in tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+export const MEMORY_STORE_DEFAULTS = Object.freeze({
+  maxEntriesPerTopic: 1_000,
+  maxBytesPerTopic: 1024 * 1024,
+  maxBytes: 64 * 1024 * 1024,
+  maxAgeMs: 120_000
+});
+
+interface TopicHistory {
+  epoch: string;
+  /** Offset of the newest message; 0 before the first. */
+  last: number;
+  entries: TopicEntry[];
+  /** Index of the oldest kept entry in `entries` (trimmed ones are dropped in chunks). */
+  head: number;
+  bytes: number;
+}
+
+function sizeOf(payload: string | Buffer): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+}
+
+/** Topic history in this process's memory, bounded per topic and in total. */
+export class MemoryTopicStore implements TopicStore {
+  readonly #topics = new Map<string, TopicHistory>();
+  readonly #limits: Required<Omit<MemoryTopicStoreOptions, 'now'>>;
+  readonly #now: () => number;
+  #bytes = 0;
+
+  /**
+   * @param {MemoryTopicStoreOptions} [options] Bounds and clock
+   * @throws {RangeError} If a bound is not a positive number
+   */
+  constructor(options: MemoryTopicStoreOptions = {}) {
+    const limits = { ...MEMORY_STORE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([key, value]) => key !== 'now' && value !== undefined)) };
+    for (const [name, value] of Object.entries(limits)) {
+      if (typeof value !== 'number' || !(value > 0)) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number > 0)`);
+    }
+    this.#limits = limits;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Payload bytes kept over all topics. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Topics with history. */
+  get size(): number {
+    return this.#topics.size;
+  }
+
+  append(topic: string, payload: string | Buffer): TopicPosition {
+    const history = this.#history(topic);
+    const entry: TopicEntry = { offset: ++history.last, payload, at: this.#now() };
+    const bytes = sizeOf(payload);
+    history.entries.push(entry);
+    history.bytes += bytes;
+    this.#bytes += bytes;
+    this.#trim(history);
+    // Over the total: the oldest messages of the topics appended to longest ago go first; never the newest.
+    for (const other of this.#topics.values()) {
+      if (this.#bytes <= this.#limits.maxBytes) break;
+      if (other !== history) this.#dropOldest(other, Infinity);
+    }
+    while (this.#bytes > this.#limits.maxBytes && history.entries.length - history.head > 1) this.#dropOldest(history, 1);
+    // The topic moves to the end: Map order is then least recently appended first.
+    this.#topics.delete(topic);
+    this.#topics.set(topic, history);
+    return { epoch: history.epoch, offset: history.last };
+  }
+
+  position(topic: string): TopicPosition {
+    const history = this.#history(topic);
+    return { epoch: history.epoch, offset: history.last };
+  }
+
+  readAfter(topic: string, epoch: string, offset: number): TopicRead {
+    const history = this.#history(topic);
+    this.#trim(history);
+    const here = { epoch: history.epoch, offset: history.last };
+    if (epoch !== history.epoch) return { recovered: false, reason: 'epoch_changed', ...here };
+    if (!Number.isInteger(offset) || offset < 0 || offset > history.last) return { recovered: false, reason: 'future_offset', ...here };
+    const oldest = history.head < history.entries.length ? history.entries[history.head]!.offset : history.last + 1;
+    // Messages after `offset` must all still be here: the first one needed is offset + 1.
+    if (offset + 1 < oldest) return { recovered: false, reason: 'trimmed', ...here };
+    return { recovered: true, epoch: history.epoch, entries: history.entries.slice(history.head + (offset + 1 - oldest)) };
+  }
+
+  #history(topic: string): TopicHistory {
+    let history = this.#topics.get(topic);
+    if (history === undefined) {
+      history = { epoch: randomUUID(), last: 0, entries: [], head: 0, bytes: 0 };
+      this.#topics.set(topic, history);
+    }
+    return history;
+  }
+
+  /** Drop what is over the topic's bounds or too old, oldest first; the newest message always stays. */
+  #trim(history: TopicHistory): void {
+    const { maxEntriesPerTopic, maxBytesPerTopic, maxAgeMs } = this.#limits;
+    const oldestAllowed = this.#now() - maxAgeMs;
+    while (history.entries.length - history.head > 1) {
+      const oldest = history.entries[history.head]!;
+      const kept = history.entries.length - history.head;
+      if (kept <= maxEntriesPerTopic && history.bytes <= maxBytesPerTopic && oldest.at >= oldestAllowed) break;
+      this.#dropOldest(history, 1);
+    }
+    this.#compact(history);
+  }
+
+  /** Drop up to `count` of a topic's oldest messages, keeping its newest. */
+  #dropOldest(history: TopicHistory, count: number): void {
+    for (let i = 0; i < count && history.entries.length - history.head > 1; i++) {
+      const bytes = sizeOf(history.entries[history.head]!.payload);
+      history.head++;
+      history.bytes -= bytes;
+      this.#bytes -= bytes;
+    }
+    this.#compact(history);
+  }
+
+  /** Release dropped entries in chunks, not one shift per message. */
+  #compact(history: TopicHistory): void {
+    if (history.head > 64 && history.head * 2 > history.entries.length) {
+      history.entries = history.entries.slice(history.head);
+      history.head = 0;
+    }
+  }
+}
