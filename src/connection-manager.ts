@@ -15,6 +15,8 @@ import { LocalDelivery, type Delivery } from './delivery.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
 import { type SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
+import { SESSION_PROTOCOL } from './session-protocol.js';
+import { BROADCAST_TOPIC, SessionHub, userTopic, type PublishResult, type SessionOptions, type SessionTransitionRecord } from './sessions.js';
 import { assertCloseArgs, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -65,6 +67,11 @@ export interface ConnectionManagerOptions {
    * `defaultSerialize` (strings as text, bytes as binary, anything else as JSON).
    */
   serialize?: Serializer;
+  /**
+   * Sessions, for connections that ask for the subprotocol `ws-lifecycle.v1`
+   * (docs/protocol.md): TTL, topic store, hello timeout. Plain connections are not affected.
+   */
+  sessions?: SessionOptions;
 }
 
 export interface AcceptOptions {
@@ -115,6 +122,10 @@ export interface ConnectionManagerEvents {
   close: [connection: Connection, info: CloseInfo];
   /** An inbound message on a `connected` connection; text arrives as a string. */
   message: [connection: Connection, data: string | Buffer, isBinary: boolean];
+  /** An application message on a session connection, decoded, delivered once even when the client resent it. */
+  sessionMessage: [connection: Connection, data: unknown];
+  /** A session changed state; the record is its audit record. */
+  sessionTransition: [record: SessionTransitionRecord];
 }
 
 const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
@@ -127,6 +138,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   /** What every connection of this manager calls back; not part of the API. */
   readonly #host: ConnectionHost;
   readonly #delivery: Delivery;
+  readonly #sessions: SessionHub;
   readonly #logger: Logger;
   readonly #audit: Logger;
   readonly #registry = new ConnectionRegistry();
@@ -186,14 +198,31 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       onTransition: (connection, record) => this.#onTransition(connection, record),
       onClosed: (connection, info) => this.#onClosed(connection, info),
       onOpen: (connection) => this.#admit(connection),
-      onMessage: (connection, data, isBinary) => this.#emitSafely('message', connection, data, isBinary),
+      onMessage: (connection, data, isBinary) => {
+        if (this.#sessions.owns(connection)) this.#sessions.receive(connection, data, isBinary);
+        else this.#emitSafely('message', connection, data, isBinary);
+      },
       onRefused: (connection, reason) => this.#onRefused(connection, reason),
       onSerializationFailed: (connection, error) => this.#onSerializationFailed(connection, error),
       onTransportError: (connection, error) =>
         this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'transport error'),
       onEventIgnored: (connection, event) => this.#onEventIgnored(connection, event)
     };
-    this.#delivery = new LocalDelivery(this.#registry, this.#host, this.#logger);
+    this.#sessions = new SessionHub(
+      {
+        logger: this.#logger,
+        audit: this.#audit,
+        onMessage: (connection, data) => this.#emitSafely('sessionMessage', connection, data),
+        onTransition: (record) => this.#emitSafely('sessionTransition', record)
+      },
+      options.sessions
+    );
+    this.#delivery = new LocalDelivery(this.#registry, this.#host, this.#logger, (connection) => this.#sessions.owns(connection));
+  }
+
+  /** Sessions not yet expired. */
+  get sessions(): number {
+    return this.#sessions.size;
   }
 
   /** Number of live (not yet `closed`) connections. */
@@ -337,7 +366,12 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @returns {Promise<SendReport>} Once every write is reported
    */
   broadcast(message: unknown, filter?: (connection: Connection) => boolean): Promise<SendReport> {
-    return this.#delivery.deliver({ kind: 'everyone', filter }, message);
+    const plain = this.#delivery.deliver({ kind: 'everyone', filter }, message);
+    // Session connections get it as a message of the broadcast topic (a filter applies to plain connections only).
+    if (filter !== undefined) return plain;
+    // Kept for resumes only while a session exists: with none, no one could ask for it back.
+    if (this.#sessions.size === 0) return plain;
+    return Promise.all([plain, this.#sessions.publish(BROADCAST_TOPIC, message)]).then(([a, b]) => mergeReports(a, b.report));
   }
 
   /**
@@ -348,7 +382,34 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @returns {Promise<SendReport>} Once every write is reported
    */
   sendToUser(userId: string, message: unknown): Promise<SendReport> {
-    return this.#delivery.deliver({ kind: 'user', userId }, message);
+    // Stored in the user's topic while the user has a session, live or detached: a tab that comes back gets it.
+    const plain = this.#delivery.deliver({ kind: 'user', userId }, message);
+    if (!this.#sessions.hasUser(userId)) return plain;
+    return Promise.all([plain, this.#sessions.publish(userTopic(userId), message)]).then(([a, b]) => mergeReports(a, b.report));
+  }
+
+  /**
+   * Publish to a topic: the message gets the topic's next offset, is kept
+   * in the topic's history for resumes, and is written to the topic's live
+   * session connections. Never throws or rejects.
+   *
+   * @param {string} topic The topic
+   * @param {unknown} message A JSON value, a string or bytes
+   * @returns {Promise<PublishResult>} The offset and epoch, and the local delivery report
+   */
+  publish(topic: string, message: unknown): Promise<PublishResult> {
+    return this.#sessions.publish(topic, message);
+  }
+
+  /**
+   * Subscribe every session of a user to a topic (a room); the server
+   * decides, never the client.
+   *
+   * @param {string} userId The user
+   * @param {string} topic The topic
+   */
+  subscribe(userId: string, topic: string): void {
+    this.#sessions.subscribeUser(userId, topic);
   }
 
   /**
@@ -456,6 +517,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       }
     }
     connection._open();
+    if (connection.state === 'connected' && connection.socket.protocol === SESSION_PROTOCOL) this.#sessions.admit(connection);
   }
 
   #onTransition(connection: Connection, record: TransitionRecord): void {
@@ -473,6 +535,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   #onClosed(connection: Connection, info: CloseInfo): void {
+    this.#sessions.closed(connection);
     this.#registry.remove(connection);
     const history = this.#histories.get(connection.id);
     this.#histories.delete(connection.id);
@@ -510,7 +573,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * throw, never left as an unhandled rejection that would end the process.
    */
   override [EventEmitter.captureRejectionSymbol]<K>(error: Error, event: K | keyof ConnectionManagerEvents, ...args: unknown[]): void {
-    this.#listenerFailed(String(event), args[0] as Connection, error, 'rejected');
+    this.#listenerFailed(String(event), args[0], error, 'rejected');
   }
 
   /** Listeners are application code: a throw is logged, never propagated into the lifecycle. */
@@ -522,9 +585,19 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     }
   }
 
-  #listenerFailed(event: string, connection: Connection, error: unknown, how: 'threw' | 'rejected'): void {
-    this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, `${event} listener ${how}`);
+  #listenerFailed(event: string, subject: unknown, error: unknown, how: 'threw' | 'rejected'): void {
+    const about =
+      subject instanceof Connection
+        ? { connectionId: subject.id, userId: subject.userId }
+        : { sessionId: (subject as SessionTransitionRecord).sessionId, userId: (subject as SessionTransitionRecord).userId };
+    this.#logger.error({ ...about, err: error }, `${event} listener ${how}`);
   }
+}
+
+function mergeReports(a: SendReport, b: SendReport): SendReport {
+  const reasons = { ...a.reasons };
+  for (const [reason, count] of Object.entries(b.reasons) as Array<[keyof SendReport['reasons'], number]>) reasons[reason] = (reasons[reason] ?? 0) + count;
+  return { sent: a.sent + b.sent, rejected: a.rejected + b.rejected, reasons };
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {

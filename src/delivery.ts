@@ -34,16 +34,19 @@ export class LocalDelivery implements Delivery {
   readonly #registry: ConnectionRegistry;
   readonly #host: ConnectionHost;
   readonly #logger: Logger;
+  readonly #skip: (connection: Connection) => boolean;
 
   /**
    * @param {ConnectionRegistry} registry Where the targets are found
    * @param {ConnectionHost} host Serializes, and is told of refusals
    * @param {Logger} logger Where a throwing filter is logged
+   * @param {(connection: Connection) => boolean} [skip] Connections another delivery serves (session connections get topic messages)
    */
-  constructor(registry: ConnectionRegistry, host: ConnectionHost, logger: Logger) {
+  constructor(registry: ConnectionRegistry, host: ConnectionHost, logger: Logger, skip: (connection: Connection) => boolean = () => false) {
     this.#registry = registry;
     this.#host = host;
     this.#logger = logger;
+    this.#skip = skip;
   }
 
   deliver(audience: Audience, message: unknown): Promise<SendReport> {
@@ -57,7 +60,7 @@ export class LocalDelivery implements Delivery {
     if (data instanceof SerializationError) {
       this.#host.onSerializationFailed(undefined, data);
       for (const connection of targets) {
-        if (this.#keeps(filter, connection)) countRejected(report, 'serialization_failed');
+        if (!this.#skip(connection) && this.#keeps(filter, connection)) countRejected(report, 'serialization_failed');
       }
       return Promise.resolve(report);
     }
@@ -72,7 +75,7 @@ export class LocalDelivery implements Delivery {
       if (--pending === 0 && settle) settle(report);
     };
     for (const connection of targets) {
-      if (!this.#keeps(filter, connection)) continue;
+      if (this.#skip(connection) || !this.#keeps(filter, connection)) continue;
       // Counted before the write, in case ws reports it before _transmit returns.
       pending++;
       const outcome = connection._transmit(wire, binary, written);

@@ -1,0 +1,348 @@
+/**
+ * Sessions that survive reconnects (#11): a connection that speaks the
+ * session protocol (subprotocol `ws-lifecycle.v1`) belongs to a session,
+ * the logical client across sockets, with its own audited actor
+ * (machines/session.machine.ts). Topics give every message an offset; a
+ * client that comes back with its token and its offsets gets, per topic,
+ * every message it missed, in order, before any live one, or is told it
+ * cannot (`recovered: false` and where the stream continues).
+ *
+ * With a synchronous store (the in-memory default) a replay is written in
+ * the same synchronous step that makes the connection live in its topics,
+ * so no publish can fall between the two: nothing is lost, repeated or
+ * reordered across the switch.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { createActor, type Actor } from 'xstate';
+import { sessionMachine, type SessionState } from '../machines/session.machine.js';
+import type { Connection } from './connection.js';
+import { eventLabel } from './machine-graph.js';
+import type { SendReport } from './send-result.js';
+import { SerializationError, serialize, type WireData } from './serialization.js';
+import {
+  SESSION_CLOSE_CODES,
+  encodeFrame,
+  messageFrame,
+  parseClientFrame,
+  type RecoveryFailure,
+  type TopicCursor
+} from './session-protocol.js';
+import { MemoryTopicStore, type TopicStore } from './topic-store.js';
+
+/** Options of the manager's `sessions`. */
+export interface SessionOptions {
+  /** How long a session without connections keeps its history for a resume. Default 120,000 (2 minutes). */
+  ttlMs?: number;
+  /** Where topic history is kept. Default: a `MemoryTopicStore` with its default bounds. */
+  store?: TopicStore;
+  /** How long a session connection may take to send its hello. Default 10,000. */
+  helloTimeoutMs?: number;
+}
+
+/** One audit record of a session: a change of its state. */
+export interface SessionTransitionRecord {
+  sessionId: string;
+  userId: string | undefined;
+  seq: number;
+  from: SessionState;
+  to: SessionState;
+  event: string;
+  at: number;
+}
+
+/** What `publish` resolves to. */
+export interface PublishResult {
+  /** `false` when the message could not be serialized; nothing was stored. */
+  ok: boolean;
+  topic: string;
+  epoch: string;
+  /** The message's offset (the topic's last offset when `ok` is false). */
+  offset: number;
+  /** The live delivery to the topic's connections of this process. */
+  report: SendReport;
+  error?: SerializationError;
+}
+
+/** The topic every session is subscribed to: `broadcast` publishes to it. */
+export const BROADCAST_TOPIC = 'broadcast';
+
+/** The topic every user has: `sendToUser` publishes to it. */
+export function userTopic(userId: string): string {
+  return `user:${userId}`;
+}
+
+interface Session {
+  /** The token is the session's id: unguessable, bound to its user. */
+  readonly id: string;
+  readonly userId: string | undefined;
+  readonly actor: Actor<typeof sessionMachine>;
+  readonly connections: Set<Connection>;
+  readonly topics: Set<string>;
+  state: SessionState;
+  seq: number;
+  /** The highest client message id delivered: a resent one is acknowledged, not delivered again. */
+  lastClientId: number;
+}
+
+/** What the hub needs from its manager. */
+export interface SessionHost {
+  readonly logger: Logger;
+  readonly audit: Logger;
+  /** An application message arrived on a session connection (decoded, delivered once). */
+  onMessage(connection: Connection, data: unknown): void;
+  onTransition(record: SessionTransitionRecord): void;
+}
+
+const TOKEN_BYTES = 24;
+
+/**
+ * The sessions, topics and subscriptions of one manager. Connections are
+ * handed to it once admitted; it reads their frames and writes theirs.
+ */
+export class SessionHub {
+  readonly #host: SessionHost;
+  readonly #store: TopicStore;
+  readonly #ttlMs: number;
+  readonly #helloTimeoutMs: number;
+  readonly #sessions = new Map<string, Session>();
+  /** The session of each live session connection; a connection without one has not said hello yet. */
+  readonly #sessionOf = new Map<Connection, Session | undefined>();
+  readonly #helloTimers = new Map<Connection, NodeJS.Timeout>();
+  /** Live connections per topic. */
+  readonly #subscribers = new Map<string, Set<Connection>>();
+  /** Sessions (live or detached) per user. */
+  readonly #sessionsPerUser = new Map<string | undefined, number>();
+
+  constructor(host: SessionHost, options: SessionOptions = {}) {
+    this.#host = host;
+    this.#store = options.store ?? new MemoryTopicStore();
+    this.#ttlMs = options.ttlMs ?? 120_000;
+    this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
+    for (const [name, value] of [['ttlMs', this.#ttlMs], ['helloTimeoutMs', this.#helloTimeoutMs]] as const) {
+      if (!(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new RangeError(`Invalid option sessions.${name}: ${String(value)} (expected a number > 0)`);
+    }
+  }
+
+  /** Sessions not yet expired. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** The topic store. */
+  get store(): TopicStore {
+    return this.#store;
+  }
+
+  /**
+   * @param {string} userId A user
+   * @returns {boolean} Whether the user has a session, live or detached
+   */
+  hasUser(userId: string): boolean {
+    return (this.#sessionsPerUser.get(userId) ?? 0) > 0;
+  }
+
+  /**
+   * @param {Connection} connection A connection
+   * @returns {boolean} Whether it speaks the session protocol
+   */
+  owns(connection: Connection): boolean {
+    return this.#sessionOf.has(connection);
+  }
+
+  /** A session connection was admitted: it has `helloTimeoutMs` to say hello. */
+  admit(connection: Connection): void {
+    this.#sessionOf.set(connection, undefined);
+    const timer = setTimeout(() => {
+      this.#helloTimers.delete(connection);
+      void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello');
+    }, this.#helloTimeoutMs);
+    timer.unref();
+    this.#helloTimers.set(connection, timer);
+  }
+
+  /** A frame arrived on a session connection. */
+  receive(connection: Connection, data: string | Buffer, isBinary: boolean): void {
+    const frame = isBinary ? undefined : parseClientFrame(data as string);
+    if (frame === undefined || frame instanceof Error) {
+      this.#refuse(connection, frame === undefined ? 'malformed' : frame.code, frame === undefined ? 'binary frames are not part of the protocol' : frame.message, frame?.closeCode);
+      return;
+    }
+    const session = this.#sessionOf.get(connection);
+    if (frame.type === 'hello') {
+      if (session !== undefined) return this.#refuse(connection, 'unexpected', 'a second hello');
+      this.#hello(connection, frame.session, frame.topics ?? {});
+      return;
+    }
+    if (session === undefined) return this.#refuse(connection, 'unexpected', 'send before hello');
+    void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
+    // A resend after a reconnect: acknowledged again, delivered once.
+    if (frame.id <= session.lastClientId) return;
+    session.lastClientId = frame.id;
+    this.#host.onMessage(connection, frame.data);
+  }
+
+  /** A session connection closed. */
+  closed(connection: Connection): void {
+    clearTimeout(this.#helloTimers.get(connection));
+    this.#helloTimers.delete(connection);
+    const session = this.#sessionOf.get(connection);
+    this.#sessionOf.delete(connection);
+    if (session === undefined) return;
+    session.connections.delete(connection);
+    for (const topic of session.topics) this.#subscribers.get(topic)?.delete(connection);
+    session.actor.send({ type: 'DETACH' });
+  }
+
+  /**
+   * Publish to a topic: store it with the next offset, and write it to the
+   * topic's live connections.
+   */
+  publish(topic: string, message: unknown): Promise<PublishResult> {
+    const payload = topicPayload(message);
+    if (payload instanceof SerializationError) {
+      const { epoch, offset } = this.#store.position(topic);
+      return Promise.resolve({ ok: false, topic, epoch, offset, report: { sent: 0, rejected: 0, reasons: {} }, error: payload });
+    }
+    const { epoch, offset } = this.#store.append(topic, payload);
+    const frame = messageFrame(topic, epoch, offset, payload);
+    const writes: Array<Promise<{ ok: boolean; reason?: string }>> = [];
+    for (const connection of this.#subscribers.get(topic) ?? []) writes.push(connection.send(frame));
+    return Promise.all(writes).then((results) => {
+      const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
+      for (const result of results) {
+        if (result.ok) report.sent++;
+        else {
+          report.rejected++;
+          const reason = result.reason as keyof SendReport['reasons'];
+          report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
+        }
+      }
+      return { ok: true, topic, epoch, offset, report };
+    });
+  }
+
+  /**
+   * Subscribe every session of a user to a topic (a room): the live
+   * connections start receiving it from the next publish; a resume replays it.
+   */
+  subscribeUser(userId: string, topic: string): void {
+    for (const session of this.#sessions.values()) {
+      if (session.userId !== userId || session.topics.has(topic)) continue;
+      // A room joined now starts at its end: the client learns the cursor from the first message.
+      session.topics.add(topic);
+      for (const connection of session.connections) this.#subscribersOf(topic).add(connection);
+    }
+  }
+
+  /** End every session now (the manager shuts down). */
+  endAll(): void {
+    for (const session of [...this.#sessions.values()]) session.actor.send({ type: 'END' });
+  }
+
+  #hello(connection: Connection, token: string | undefined, cursors: Record<string, TopicCursor>): void {
+    clearTimeout(this.#helloTimers.get(connection));
+    this.#helloTimers.delete(connection);
+    let session = token === undefined ? undefined : this.#sessions.get(token);
+    if (session !== undefined && session.userId !== connection.userId) {
+      // Never another user's history, and no hint whether the token exists beyond that.
+      return this.#refuse(connection, 'forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN);
+    }
+    const resumed = session !== undefined;
+    if (session === undefined) session = this.#start(connection.userId);
+    else session.actor.send({ type: 'ATTACH' });
+    session.connections.add(connection);
+    this.#sessionOf.set(connection, session);
+    session.topics.add(BROADCAST_TOPIC);
+    if (connection.userId !== undefined) session.topics.add(userTopic(connection.userId));
+    void connection.send(encodeFrame({ type: 'welcome', session: session.id, resumed, ttlMs: this.#ttlMs }));
+    // Replay and go live in one synchronous step per topic: no publish can fall in between.
+    for (const topic of session.topics) {
+      this.#replay(connection, topic, cursors[topic], resumed);
+      this.#subscribersOf(topic).add(connection);
+    }
+  }
+
+  #replay(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
+    const position = this.#store.position(topic);
+    if (cursor === undefined) {
+      // A client that does not know the topic yet starts at its end; it is told so.
+      const reason: RecoveryFailure = resumed ? 'new_topic' : 'unknown_session';
+      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: position.offset, reason }));
+      return;
+    }
+    if (!resumed) {
+      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: position.offset, reason: 'unknown_session' }));
+      return;
+    }
+    const read = this.#store.readAfter(topic, cursor.epoch, cursor.offset);
+    if (!read.recovered) {
+      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: read.epoch, offset: read.offset, reason: read.reason }));
+      return;
+    }
+    void connection.send(encodeFrame({ type: 'recovery', topic, recovered: true, epoch: read.epoch, offset: cursor.offset }));
+    for (const entry of read.entries) void connection.send(messageFrame(topic, read.epoch, entry.offset, entry.payload));
+    void connection.send(encodeFrame({ type: 'replayed', topic, offset: read.entries.at(-1)?.offset ?? cursor.offset }));
+  }
+
+  #start(userId: string | undefined): Session {
+    const id = randomBytes(TOKEN_BYTES).toString('base64url');
+    const actor = createActor(
+      sessionMachine.provide({ actions: { reportEntry: ({ event }, { state }) => this.#entered(id, state, event.type) } }),
+      { input: { ttlMs: this.#ttlMs } }
+    );
+    const session: Session = { id, userId, actor, connections: new Set(), topics: new Set(), state: 'attached', seq: 0, lastClientId: 0 };
+    this.#sessions.set(id, session);
+    this.#sessionsPerUser.set(userId, (this.#sessionsPerUser.get(userId) ?? 0) + 1);
+    actor.subscribe({
+      complete: () => {
+        this.#sessions.delete(id);
+        const left = (this.#sessionsPerUser.get(userId) ?? 1) - 1;
+        if (left === 0) this.#sessionsPerUser.delete(userId);
+        else this.#sessionsPerUser.set(userId, left);
+      }
+    });
+    actor.start();
+    return session;
+  }
+
+  #entered(id: string, to: SessionState, eventType: string): void {
+    const session = this.#sessions.get(id);
+    if (session === undefined || session.state === to) return;
+    const record: SessionTransitionRecord = {
+      sessionId: id,
+      userId: session.userId,
+      seq: ++session.seq,
+      from: session.state,
+      to,
+      event: eventLabel(eventType),
+      at: Date.now()
+    };
+    session.state = to;
+    this.#host.audit.info(record, 'session transition');
+    this.#host.onTransition(record);
+  }
+
+  #subscribersOf(topic: string): Set<Connection> {
+    let subscribers = this.#subscribers.get(topic);
+    if (subscribers === undefined) this.#subscribers.set(topic, (subscribers = new Set()));
+    return subscribers;
+  }
+
+  #refuse(connection: Connection, code: 'malformed' | 'unexpected' | 'forbidden' | 'too_large', message: string, closeCode: number = SESSION_CLOSE_CODES.PROTOCOL_ERROR): void {
+    this.#host.logger.warn({ connectionId: connection.id, userId: connection.userId, code, message }, 'session protocol error; closing');
+    void connection.send(encodeFrame({ type: 'error', code, message }));
+    void connection.close(closeCode, message.slice(0, 120));
+  }
+}
+
+/** The stored form of a topic message: JSON text for values and strings, bytes as they are. */
+function topicPayload(message: unknown): string | Buffer | SerializationError {
+  if (typeof message === 'string') return JSON.stringify(message);
+  const data: WireData | SerializationError = serialize(message);
+  if (data instanceof SerializationError || typeof data === 'string') return data;
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return new SerializationError('a Blob cannot be published to a topic; send its bytes');
+}

@@ -1,0 +1,108 @@
+/**
+ * Sessions over real sockets (#11): a client that drops and comes back
+ * with its token and offsets gets every message it missed, in order,
+ * exactly once, then live ones; when it cannot, it is told per topic.
+ */
+import { describe, expect, it } from 'vitest';
+import { userTopic } from '../../src/sessions.js';
+import { SESSION_CLOSE_CODES } from '../../src/session-protocol.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
+import { isWelcome, openSessionClient, recoveryOf } from '../support/session-client.js';
+
+const { start } = serverPerTest();
+const ALICE = userTopic('alice');
+
+describe('sessions', () => {
+  it('replays what a dropped tab missed, in order and once, before any live message', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const first = await openSessionClient(server.port, 'alice');
+    first.hello();
+    const welcome = await first.next(isWelcome, 'welcome');
+    expect(welcome).toMatchObject({ resumed: false, ttlMs: 5_000 });
+    // A new session is told where each stream starts.
+    expect(await first.next(recoveryOf(ALICE), 'recovery')).toMatchObject({ recovered: false, reason: 'unknown_session', offset: 0 });
+    for (let n = 1; n <= 3; n++) await server.manager.sendToUser('alice', { n });
+    await waitFor(() => first.messages(ALICE).length === 3, 5_000, 'three live messages');
+    const epoch = (await first.next(recoveryOf(ALICE), 'recovery')).epoch;
+    first.ws.terminate();
+    await first.closed;
+    await waitFor(() => server.manager.size === 0, 5_000, 'the drop seen');
+
+    // Published while the tab is away: kept for it.
+    for (let n = 4; n <= 6; n++) expect((await server.manager.sendToUser('alice', { n })).sent).toBe(0);
+    const back = await openSessionClient(server.port, 'alice');
+    back.hello(welcome.session, { [ALICE]: { epoch, offset: 3 } });
+    expect(await back.next(isWelcome, 'welcome')).toMatchObject({ session: welcome.session, resumed: true });
+    await waitFor(() => back.frames.some((f) => f.type === 'replayed' && f.topic === ALICE), 5_000, 'replay end');
+    await server.manager.sendToUser('alice', { n: 7 });
+    await waitFor(() => back.messages(ALICE).length === 4, 5_000, 'replay and live');
+    expect(back.messages(ALICE)).toEqual([4, 5, 6, 7].map((n) => ({ offset: n, data: { n } })));
+    const kinds = back.frames.filter((f) => 'topic' in f && f.topic === ALICE).map((f) => f.type);
+    expect(kinds).toEqual(['recovery', 'message', 'message', 'message', 'replayed', 'message']);
+    expect(back.frames.find(recoveryOf(ALICE))).toMatchObject({ recovered: true, offset: 3 });
+  });
+
+  it('says recovered: false with the reason when it cannot: an expired session, an epoch it never had, an offset from the future', async () => {
+    const server = await start({ sessions: { ttlMs: 150 } });
+    const first = await openSessionClient(server.port, 'alice');
+    first.hello();
+    const { session } = await first.next(isWelcome, 'welcome');
+    await server.manager.sendToUser('alice', 'one');
+    await waitFor(() => first.messages(ALICE).length === 1, 5_000, 'one message');
+    const { epoch } = (await first.next(recoveryOf(ALICE), 'recovery'));
+
+    const twice = await openSessionClient(server.port, 'alice');
+    twice.hello(session, { [ALICE]: { epoch: 'not-this-one', offset: 1 } });
+    expect(await twice.next(recoveryOf(ALICE), 'recovery')).toMatchObject({ recovered: false, reason: 'epoch_changed', epoch, offset: 1 });
+    const future = await openSessionClient(server.port, 'alice');
+    future.hello(session, { [ALICE]: { epoch, offset: 99 } });
+    expect(await future.next(recoveryOf(ALICE), 'recovery')).toMatchObject({ recovered: false, reason: 'future_offset', offset: 1 });
+
+    for (const client of [first, twice, future]) client.ws.terminate();
+    await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
+    const late = await openSessionClient(server.port, 'alice');
+    late.hello(session, { [ALICE]: { epoch, offset: 1 } });
+    expect(await late.next(isWelcome, 'welcome')).toMatchObject({ resumed: false });
+    expect(await late.next(recoveryOf(ALICE), 'recovery')).toMatchObject({ recovered: false, reason: 'unknown_session' });
+  });
+
+  it("refuses another user's token without a frame of their history, and a malformed frame, closing only that connection", async () => {
+    const server = await start();
+    const alice = await openSessionClient(server.port, 'alice');
+    alice.hello();
+    const { session } = await alice.next(isWelcome, 'welcome');
+    await server.manager.sendToUser('alice', 'private');
+    const mallory = await openSessionClient(server.port, 'mallory');
+    mallory.hello(session, { [ALICE]: { epoch: 'x', offset: 0 } });
+    expect((await mallory.closed).code).toBe(SESSION_CLOSE_CODES.FORBIDDEN);
+    expect(mallory.frames).toEqual([{ type: 'error', code: 'forbidden', message: 'session belongs to another user' }]);
+    const broken = await openSessionClient(server.port, 'bob');
+    broken.ws.send('{"type":"hello","topics":{"t":{"epoch":"e","offset":-1}}}');
+    expect((await broken.closed).code).toBe(SESSION_CLOSE_CODES.PROTOCOL_ERROR);
+    expect(alice.ws.readyState).toBe(alice.ws.OPEN);
+    await waitFor(() => alice.messages(ALICE).length === 1, 5_000, "alice's message");
+  });
+
+  it('delivers a message the client resent after a reconnect once, and acknowledges both', async () => {
+    const server = await start();
+    const seen: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => seen.push(data));
+    const client = await openSessionClient(server.port, 'alice');
+    client.hello();
+    await client.next(isWelcome, 'welcome');
+    client.ws.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'weather' } }));
+    client.ws.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'weather' } }));
+    client.ws.send(JSON.stringify({ type: 'send', id: 2, data: { ask: 'news' } }));
+    await waitFor(() => client.frames.filter((f) => f.type === 'ack').length === 3, 5_000, 'three acks');
+    expect(seen).toEqual([{ ask: 'weather' }, { ask: 'news' }]);
+  });
+
+  it('leaves plain connections as they were: raw frames, no envelope', async () => {
+    const server = await start();
+    const { client } = await server.connect('alice');
+    expect(await server.manager.sendToUser('alice', { plain: true })).toMatchObject({ sent: 1 });
+    await waitFor(() => client.received.length === 1, 5_000, 'the message');
+    expect(client.received).toEqual(['{"plain":true}']);
+  });
+});
