@@ -7,6 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AnyStateMachine } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
+import { clientMachine } from '../../machines/client.machine.js';
 import { sessionMachine } from '../../machines/session.machine.js';
 import { readChart, type ChartState } from '../machine-graph.js';
 import { dotGraph } from './dot.js';
@@ -27,7 +28,11 @@ export type ChartFormat = (typeof CHART_FORMATS)[number];
 const EXTENSIONS: Readonly<Record<ChartFormat, string>> = Object.freeze({ mermaid: 'md', scxml: 'scxml', dot: 'dot', svg: 'svg' });
 
 /** The machines charted under `docs/`, by name: `connection` is `machines/connection.machine.ts`. */
-export const CHARTED_MACHINES: Readonly<Record<string, AnyStateMachine>> = Object.freeze({ connection: connectionMachine, session: sessionMachine });
+export const CHARTED_MACHINES: Readonly<Record<string, AnyStateMachine>> = Object.freeze({
+  connection: connectionMachine,
+  session: sessionMachine,
+  client: clientMachine
+});
 
 /**
  * @param {string} name A machine's name

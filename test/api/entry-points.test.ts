@@ -69,8 +69,13 @@ describe('entry points', () => {
     }
   );
 
+  it('ws-lifecycle/client runs in a browser: xstate and nothing of Node', () => {
+    const { packages } = closure(sourceOf('./client'));
+    expect([...packages]).toEqual(['xstate']);
+  });
+
   it('machines/ do no I/O: no ws, no pino, no node built-ins', () => {
-    for (const file of ['machines/connection.machine.ts']) {
+    for (const file of ['machines/connection.machine.ts', 'machines/session.machine.ts', 'machines/client.machine.ts']) {
       expect(runtimeImports(file).filter((s) => !s.startsWith('.'))).toEqual(['xstate']);
     }
   });

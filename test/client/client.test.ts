@@ -1,0 +1,92 @@
+/**
+ * ws-lifecycle/client against a real server (#11): it resumes after the
+ * server drops it, receives what it missed once and in order, sends what
+ * was queued while away exactly once, and stops for good when refused.
+ */
+import { WebSocket } from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client.js';
+import { userTopic } from '../../src/sessions.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
+
+const servers = serverPerTest();
+const clients: SessionClient[] = [];
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
+
+function clientOf(port: number, user: string, resume?: { session: string; cursors: Record<string, { epoch: string; offset: number }> }) {
+  const client = new SessionClient({ url: `ws://127.0.0.1:${port}/?user=${user}`, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 20, maxDelayMs: 100, resume });
+  clients.push(client);
+  const messages: ClientMessage[] = [];
+  const recoveries: ClientRecovery[] = [];
+  const states: string[] = [];
+  client.on('message', (message) => messages.push(message));
+  client.on('recovery', (recovery) => recoveries.push(recovery));
+  client.on('state', (state) => states.push(state));
+  return { client, messages, recoveries, states };
+}
+
+describe('SessionClient', () => {
+  it('resumes after a drop: what it missed, once, in order, then live; its queued sends delivered once', async () => {
+    const server = await servers.start({ sessions: { ttlMs: 5_000 } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const { client, messages, recoveries, states } = clientOf(server.port, 'alice');
+    client.start();
+    await waitFor(() => client.state === 'open', 5_000, 'open');
+    for (let n = 1; n <= 3; n++) await server.manager.sendToUser('alice', { n });
+    await waitFor(() => messages.length === 3, 5_000, 'three messages');
+
+    // The server drops the tab; the agent keeps publishing; the tab sends while away.
+    const [connection] = server.manager.connectionsOf('alice');
+    await connection!.terminate();
+    for (let n = 4; n <= 6; n++) await server.manager.sendToUser('alice', { n });
+    const sent = client.send({ question: 'still there?' });
+    expect(client.queued).toBe(1);
+    await waitFor(() => client.state === 'open' && messages.length === 6, 5_000, 'resumed');
+    expect(await sent).toEqual({ ok: true });
+    await server.manager.sendToUser('alice', { n: 7 });
+    await waitFor(() => messages.length === 7, 5_000, 'live again');
+
+    expect(messages.map((m) => [m.topic, m.offset, m.data])).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => [userTopic('alice'), n, { n }]));
+    expect(delivered).toEqual([{ question: 'still there?' }]);
+    expect(recoveries.filter((r) => r.topic === userTopic('alice')).map((r) => r.recovered)).toEqual([false, true]);
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'connecting', 'open']);
+    expect(client.queued).toBe(0);
+  });
+
+  it('is told, not silently gapped, when its session expired while away', async () => {
+    const server = await servers.start({ sessions: { ttlMs: 100 } });
+    const first = clientOf(server.port, 'alice');
+    first.client.start();
+    await waitFor(() => first.client.state === 'open', 5_000, 'open');
+    await server.manager.sendToUser('alice', 'one');
+    await waitFor(() => first.messages.length === 1, 5_000, 'one');
+    const resume = { session: first.client.session!, cursors: first.client.cursors };
+    first.client.close();
+    await waitFor(() => server.manager.sessions === 0, 5_000, 'expired');
+    const later = clientOf(server.port, 'alice', resume);
+    later.client.start();
+    await waitFor(() => later.recoveries.some((r) => r.topic === userTopic('alice')), 5_000, 'recovery');
+    expect(later.recoveries.find((r) => r.topic === userTopic('alice'))).toMatchObject({ recovered: false, reason: 'unknown_session' });
+  });
+
+  it("stops for good when the server refuses it (another user's session), and close() settles what is queued", async () => {
+    const server = await servers.start();
+    const alice = clientOf(server.port, 'alice');
+    alice.client.start();
+    await waitFor(() => alice.client.state === 'open', 5_000, 'open');
+    const mallory = clientOf(server.port, 'mallory', { session: alice.client.session!, cursors: {} });
+    mallory.client.start();
+    await waitFor(() => mallory.client.state === 'closed', 5_000, 'refused');
+    expect(mallory.messages).toEqual([]);
+    expect(await mallory.client.send('x')).toEqual({ ok: false, reason: 'closed' });
+
+    const bob = clientOf(server.port, 'bob');
+    const queued = bob.client.send('before start');
+    bob.client.close();
+    expect(await queued).toEqual({ ok: false, reason: 'closed' });
+  });
+});
