@@ -189,6 +189,8 @@ export class SessionClient {
     socket.onclose = (event) => {
       if (this.#socket !== socket) return;
       this.#socket = undefined;
+      // Closed by the application: the machine is done and takes no more events.
+      if (this.#state === 'closed') return;
       const final = event.code === SESSION_CLOSE_CODES.FORBIDDEN || event.code === SESSION_CLOSE_CODES.PROTOCOL_ERROR;
       this.#actor.send({ type: 'SOCKET_CLOSED', final });
     };

@@ -16,7 +16,15 @@ import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
 import { type SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
 import { SESSION_PROTOCOL } from './session-protocol.js';
-import { BROADCAST_TOPIC, SessionHub, userTopic, type PublishResult, type SessionOptions, type SessionTransitionRecord } from './sessions.js';
+import {
+  BROADCAST_TOPIC,
+  SessionHub,
+  userTopic,
+  type PublishResult,
+  type SessionHost,
+  type SessionOptions,
+  type SessionTransitionRecord
+} from './sessions.js';
 import { assertCloseArgs, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -72,6 +80,8 @@ export interface ConnectionManagerOptions {
    * (docs/protocol.md): TTL, topic store, hello timeout. Plain connections are not affected.
    */
   sessions?: SessionOptions;
+  /** @internal Makes the session hub; tests pass a naive variant. */
+  sessionHub?: (host: SessionHost, options: SessionOptions | undefined) => SessionHub;
 }
 
 export interface AcceptOptions {
@@ -208,7 +218,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'transport error'),
       onEventIgnored: (connection, event) => this.#onEventIgnored(connection, event)
     };
-    this.#sessions = new SessionHub(
+    const makeHub = options.sessionHub ?? ((host: SessionHost, sessionOptions: SessionOptions | undefined) => new SessionHub(host, sessionOptions));
+    this.#sessions = makeHub(
       {
         logger: this.#logger,
         audit: this.#audit,
@@ -399,6 +410,14 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    */
   publish(topic: string, message: unknown): Promise<PublishResult> {
     return this.#sessions.publish(topic, message);
+  }
+
+  /**
+   * @param {string} topic A topic
+   * @returns {{ epoch: string; offset: number }} Its epoch and newest offset (0 before the first message)
+   */
+  topicPosition(topic: string): { epoch: string; offset: number } {
+    return this.#sessions.store.position(topic);
   }
 
   /**

@@ -1,0 +1,173 @@
+/**
+ * The session guarantee across reconnects, over real sockets (#11):
+ * random publishes to users and a room while tabs are dropped by the
+ * server or by themselves and come back with resume. After each run, per
+ * tab and topic, the offsets received strictly increase and are
+ * contiguous from where the tab started, except exactly where it was told
+ * `recovered: false`; no tab ever receives another user's topic; every
+ * session expires after its TTL. The same property fails against a naive
+ * resume that goes live first and replays after (what a server that
+ * subscribes, then reads history, does).
+ */
+import fc from 'fast-check';
+import { WebSocket } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { SessionClient, type ClientSocketConstructor } from '../../src/client.js';
+import type { Connection } from '../../src/connection.js';
+import { SessionHub, userTopic } from '../../src/sessions.js';
+import type { TopicCursor } from '../../src/session-protocol.js';
+import { startServer, waitFor, type TestServer } from '../support/server.js';
+
+const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+const ROOM = 'room:agents';
+const USERS = ['alice', 'alice', 'bob'] as const;
+
+/** Goes live first and replays a little later: live messages overtake the replay. */
+class NaiveResumeHub extends SessionHub {
+  protected override resumeTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
+    this.goLive(connection, topic);
+    setTimeout(() => this.replayTopic(connection, topic, cursor, resumed), 5);
+  }
+}
+
+type Step = { kind: 'publish'; to: 'alice' | 'bob' | 'room'; count: number } | { kind: 'drop'; tab: number; by: 'server' | 'tab' } | { kind: 'pause'; ms: number };
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('publish' as const), to: fc.constantFrom('alice' as const, 'bob' as const, 'room' as const), count: fc.integer({ min: 1, max: 5 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), tab: fc.nat(USERS.length - 1), by: fc.constantFrom('server' as const, 'tab' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 25 }) }) }
+);
+
+interface Tab {
+  user: string;
+  client: SessionClient;
+  /** Per topic: offsets received, and where a `recovered: false` restarted the stream. */
+  received: Map<string, number[]>;
+  restarts: Map<string, Array<{ index: number; offset: number }>>;
+  foreign: string[];
+}
+
+function openTab(server: TestServer, user: string): Tab {
+  const client = new SessionClient({
+    url: `ws://127.0.0.1:${server.port}/?user=${user}`,
+    WebSocket: WebSocket as unknown as ClientSocketConstructor,
+    minDelayMs: 2,
+    maxDelayMs: 20
+  });
+  const tab: Tab = { user, client, received: new Map(), restarts: new Map(), foreign: [] };
+  client.on('message', ({ topic, offset }) => {
+    if (topic.startsWith('user:') && topic !== userTopic(user)) tab.foreign.push(topic);
+    const list = tab.received.get(topic) ?? [];
+    tab.received.set(topic, list);
+    list.push(offset);
+  });
+  client.on('recovery', ({ topic, recovered, offset }) => {
+    if (recovered) return;
+    const list = tab.restarts.get(topic) ?? [];
+    tab.restarts.set(topic, list);
+    list.push({ index: tab.received.get(topic)?.length ?? 0, offset });
+  });
+  client.start();
+  return tab;
+}
+
+/** The first broken promise of a tab, or undefined. */
+function tabViolation(tab: Tab, index: number): string | undefined {
+  if (tab.foreign.length > 0) return `tab ${index} (${tab.user}) received ${tab.foreign[0]}`;
+  for (const [topic, offsets] of tab.received) {
+    const restarts = tab.restarts.get(topic) ?? [];
+    let expected: number | undefined;
+    for (let i = 0; i < offsets.length; i++) {
+      const restart = restarts.filter((r) => r.index === i).at(-1);
+      if (restart !== undefined) expected = restart.offset + 1;
+      if (expected !== undefined && offsets[i] !== expected) {
+        return `tab ${index} (${tab.user}) topic ${topic}: offset ${offsets[i]} where ${expected} was due (received ${offsets.join(',')})`;
+      }
+      expected = offsets[i]! + 1;
+    }
+  }
+  return undefined;
+}
+
+async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefined> {
+  const server = await startServer({
+    heartbeatIntervalMs: 0,
+    sessions: { ttlMs: 300 },
+    sessionHub: naive ? (host, options) => new NaiveResumeHub(host, options) : undefined
+  });
+  const tabs = USERS.map((user) => openTab(server, user));
+  try {
+    await waitFor(() => tabs.every((t) => t.client.state === 'open'), 5_000, 'tabs open');
+    server.manager.subscribe('alice', ROOM);
+    server.manager.subscribe('bob', ROOM);
+    let n = 0;
+    for (const s of steps) {
+      if (s.kind === 'pause') await new Promise((resolve) => setTimeout(resolve, s.ms));
+      else if (s.kind === 'publish') {
+        for (let i = 0; i < s.count; i++) {
+          const message = { n: ++n };
+          if (s.to === 'room') void server.manager.publish(ROOM, message);
+          else void server.manager.sendToUser(s.to, message);
+        }
+      } else {
+        // A network drop (the socket dies under the manager) or a server close (a deploy): the tab comes back either way.
+        for (const connection of server.manager.connectionsOf(tabs[s.tab]!.user)) {
+          if (s.by === 'tab') connection.socket.terminate();
+          else void connection.close(1001, 'going away');
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The agents keep streaming while the tabs come back: every resume in progress meets live messages.
+    for (let i = 0; i < 30; i++) {
+      void server.manager.sendToUser(USERS[i % USERS.length]!, { n: ++n });
+      void server.manager.publish(ROOM, { n: ++n });
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    // Let every tab come back and catch up with its topics.
+    await waitFor(() => tabs.every((t) => t.client.state === 'open'), 5_000, 'tabs back');
+    await waitFor(() => tabs.every((t) => caughtUp(server, t)), 5_000, 'tabs caught up').catch(() => {});
+    const broken = tabs.map((t, i) => tabViolation(t, i)).find((v) => v !== undefined);
+    if (broken) return broken;
+    const behind = tabs.findIndex((t) => !caughtUp(server, t));
+    if (behind >= 0) return `tab ${behind} never caught up: ${JSON.stringify(tabs[behind]!.client.cursors)}`;
+    for (const tab of tabs) tab.client.close();
+    await waitFor(() => server.manager.sessions === 0, 5_000, 'every session to expire');
+    return undefined;
+  } finally {
+    for (const tab of tabs) tab.client.close();
+    await server.stop();
+  }
+}
+
+/** The tab has the newest offset of each topic it follows. */
+function caughtUp(server: TestServer, tab: Tab): boolean {
+  return [userTopic(tab.user), ROOM].every((topic) => {
+    const { epoch, offset } = server.manager.topicPosition(topic);
+    const cursor = tab.client.cursors[topic];
+    return offset === 0 || (cursor !== undefined && cursor.epoch === epoch && cursor.offset === offset);
+  });
+}
+
+async function check(naive: boolean, numRuns: number): Promise<{ failed: boolean; seed: number; message?: string }> {
+  const result = await fc.check(
+    fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 30 }), async (steps) => (await runOnce(naive, steps)) === undefined),
+    { seed: SEED, numRuns, endOnFailure: true }
+  );
+  return { failed: result.failed, seed: SEED, message: result.counterexample ? await runOnce(naive, result.counterexample[0]) : undefined };
+}
+
+describe('sessions property over real connections', () => {
+  it('every tab gets every message of its topics, in order, once, or is told recovered: false; none of another user\'s', async () => {
+    const outcome = await check(false, 12);
+    console.log(`[sessions] fast-check seed=${outcome.seed} (replay: FC_SEED=${outcome.seed}) failed=${outcome.failed} ${outcome.message ?? ''}`);
+    expect(outcome.message).toBeUndefined();
+    expect(outcome.failed).toBe(false);
+  });
+
+  it('finds a counterexample in a naive resume that goes live before it replays', async () => {
+    const outcome = await check(true, 12);
+    console.log(`[naive resume] failed=${outcome.failed} seed=${outcome.seed}: ${outcome.message ?? ''}`);
+    expect(outcome.failed).toBe(true);
+  });
+});
