@@ -381,7 +381,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     // Session connections get it as a message of the broadcast topic (a filter applies to plain connections only).
     if (filter !== undefined) return plain;
     // Kept for resumes only while a session exists: with none, no one could ask for it back.
-    if (this.#sessions.size === 0) return plain;
+    if (!this.#sessions.active) return plain;
     return Promise.all([plain, this.#sessions.publish(BROADCAST_TOPIC, message)]).then(([a, b]) => mergeReports(a, b.report));
   }
 

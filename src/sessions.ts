@@ -28,7 +28,7 @@ import {
   type RecoveryFailure,
   type TopicCursor
 } from './session-protocol.js';
-import { MemoryTopicStore, type TopicStore } from './topic-store.js';
+import { MemoryTopicStore, type TopicPosition, type TopicStore } from './topic-store.js';
 
 /** Options of the manager's `sessions`. */
 export interface SessionOptions {
@@ -111,8 +111,14 @@ export class SessionHub {
   readonly #helloTimers = new Map<Connection, NodeJS.Timeout>();
   /** Live connections per topic. */
   readonly #subscribers = new Map<string, Set<Connection>>();
-  /** Sessions (live or detached) per user. */
+  /** Sessions (live or detached) per user, and session connections still before their hello. */
   readonly #sessionsPerUser = new Map<string | undefined, number>();
+  /**
+   * Where a connection's own topics stood when it was admitted: a new
+   * session starts there, so what was published before its hello arrived
+   * is not lost.
+   */
+  readonly #admittedAt = new Map<Connection, Map<string, TopicPosition>>();
 
   constructor(host: SessionHost, options: SessionOptions = {}) {
     this.#host = host;
@@ -142,6 +148,11 @@ export class SessionHub {
     return (this.#sessionsPerUser.get(userId) ?? 0) > 0;
   }
 
+  /** Whether any session exists or is being made: a broadcast is then kept for resumes. */
+  get active(): boolean {
+    return this.#sessions.size > 0 || this.#admittedAt.size > 0;
+  }
+
   /**
    * @param {Connection} connection A connection
    * @returns {boolean} Whether it speaks the session protocol
@@ -153,6 +164,10 @@ export class SessionHub {
   /** A session connection was admitted: it has `helloTimeoutMs` to say hello. */
   admit(connection: Connection): void {
     this.#sessionOf.set(connection, undefined);
+    const positions = new Map<string, TopicPosition>();
+    for (const topic of this.#ownTopics(connection)) positions.set(topic, this.#store.position(topic));
+    this.#admittedAt.set(connection, positions);
+    this.#countUser(connection.userId, 1);
     const timer = setTimeout(() => {
       this.#helloTimers.delete(connection);
       void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello');
@@ -186,6 +201,7 @@ export class SessionHub {
   closed(connection: Connection): void {
     clearTimeout(this.#helloTimers.get(connection));
     this.#helloTimers.delete(connection);
+    if (this.#admittedAt.delete(connection)) this.#countUser(connection.userId, -1);
     const session = this.#sessionOf.get(connection);
     this.#sessionOf.delete(connection);
     if (session === undefined) return;
@@ -243,6 +259,7 @@ export class SessionHub {
   #hello(connection: Connection, token: string | undefined, cursors: Record<string, TopicCursor>): void {
     clearTimeout(this.#helloTimers.get(connection));
     this.#helloTimers.delete(connection);
+    const admittedAt = this.#admittedAt.get(connection) ?? new Map<string, TopicPosition>();
     let session = token === undefined ? undefined : this.#sessions.get(token);
     if (session !== undefined && session.userId !== connection.userId) {
       // Never another user's history, and no hint whether the token exists beyond that.
@@ -251,12 +268,26 @@ export class SessionHub {
     const resumed = session !== undefined;
     if (session === undefined) session = this.#start(connection.userId);
     else session.actor.send({ type: 'ATTACH' });
+    // Counted as a session from here (#start counted it), no longer as a connection before its hello.
+    this.#admittedAt.delete(connection);
+    this.#countUser(connection.userId, -1);
     session.connections.add(connection);
     this.#sessionOf.set(connection, session);
     session.topics.add(BROADCAST_TOPIC);
     if (connection.userId !== undefined) session.topics.add(userTopic(connection.userId));
     void connection.send(encodeFrame({ type: 'welcome', session: session.id, resumed, ttlMs: this.#ttlMs }));
-    for (const topic of session.topics) this.resumeTopic(connection, topic, cursors[topic], resumed);
+    for (const topic of session.topics) this.resumeTopic(connection, topic, resumed ? cursors[topic] : admittedAt.get(topic), resumed);
+  }
+
+  /** The topics every session of this connection's user has. */
+  #ownTopics(connection: Connection): string[] {
+    return connection.userId === undefined ? [BROADCAST_TOPIC] : [BROADCAST_TOPIC, userTopic(connection.userId)];
+  }
+
+  #countUser(userId: string | undefined, by: number): void {
+    const count = (this.#sessionsPerUser.get(userId) ?? 0) + by;
+    if (count === 0) this.#sessionsPerUser.delete(userId);
+    else this.#sessionsPerUser.set(userId, count);
   }
 
   /**
@@ -283,11 +314,16 @@ export class SessionHub {
       void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: position.offset, reason }));
       return;
     }
+    const read = this.#store.readAfter(topic, cursor.epoch, cursor.offset);
     if (!resumed) {
-      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: position.offset, reason: 'unknown_session' }));
+      // A new session: its stream starts where the topic stood when the connection was admitted.
+      const start = read.recovered ? cursor.offset : position.offset;
+      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: start, reason: 'unknown_session' }));
+      if (!read.recovered) return;
+      for (const entry of read.entries) void connection.send(messageFrame(topic, read.epoch, entry.offset, entry.payload));
+      void connection.send(encodeFrame({ type: 'replayed', topic, offset: read.entries.at(-1)?.offset ?? start }));
       return;
     }
-    const read = this.#store.readAfter(topic, cursor.epoch, cursor.offset);
     if (!read.recovered) {
       void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: read.epoch, offset: read.offset, reason: read.reason }));
       return;
@@ -305,13 +341,11 @@ export class SessionHub {
     );
     const session: Session = { id, userId, actor, connections: new Set(), topics: new Set(), state: 'attached', seq: 0, lastClientId: 0 };
     this.#sessions.set(id, session);
-    this.#sessionsPerUser.set(userId, (this.#sessionsPerUser.get(userId) ?? 0) + 1);
+    this.#countUser(userId, 1);
     actor.subscribe({
       complete: () => {
         this.#sessions.delete(id);
-        const left = (this.#sessionsPerUser.get(userId) ?? 1) - 1;
-        if (left === 0) this.#sessionsPerUser.delete(userId);
-        else this.#sessionsPerUser.set(userId, left);
+        this.#countUser(userId, -1);
       }
     });
     actor.start();

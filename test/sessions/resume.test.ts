@@ -98,6 +98,17 @@ describe('sessions', () => {
     expect(seen).toEqual([{ ask: 'weather' }, { ask: 'news' }]);
   });
 
+  it('keeps what is published between the upgrade and the hello for the new session', async () => {
+    const server = await start();
+    const client = await openSessionClient(server.port, 'alice');
+    await waitFor(() => server.manager.connectionsOf('alice').length === 1, 5_000, 'the connection');
+    await server.manager.sendToUser('alice', { type: 'agent_started' });
+    client.hello();
+    await waitFor(() => client.messages(ALICE).length === 1, 5_000, 'the early message');
+    expect(client.messages(ALICE)).toEqual([{ offset: 1, data: { type: 'agent_started' } }]);
+    expect(client.frames.find(recoveryOf(ALICE))).toMatchObject({ recovered: false, reason: 'unknown_session', offset: 0 });
+  });
+
   it('leaves plain connections as they were: raw frames, no envelope', async () => {
     const server = await start();
     const { client } = await server.connect('alice');
