@@ -174,14 +174,14 @@ export class SessionClient {
       const id = ++this.#lastId;
       const pending: Pending = { id, text: JSON.stringify({ type: 'send', id, data }), settle };
       this.#pending.push(pending);
-      if (this.#state === 'open' && this.#socket?.readyState === OPEN) this.#socket.send(pending.text);
+      if (this.#state === 'open') this.#write(pending.text);
     });
   }
 
   #open(): void {
     const socket = new this.#options.WebSocket(this.#options.url, [SESSION_PROTOCOL]);
     this.#socket = socket;
-    socket.onopen = () => socket.send(JSON.stringify({ type: 'hello', session: this.#session, topics: this.cursors }));
+    socket.onopen = () => this.#write(JSON.stringify({ type: 'hello', session: this.#session, topics: this.cursors }));
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') this.#frame(JSON.parse(event.data) as ServerFrame);
     };
@@ -196,13 +196,19 @@ export class SessionClient {
     };
   }
 
+  /** The one place the client writes: only to an open socket (what is not acknowledged is resent after a resume). */
+  #write(text: string): void {
+    const socket = this.#socket;
+    if (socket !== undefined && socket.readyState === OPEN) socket.send(text);
+  }
+
   #frame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'welcome':
         this.#session = frame.session;
         this.#actor.send({ type: 'WELCOMED' });
         // What was not acknowledged goes again; the server delivers each id once.
-        for (const pending of this.#pending) this.#socket?.send(pending.text);
+        for (const pending of this.#pending) this.#write(pending.text);
         return;
       case 'recovery':
         if (!frame.recovered) this.#cursors.set(frame.topic, { epoch: frame.epoch, offset: frame.offset });

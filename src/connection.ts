@@ -373,13 +373,12 @@ export class Connection {
       if (ws.bufferedAmount >= limit) return this.#backpressure();
     }
     const socket = this.#tcp;
-    if (socket === undefined || !this.#plainFrames || ws.bufferedAmount !== 0 || socket.writableCorked !== 0 || data instanceof Blob) {
-      // Reported: ws's callback settles it.
-      ws.send(data, binary ? BINARY : TEXT, callback);
-      return undefined;
-    }
-    // Direct: ws writes the frame straight to the socket.
-    ws.send(data, binary ? BINARY : TEXT);
+    // Direct when ws writes the frame straight to the socket (no extension, nothing ahead of it, not corked, no Blob to
+    // read first); reported otherwise, by ws's callback. One ws.send either way: one line writes a frame.
+    const direct =
+      socket !== undefined && this.#plainFrames && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob);
+    ws.send(data, binary ? BINARY : TEXT, direct ? undefined : callback);
+    if (!direct) return undefined;
     // A failed write leaves the socket errored at once (destroyed only on the next tick).
     if (ws.bufferedAmount === 0 && socket.writable) return WRITTEN;
     // Partly written, or failed: an empty write queued behind it reports when the rest is out, or the error.
