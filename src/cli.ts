@@ -11,7 +11,9 @@
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { sessionMachine } from '../machines/session.machine.js';
 import { AuditVerifier, type AuditReport } from './audit/verify.js';
+import { lifecycleChart, readChart } from './machine-graph.js';
 import { CHART_FORMATS, isChartFormat, renderChart, staleCharts, writeCharts, type ChartFormat } from './chart/index.js';
 
 const USAGE = `Usage:
@@ -61,10 +63,13 @@ async function auditVerify(args: string[]): Promise<number> {
     throw new UsageError(`audit verify takes one FILE, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   }
   const file = positionals[0]!;
-  const report = await verifyFile(file);
-  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(describe(file, report));
-  if (report.ok) return 0;
+  const { report, sessions } = await verifyFile(file);
+  if (values.json) process.stdout.write(`${JSON.stringify(sessions.transitions > 0 ? { ...report, sessions } : report, null, 2)}\n`);
+  else {
+    process.stdout.write(describe(file, report));
+    if (sessions.transitions > 0 || sessions.errors.length > 0) process.stdout.write(describe(file, sessions, 'session'));
+  }
+  if (report.ok && sessions.ok) return 0;
   // Lines that are not JSON make the input unreadable, whatever else it holds.
   return unreadableLines(report) > 0 ? 2 : 1;
 }
@@ -73,9 +78,21 @@ function unreadableLines(report: AuditReport): number {
   return report.errors.filter((e) => e.kind === 'parse').length;
 }
 
-/** Stream a JSON-lines file (or stdin for `-`) through the verifier, one line at a time. */
-async function verifyFile(file: string): Promise<AuditReport> {
-  const verifier = new AuditVerifier();
+/** Stream a JSON-lines file (or stdin for `-`) through the verifiers of both machines, one line at a time. */
+async function verifyFile(file: string): Promise<{ report: AuditReport; sessions: AuditReport }> {
+  const connections = new AuditVerifier();
+  const sessionVerifier = new AuditVerifier({
+    lifecycle: lifecycleChart(readChart(sessionMachine)),
+    msg: 'session transition',
+    idField: 'sessionId',
+    parseErrors: false
+  });
+  const verifier = {
+    pushLine(line: string) {
+      connections.pushLine(line);
+      sessionVerifier.pushLine(line);
+    }
+  };
   try {
     if (file === '-') {
       for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) verifier.pushLine(line);
@@ -92,7 +109,7 @@ async function verifyFile(file: string): Promise<AuditReport> {
     if (error instanceof InputError) throw error;
     throw new InputError(`cannot read ${file}: ${describeIoError(error)}`);
   }
-  return verifier.report();
+  return { report: connections.report(), sessions: sessionVerifier.report() };
 }
 
 function describeIoError(error: unknown): string {
@@ -104,14 +121,14 @@ function describeIoError(error: unknown): string {
 }
 
 /** The human-readable report: one line per error, then a summary. */
-function describe(file: string, report: AuditReport): string {
+function describe(file: string, report: AuditReport, kind: 'connection' | 'session' = 'connection'): string {
   const lines = report.errors
     .slice(0, MAX_PRINTED_ERRORS)
     .map((e) => `${file}:${e.line}: ${e.kind}${e.connectionId === null ? '' : ` [${e.connectionId}]`}: ${e.message}`);
   if (report.errors.length > MAX_PRINTED_ERRORS) {
     lines.push(`... ${report.errors.length - MAX_PRINTED_ERRORS} more errors (--json lists them all)`);
   }
-  const counts = `${report.transitions} transition${report.transitions === 1 ? '' : 's'} of ${report.connections} connection${report.connections === 1 ? '' : 's'}`;
+  const counts = `${report.transitions} ${kind === 'session' ? 'session ' : ''}transition${report.transitions === 1 ? '' : 's'} of ${report.connections} ${kind}${report.connections === 1 ? '' : 's'}`;
   const open =
     report.open.length === 0
       ? ''
@@ -126,7 +143,7 @@ function describe(file: string, report: AuditReport): string {
       ? `${file}: UNREADABLE: ${unreadable} line${unreadable === 1 ? ' is' : 's are'} not JSON; ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`
       : `${file}: INCONSISTENT: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`;
   lines.push(verdict);
-  if (report.transitions === 0 && report.errors.length === 0) lines.push(`${file}: no transition records found (is the audit logged at info?)`);
+  if (kind === 'connection' && report.transitions === 0 && report.errors.length === 0) lines.push(`${file}: no transition records found (is the audit logged at info?)`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -87,6 +87,12 @@ export interface AuditVerifierOptions {
    * `lifecycleChart(readChart(machine))`. Default: the connection machine's.
    */
   lifecycle?: readonly ChartState[];
+  /** The `msg` of the records to check. Default `transition` (connections); sessions write `session transition`. */
+  msg?: string;
+  /** The field that names the actor. Default `connectionId`; sessions: `sessionId`. */
+  idField?: string;
+  /** Record lines that are not JSON as errors. Default `true`; a second verifier over the same lines turns it off. */
+  parseErrors?: boolean;
 }
 
 /**
@@ -98,6 +104,9 @@ export class AuditVerifier {
   readonly #states: ReadonlySet<string>;
   readonly #final: ReadonlySet<string>;
   readonly #initial: string;
+  readonly #msg: string;
+  readonly #idField: string;
+  readonly #parseErrors: boolean;
   readonly #tracks = new Map<string, ConnectionTrack>();
   readonly #errors: AuditError[] = [];
   #transitions = 0;
@@ -115,6 +124,9 @@ export class AuditVerifier {
     this.#allowed = allowedTransitions(lifecycle);
     this.#states = new Set(lifecycle.map((state) => state.name));
     this.#final = new Set(lifecycle.filter((state) => state.final).map((state) => state.name));
+    this.#msg = options.msg ?? 'transition';
+    this.#idField = options.idField ?? 'connectionId';
+    this.#parseErrors = options.parseErrors ?? true;
   }
 
   /**
@@ -130,7 +142,7 @@ export class AuditVerifier {
     try {
       value = JSON.parse(text);
     } catch (error) {
-      this.#error(line, null, 'parse', `not valid JSON (${(error as Error).message}): ${preview(text)}`);
+      if (this.#parseErrors) this.#error(line, null, 'parse', `not valid JSON (${(error as Error).message}): ${preview(text)}`);
       return;
     }
     this.#check(line, value, text);
@@ -164,19 +176,21 @@ export class AuditVerifier {
 
   #check(line: number, value: unknown, text: string | undefined): void {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.#error(line, null, 'parse', `not a JSON object: ${preview(text ?? String(JSON.stringify(value)))}`);
+      if (this.#parseErrors) this.#error(line, null, 'parse', `not a JSON object: ${preview(text ?? String(JSON.stringify(value)))}`);
       return;
     }
     const record = value as AuditInputRecord;
-    if (record.msg !== 'transition') return;
-    const problem = recordProblem(record, this.#states);
+    if (record.msg !== this.#msg) return;
+    const raw = record as Record<string, unknown>;
+    const problem = recordProblem({ ...record, connectionId: raw[this.#idField] }, this.#states, this.#idField);
     if (problem !== undefined) {
-      const id = typeof record.connectionId === 'string' && record.connectionId !== '' ? record.connectionId : null;
+      const candidate = raw[this.#idField];
+      const id = typeof candidate === 'string' && candidate !== '' ? candidate : null;
       this.#error(line, id, 'invalid_record', `transition record: ${problem}`);
       return;
     }
     this.#transitions++;
-    this.#replay(line, record as unknown as TransitionFields);
+    this.#replay(line, { ...(record as unknown as TransitionFields), connectionId: raw[this.#idField] as string });
   }
 
   #replay(line: number, { connectionId: id, seq, from, event, to, userId }: TransitionFields): void {
@@ -224,10 +238,10 @@ export class AuditVerifier {
 }
 
 /** Why a `transition` record cannot be replayed, or `undefined` if it can. */
-function recordProblem(record: AuditInputRecord, states: ReadonlySet<string>): string | undefined {
+function recordProblem(record: AuditInputRecord, states: ReadonlySet<string>, idField: string): string | undefined {
   const { connectionId, seq, from, to, event } = record;
   if (typeof connectionId !== 'string' || connectionId === '') {
-    return `connectionId ${JSON.stringify(connectionId)} is not a non-empty string`;
+    return `${idField} ${JSON.stringify(connectionId)} is not a non-empty string`;
   }
   if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) return `seq ${JSON.stringify(seq)} is not a positive integer`;
   if (typeof from !== 'string' || !states.has(from)) return `from ${JSON.stringify(from)} is not a state`;

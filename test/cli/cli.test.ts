@@ -4,12 +4,16 @@
  * stack traces.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_FORMATS, chartFile } from '../../src/chart/index.js';
 import { verifyAudit } from '../../src/audit/verify.js';
 import { recordAuditRun, type AuditRun } from '../audit/scenario.js';
+import { startServer, waitFor } from '../support/server.js';
+import { isWelcome, openSessionClient } from '../support/session-client.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'src', 'cli.ts');
@@ -150,5 +154,39 @@ describe.concurrent('ws-lifecycle chart', () => {
     expect(checked.stdout).not.toContain(chartFile('connection', 'mermaid'));
     // --format limits the check to the files named.
     expect((await cli(['chart', '--out', out, '--check', '--format', 'mermaid,svg'])).code).toBe(0);
+  });
+});
+
+describe('audit verify checks session trails too', () => {
+  it('passes a real session trail and names the line of a forged session transition', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ws-lifecycle-sessions-'));
+    try {
+      const file = join(dir, 'audit.jsonl');
+      const audit = pino.destination({ dest: file, sync: true });
+      const server = await startServer({ heartbeatIntervalMs: 0, audit, sessions: { ttlMs: 50 } });
+      const client = await openSessionClient(server.port, 'alice');
+      client.hello();
+      await client.next(isWelcome, 'welcome');
+      client.ws.close();
+      await client.closed;
+      await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
+      await server.stop();
+      audit.flushSync();
+
+      const ok = await cli(['audit', 'verify', file]);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('consistent: 2 session transitions of 1 session');
+      const trail = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
+      const detached = trail.findIndex((line) => line.includes('"msg":"session transition"') && line.includes('"to":"detached"'));
+      expect(detached).toBeGreaterThanOrEqual(0);
+      const forged = trail.map((line, i) => (i === detached ? line.replace('"to":"detached"', '"to":"expired"') : line));
+      const tampered = join(dir, 'tampered.jsonl');
+      await writeFile(tampered, forged.join('\n') + '\n');
+      const bad = await cli(['audit', 'verify', tampered]);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain(`${tampered}:${detached + 1}: disallowed`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
