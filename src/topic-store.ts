@@ -50,6 +50,11 @@ export interface MemoryTopicStoreOptions {
   maxBytes?: number;
   /** How long a message is kept. Default 2 minutes. */
   maxAgeMs?: number;
+  /**
+   * Topics kept; past it the one appended to longest ago is forgotten, and a
+   * resume from it is then told `epoch_changed`. Default 100,000.
+   */
+  maxTopics?: number;
   /** The clock, injected in tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -58,7 +63,8 @@ export const MEMORY_STORE_DEFAULTS = Object.freeze({
   maxEntriesPerTopic: 1_000,
   maxBytesPerTopic: 1024 * 1024,
   maxBytes: 64 * 1024 * 1024,
-  maxAgeMs: 120_000
+  maxAgeMs: 120_000,
+  maxTopics: 100_000
 });
 
 interface TopicHistory {
@@ -145,10 +151,19 @@ export class MemoryTopicStore implements TopicStore {
   #history(topic: string): TopicHistory {
     let history = this.#topics.get(topic);
     if (history === undefined) {
+      // A new epoch: whatever a client holds of a forgotten topic is told epoch_changed, never a silent gap.
       history = { epoch: randomUUID(), last: 0, entries: [], head: 0, bytes: 0 };
       this.#topics.set(topic, history);
+      if (this.#topics.size > this.#limits.maxTopics) this.#forget(this.#topics.keys().next().value!);
     }
     return history;
+  }
+
+  #forget(topic: string): void {
+    const history = this.#topics.get(topic);
+    if (history === undefined) return;
+    this.#bytes -= history.bytes;
+    this.#topics.delete(topic);
   }
 
   /** Drop what is over the topic's bounds or too old, oldest first; the newest message always stays. */

@@ -124,6 +124,20 @@ describe('MemoryTopicStore', () => {
     expect(store.readAfter('quiet', fresh.epoch, 0)).toEqual({ recovered: true, epoch: fresh.epoch, entries: [] });
   });
 
+  it('forgets the topic appended to longest ago past maxTopics; a resume from it is told epoch_changed', () => {
+    const store = new MemoryTopicStore({ maxTopics: 2 });
+    store.append('a', '"a1"');
+    const b = store.append('b', '"b1"');
+    store.append('a', '"a2"');
+    // A third topic: b, appended to longest ago, goes with its bytes.
+    store.append('c', '"c1"');
+    expect(store.size).toBe(2);
+    expect(store.bytes).toBe(3 * 4);
+    expect(store.readAfter('a', store.position('a').epoch, 0)).toMatchObject({ recovered: true });
+    // b comes back as a new topic: what a client held of it is told, not gapped.
+    expect(store.readAfter('b', b.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
+  });
+
   it('refuses a bound that is not a positive number, naming it', () => {
     expect(() => new MemoryTopicStore({ maxBytes: 0 })).toThrow(new RangeError('Invalid option maxBytes: 0 (expected a number > 0)'));
   });
