@@ -13,7 +13,7 @@ import { Connection, type ConnectionHost, type TransitionRecord } from './connec
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { LocalDelivery, type Delivery } from './delivery.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
-import { refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
+import { mergeReports, refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
 import { type SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
 import { SESSION_PROTOCOL } from './session-protocol.js';
 import {
@@ -611,12 +611,6 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         : { sessionId: (subject as SessionTransitionRecord).sessionId, userId: (subject as SessionTransitionRecord).userId };
     this.#logger.error({ ...about, err: error }, `${event} listener ${how}`);
   }
-}
-
-function mergeReports(a: SendReport, b: SendReport): SendReport {
-  const reasons = { ...a.reasons };
-  for (const [reason, count] of Object.entries(b.reasons) as Array<[keyof SendReport['reasons'], number]>) reasons[reason] = (reasons[reason] ?? 0) + count;
-  return { sent: a.sent + b.sent, rejected: a.rejected + b.rejected, reasons };
 }
 
 function stripUndefined<T extends object>(options: T): Partial<T> {

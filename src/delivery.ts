@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Connection, ConnectionHost } from './connection.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import { WRITTEN } from './connection.js';
-import type { SendFailureReason, SendReport } from './send-result.js';
+import { countRejected, type SendReport } from './send-result.js';
 import { SerializationError } from './serialization.js';
 
 /** Who a message is for: every `connected` connection (that `filter` keeps), or one user's. */
@@ -106,7 +106,3 @@ export class LocalDelivery implements Delivery {
   }
 }
 
-function countRejected(report: SendReport, reason: SendFailureReason): void {
-  report.rejected++;
-  report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
-}

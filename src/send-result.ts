@@ -82,3 +82,27 @@ export function refused(reason: SendFailureReason): Promise<SendResult> {
 export function failure(reason: 'serialization_failed' | 'transport_error', error: Error): SendResult {
   return { ok: false, reason, error };
 }
+
+/**
+ * Count one refused target in a report.
+ *
+ * @param {SendReport} report The report being filled
+ * @param {SendFailureReason} reason Why that target did not get the message
+ */
+export function countRejected(report: SendReport, reason: SendFailureReason): void {
+  report.rejected++;
+  report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
+}
+
+/**
+ * @param {SendReport} a A report
+ * @param {SendReport} b Another, of the same message to other targets
+ * @returns {SendReport} Both added up
+ */
+export function mergeReports(a: SendReport, b: SendReport): SendReport {
+  const merged: SendReport = { sent: a.sent + b.sent, rejected: a.rejected + b.rejected, reasons: { ...a.reasons } };
+  for (const [reason, count] of Object.entries(b.reasons) as Array<[SendFailureReason, number]>) {
+    merged.reasons[reason] = (merged.reasons[reason] ?? 0) + count;
+  }
+  return merged;
+}

@@ -18,7 +18,7 @@ import { createActor, type Actor } from 'xstate';
 import { sessionMachine, type SessionState } from '../machines/session.machine.js';
 import type { Connection } from './connection.js';
 import { eventLabel } from './machine-graph.js';
-import type { SendReport } from './send-result.js';
+import { countRejected, type SendReport, type SendResult } from './send-result.js';
 import { SerializationError, serialize, type WireData } from './serialization.js';
 import {
   SESSION_CLOSE_CODES,
@@ -222,17 +222,13 @@ export class SessionHub {
     }
     const { epoch, offset } = this.#store.append(topic, payload);
     const frame = messageFrame(topic, epoch, offset, payload);
-    const writes: Array<Promise<{ ok: boolean; reason?: string }>> = [];
+    const writes: Array<Promise<SendResult>> = [];
     for (const connection of this.#subscribers.get(topic) ?? []) writes.push(connection.send(frame));
     return Promise.all(writes).then((results) => {
       const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
       for (const result of results) {
         if (result.ok) report.sent++;
-        else {
-          report.rejected++;
-          const reason = result.reason as keyof SendReport['reasons'];
-          report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
-        }
+        else countRejected(report, result.reason);
       }
       return { ok: true, topic, epoch, offset, report };
     });
