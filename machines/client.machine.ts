@@ -5,6 +5,14 @@
  * backoff, `closed` (final) when the application closes it or the server
  * refuses it for good. The binding (src/client.ts) provides the socket
  * actions and the jittered backoff delay.
+ *
+ * Offline detection: a socket whose peer vanished (a laptop lid, a NAT that
+ * forgot the flow) may never report a close, and browsers cannot send a
+ * ping frame. So in `open` the client is `listening`; after an interval in
+ * which nothing arrived it is `probing` (it sends a protocol ping), and if
+ * nothing arrives within the timeout either it gives the socket up and
+ * reconnects. No timer is touched per message: the binding only notes that
+ * a frame arrived (`heard`).
  */
 import { assign, setup } from 'xstate';
 
@@ -15,6 +23,10 @@ export interface ClientMachineInput {
   /** First retry delay; it doubles per failed attempt up to `maxDelayMs`. */
   minDelayMs: number;
   maxDelayMs: number;
+  /** Quiet time in `open` after which the client probes the server. */
+  heartbeatIntervalMs: number;
+  /** How long a probe waits for any frame before the socket is given up. */
+  heartbeatTimeoutMs: number;
 }
 
 export interface ClientContext extends ClientMachineInput {
@@ -42,22 +54,32 @@ export const clientMachine = setup({
     openSocket: () => {},
     /** Close the socket, if any. */
     closeSocket: () => {},
+    /** Forget the socket (its late close event is ignored) and close it: the server stopped answering. */
+    abandonSocket: () => {},
+    /** Send a protocol ping; any frame from the server answers it. */
+    sendPing: () => {},
+    /** Start noting afresh whether a frame arrives. */
+    forgetHeard: () => {},
     /** The client entered `state`: the binding tells the application. */
     reportEntry: (_, _params: { state: ClientState }) => {},
     countAttempt: assign({ attempts: ({ context }) => context.attempts + 1 }),
     resetAttempts: assign({ attempts: 0 })
   },
   guards: {
-    refused: ({ event }) => event.type === 'SOCKET_CLOSED' && event.final
+    refused: ({ event }) => event.type === 'SOCKET_CLOSED' && event.final,
+    /** A frame arrived since `forgetHeard`; the binding provides it. */
+    heard: () => false
   },
   delays: {
     // Doubling, capped; the binding provides the same with jitter.
-    backoff: ({ context }) => Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1))
+    backoff: ({ context }) => Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1)),
+    heartbeatInterval: ({ context }) => context.heartbeatIntervalMs,
+    heartbeatTimeout: ({ context }) => context.heartbeatTimeoutMs
   }
 }).createMachine({
   id: 'client',
   initial: 'idle',
-  context: ({ input }) => ({ minDelayMs: input.minDelayMs, maxDelayMs: input.maxDelayMs, attempts: 0 }),
+  context: ({ input }) => ({ ...input, attempts: 0 }),
   states: {
     idle: {
       entry: { type: 'reportEntry', params: { state: 'idle' } },
@@ -76,6 +98,21 @@ export const clientMachine = setup({
       on: {
         SOCKET_CLOSED: [{ guard: 'refused', target: 'closed' }, { target: 'reconnecting', actions: ['countAttempt'] }],
         CLOSE: { target: 'closed', actions: ['closeSocket'] }
+      },
+      initial: 'listening',
+      states: {
+        listening: {
+          entry: ['forgetHeard'],
+          after: {
+            heartbeatInterval: [{ guard: 'heard', target: 'listening', reenter: true }, { target: 'probing' }]
+          }
+        },
+        probing: {
+          entry: ['forgetHeard', 'sendPing'],
+          after: {
+            heartbeatTimeout: [{ guard: 'heard', target: 'listening' }, { target: '#client.reconnecting', actions: ['abandonSocket', 'countAttempt'] }]
+          }
+        }
       }
     },
     reconnecting: {

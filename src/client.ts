@@ -34,6 +34,13 @@ export interface SessionClientOptions {
   maxDelayMs?: number;
   /** Sends kept while not acknowledged; one more is refused with `queue_full`. Default 1,000. */
   maxQueued?: number;
+  /**
+   * Quiet time while open after which the client pings the server. Default
+   * 15,000: under the 30 s idle timeouts of common proxies and load balancers.
+   */
+  heartbeatIntervalMs?: number;
+  /** How long that ping waits for any frame before the socket is given up and the client reconnects. Default 10,000. */
+  heartbeatTimeoutMs?: number;
   /** Resume where an earlier client (e.g. before a page reload) stopped. */
   resume?: { session: string; cursors: Record<string, TopicCursor> };
   /** Randomness for the jitter, injected in tests. Default `Math.random`. */
@@ -75,6 +82,8 @@ interface Pending {
 }
 
 const OPEN = 1;
+const MAX_DELAY_MS = 2 ** 31 - 1;
+const PING = JSON.stringify({ type: 'ping' });
 
 export class SessionClient {
   readonly #options: Required<Omit<SessionClientOptions, 'resume' | 'WebSocket'>> & { WebSocket: ClientSocketConstructor };
@@ -91,6 +100,8 @@ export class SessionClient {
   #session: string | undefined;
   #state: ClientState = 'idle';
   #lastId = 0;
+  /** A frame arrived since the heartbeat last looked: one assignment per frame, no timer. */
+  #heard = false;
 
   /**
    * @param {SessionClientOptions} options Where and how to connect
@@ -105,8 +116,15 @@ export class SessionClient {
       minDelayMs: options.minDelayMs ?? 250,
       maxDelayMs: options.maxDelayMs ?? 10_000,
       maxQueued: options.maxQueued ?? 1_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
       random: options.random ?? Math.random
     };
+    for (const name of ['minDelayMs', 'maxDelayMs', 'maxQueued', 'heartbeatIntervalMs', 'heartbeatTimeoutMs'] as const) {
+      const value = this.#options[name];
+      // setTimeout fires at once past 2^31 - 1 ms, so that is the largest delay that means what it says.
+      if (!(typeof value === 'number' && value > 0 && value <= MAX_DELAY_MS)) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number from 1 to ${MAX_DELAY_MS})`);
+    }
     if (options.resume) {
       this.#session = options.resume.session;
       for (const [topic, cursor] of Object.entries(options.resume.cursors)) this.#cursors.set(topic, cursor);
@@ -115,15 +133,26 @@ export class SessionClient {
       actions: {
         openSocket: () => this.#open(),
         closeSocket: () => this.#socket?.close(1000, 'client closed'),
+        abandonSocket: () => {
+          const socket = this.#socket;
+          this.#socket = undefined;
+          socket?.close(1000, 'no answer from the server');
+        },
+        sendPing: () => this.#write(PING),
+        forgetHeard: () => {
+          this.#heard = false;
+        },
         reportEntry: (_, { state }) => this.#entered(state)
       },
+      guards: { heard: () => this.#heard },
       delays: {
         // Full jitter: a reconnect storm after a deploy spreads out instead of arriving at once.
         backoff: ({ context }) =>
           Math.round(this.#options.random() * Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1)))
       }
     });
-    this.#actor = createActor(machine, { input: { minDelayMs: this.#options.minDelayMs, maxDelayMs: this.#options.maxDelayMs } });
+    const { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs } = this.#options;
+    this.#actor = createActor(machine, { input: { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs } });
     this.#actor.start();
   }
 
@@ -154,6 +183,7 @@ export class SessionClient {
 
   /** Close for good: pending sends resolve `{ ok: false, reason: 'closed' }`. */
   close(): void {
+    if (this.#state === 'closed') return;
     this.#actor.send({ type: 'CLOSE' });
   }
 
@@ -183,6 +213,8 @@ export class SessionClient {
     this.#socket = socket;
     socket.onopen = () => this.#write(JSON.stringify({ type: 'hello', session: this.#session, topics: this.cursors }));
     socket.onmessage = (event) => {
+      if (this.#socket !== socket) return;
+      this.#heard = true;
       if (typeof event.data === 'string') this.#frame(JSON.parse(event.data) as ServerFrame);
     };
     socket.onerror = () => {};
@@ -231,6 +263,7 @@ export class SessionClient {
         this.#emit('error', { code: frame.code, message: frame.message });
         return;
       case 'replayed':
+      case 'pong':
         return;
     }
   }

@@ -19,7 +19,9 @@ export type ClientFrame =
   /** The first frame: start a session, or resume one with where the client stands per topic. */
   | { type: 'hello'; session?: string; topics?: Record<string, TopicCursor> }
   /** An application message, numbered by the client so a resend is delivered once. */
-  | { type: 'send'; id: number; data: unknown };
+  | { type: 'send'; id: number; data: unknown }
+  /** The client heard nothing for a while: the server answers `pong` (the browser API cannot send a ping frame). */
+  | { type: 'ping' };
 
 /** Frames the server sends. */
 export type ServerFrame =
@@ -36,6 +38,7 @@ export type ServerFrame =
   | { type: 'message'; topic: string; epoch: string; offset: number; data?: unknown; b64?: string }
   | { type: 'replayed'; topic: string; offset: number }
   | { type: 'ack'; id: number }
+  | { type: 'pong' }
   | { type: 'error'; code: ProtocolErrorCode; message: string };
 
 /** Why a topic could not be recovered. */
@@ -96,6 +99,7 @@ export function parseClientFrame(text: string): ClientFrame | ProtocolError {
     if (!Number.isSafeInteger(value.id) || (value.id as number) < 1) return new ProtocolError('malformed', `send id ${JSON.stringify(value.id)} is not a positive integer`);
     return { type: 'send', id: value.id as number, data: value.data };
   }
+  if (value.type === 'ping') return { type: 'ping' };
   if (value.type !== 'hello') return new ProtocolError('malformed', `unknown frame type ${JSON.stringify(value.type)}`);
   const frame: ClientFrame = { type: 'hello' };
   if (value.session !== undefined && value.session !== null) {

@@ -95,6 +95,7 @@ export interface SessionHost {
 }
 
 const TOKEN_BYTES = 24;
+const PONG = encodeFrame({ type: 'pong' });
 
 /**
  * The sessions, topics and subscriptions of one manager. Connections are
@@ -189,7 +190,11 @@ export class SessionHub {
       this.#hello(connection, frame.session, frame.topics ?? {});
       return;
     }
-    if (session === undefined) return this.#refuse(connection, 'unexpected', 'send before hello');
+    if (session === undefined) return this.#refuse(connection, 'unexpected', `${frame.type} before hello`);
+    if (frame.type === 'ping') {
+      void connection.send(PONG);
+      return;
+    }
     void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
     // A resend after a reconnect: acknowledged again, delivered once.
     if (frame.id <= session.lastClientId) return;

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client.js';
 import { userTopic } from '../../src/sessions.js';
 import { serverPerTest } from '../support/per-test-server.js';
-import { waitFor } from '../support/server.js';
+import { stallClient, waitFor } from '../support/server.js';
 
 const servers = serverPerTest();
 const clients: SessionClient[] = [];
@@ -16,8 +16,11 @@ afterEach(() => {
   for (const client of clients.splice(0)) client.close();
 });
 
-function clientOf(port: number, user: string, resume?: { session: string; cursors: Record<string, { epoch: string; offset: number }> }) {
-  const client = new SessionClient({ url: `ws://127.0.0.1:${port}/?user=${user}`, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 20, maxDelayMs: 100, resume });
+type Resume = { session: string; cursors: Record<string, { epoch: string; offset: number }> };
+type Heartbeat = { heartbeatIntervalMs: number; heartbeatTimeoutMs: number };
+
+function clientOf(port: number, user: string, resume?: Resume, heartbeat?: Heartbeat) {
+  const client = new SessionClient({ url: `ws://127.0.0.1:${port}/?user=${user}`, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 20, maxDelayMs: 100, resume, ...heartbeat });
   clients.push(client);
   const messages: ClientMessage[] = [];
   const recoveries: ClientRecovery[] = [];
@@ -88,5 +91,35 @@ describe('SessionClient', () => {
     const queued = bob.client.send('before start');
     bob.client.close();
     expect(await queued).toEqual({ ok: false, reason: 'closed' });
+  });
+
+  it('finds a server gone silent by its heartbeat and resumes elsewhere; without the heartbeat it waits forever', async () => {
+    const server = await servers.start({ sessions: { ttlMs: 5_000 } });
+    const watched = clientOf(server.port, 'alice', undefined, { heartbeatIntervalMs: 60, heartbeatTimeoutMs: 60 });
+    // The naive variant: a heartbeat far longer than the test, as a client with none.
+    const unwatched = clientOf(server.port, 'bob', undefined, { heartbeatIntervalMs: 600_000, heartbeatTimeoutMs: 600_000 });
+    watched.client.start();
+    unwatched.client.start();
+    await waitFor(() => watched.client.state === 'open' && unwatched.client.state === 'open', 5_000, 'open');
+    // Quiet but answering: the pings are answered, nothing reconnects.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(watched.states).toEqual(['connecting', 'open']);
+
+    await server.manager.sendToUser('alice', 'before');
+    await waitFor(() => watched.messages.length === 1, 5_000, 'before');
+    // The server's side stops reading (a half-open connection: no close ever reaches the client).
+    const stalled = [...server.manager.connectionsOf('alice'), ...server.manager.connectionsOf('bob')];
+    for (const connection of stalled) stallClient(connection.socket);
+    const stalledAt = Date.now();
+    await waitFor(() => watched.states.length === 5, 5_000, 'watched client back');
+    const tookMs = Date.now() - stalledAt;
+    expect(watched.states).toEqual(['connecting', 'open', 'reconnecting', 'connecting', 'open']);
+    // Within one interval of quiet plus the probe's timeout (and a backoff of at most 100 ms).
+    expect(tookMs).toBeGreaterThanOrEqual(60);
+    await server.manager.sendToUser('alice', 'after');
+    await waitFor(() => watched.messages.length === 2, 5_000, 'after');
+    expect(watched.messages.map((m) => [m.offset, m.data])).toEqual([[1, 'before'], [2, 'after']]);
+    expect(unwatched.states).toEqual(['connecting', 'open']);
+    for (const connection of stalled) await connection.terminate();
   });
 });
