@@ -25,7 +25,7 @@ import {
   type SessionOptions,
   type SessionTransitionRecord
 } from './sessions.js';
-import { assertCloseArgs, assertNumberOption } from './validation.js';
+import { assertCloseArgs, assertMembership, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
 export interface AuthenticateRequest {
@@ -421,14 +421,29 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   /**
-   * Subscribe every session of a user to a topic (a room); the server
-   * decides, never the client.
+   * Make a user a member of a topic (a room): every session of the user,
+   * now and later, follows it until `unsubscribe`. The server decides,
+   * never the client.
    *
    * @param {string} userId The user
    * @param {string} topic The topic
+   * @throws {RangeError} If either is not a valid name
    */
   subscribe(userId: string, topic: string): void {
+    assertMembership(userId, topic);
     this.#sessions.subscribeUser(userId, topic);
+  }
+
+  /**
+   * The user leaves a room: their sessions stop receiving it.
+   *
+   * @param {string} userId The user
+   * @param {string} topic The topic
+   * @throws {RangeError} If either is not a valid name
+   */
+  unsubscribe(userId: string, topic: string): void {
+    assertMembership(userId, topic);
+    this.#sessions.unsubscribeUser(userId, topic);
   }
 
   /**

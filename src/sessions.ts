@@ -29,6 +29,7 @@ import {
   type TopicCursor
 } from './session-protocol.js';
 import { MemoryTopicStore, type TopicPosition, type TopicStore } from './topic-store.js';
+import { topicError } from './validation.js';
 
 /** Options of the manager's `sessions`. */
 export interface SessionOptions {
@@ -53,7 +54,7 @@ export interface SessionTransitionRecord {
 
 /** What `publish` resolves to. */
 export interface PublishResult {
-  /** `false` when the message could not be serialized; nothing was stored. */
+  /** `false` when the topic is not a valid name or the message could not be serialized; nothing was stored. */
   ok: boolean;
   topic: string;
   epoch: string;
@@ -61,7 +62,8 @@ export interface PublishResult {
   offset: number;
   /** The live delivery to the topic's connections of this process. */
   report: SendReport;
-  error?: SerializationError;
+  /** Why not: a `RangeError` naming the topic, or the `SerializationError`. */
+  error?: SerializationError | RangeError;
 }
 
 /** The topic every session is subscribed to: `broadcast` publishes to it. */
@@ -120,6 +122,14 @@ export class SessionHub {
    * is not lost.
    */
   readonly #admittedAt = new Map<Connection, Map<string, TopicPosition>>();
+  /**
+   * Sessions and connections before their hello that hold each topic: a
+   * topic nobody holds can never be resumed, so its history is dropped
+   * from the store (a session that expires leaves nothing behind).
+   */
+  readonly #holders = new Map<string, number>();
+  /** The rooms each user is a member of (`subscribeUser`), for the sessions they have and will have. */
+  readonly #rooms = new Map<string, Set<string>>();
 
   constructor(host: SessionHost, options: SessionOptions = {}) {
     this.#host = host;
@@ -134,6 +144,11 @@ export class SessionHub {
   /** Sessions not yet expired. */
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Topics some session, or a connection before its hello, holds. */
+  get heldTopics(): number {
+    return this.#holders.size;
   }
 
   /** The topic store. */
@@ -166,7 +181,10 @@ export class SessionHub {
   admit(connection: Connection): void {
     this.#sessionOf.set(connection, undefined);
     const positions = new Map<string, TopicPosition>();
-    for (const topic of this.#ownTopics(connection)) positions.set(topic, this.#store.position(topic));
+    for (const topic of this.#ownTopics(connection)) {
+      this.#hold(topic);
+      positions.set(topic, this.#store.position(topic));
+    }
     this.#admittedAt.set(connection, positions);
     this.#countUser(connection.userId, 1);
     const timer = setTimeout(() => {
@@ -206,7 +224,7 @@ export class SessionHub {
   closed(connection: Connection): void {
     clearTimeout(this.#helloTimers.get(connection));
     this.#helloTimers.delete(connection);
-    if (this.#admittedAt.delete(connection)) this.#countUser(connection.userId, -1);
+    this.#releaseAdmitted(connection);
     const session = this.#sessionOf.get(connection);
     this.#sessionOf.delete(connection);
     if (session === undefined) return;
@@ -220,6 +238,8 @@ export class SessionHub {
    * topic's live connections.
    */
   publish(topic: string, message: unknown): Promise<PublishResult> {
+    const invalid = topicError(topic);
+    if (invalid) return Promise.resolve({ ok: false, topic, epoch: '', offset: 0, report: { sent: 0, rejected: 0, reasons: {} }, error: invalid });
     const payload = topicPayload(message);
     if (payload instanceof SerializationError) {
       const { epoch, offset } = this.#store.position(topic);
@@ -240,15 +260,31 @@ export class SessionHub {
   }
 
   /**
-   * Subscribe every session of a user to a topic (a room): the live
-   * connections start receiving it from the next publish; a resume replays it.
+   * Make a user a member of a topic (a room) until `unsubscribeUser`: every
+   * session of the user, now and later, follows it. Live connections
+   * receive it from the next publish; a resume replays it.
    */
   subscribeUser(userId: string, topic: string): void {
+    let rooms = this.#rooms.get(userId);
+    if (rooms === undefined) this.#rooms.set(userId, (rooms = new Set()));
+    rooms.add(topic);
     for (const session of this.#sessions.values()) {
       if (session.userId !== userId || session.topics.has(topic)) continue;
       // A room joined now starts at its end: the client learns the cursor from the first message.
-      session.topics.add(topic);
+      this.#addTopic(session, topic);
       for (const connection of session.connections) this.#subscribersOf(topic).add(connection);
+    }
+  }
+
+  /** The user leaves a room: no session of theirs receives it any more. */
+  unsubscribeUser(userId: string, topic: string): void {
+    const rooms = this.#rooms.get(userId);
+    if (rooms?.delete(topic) !== true) return;
+    if (rooms.size === 0) this.#rooms.delete(userId);
+    for (const session of this.#sessions.values()) {
+      if (session.userId !== userId || !session.topics.delete(topic)) continue;
+      for (const connection of session.connections) this.#subscribers.get(topic)?.delete(connection);
+      this.#release(topic);
     }
   }
 
@@ -269,20 +305,51 @@ export class SessionHub {
     const resumed = session !== undefined;
     if (session === undefined) session = this.#start(connection.userId);
     else session.actor.send({ type: 'ATTACH' });
-    // Counted as a session from here (#start counted it), no longer as a connection before its hello.
-    this.#admittedAt.delete(connection);
-    this.#countUser(connection.userId, -1);
     session.connections.add(connection);
     this.#sessionOf.set(connection, session);
-    session.topics.add(BROADCAST_TOPIC);
-    if (connection.userId !== undefined) session.topics.add(userTopic(connection.userId));
+    // The session holds its topics before the connection lets go of them, so no count touches zero in between.
+    for (const topic of this.#ownTopics(connection)) this.#addTopic(session, topic);
+    // Counted as a session from here (#start counted it), no longer as a connection before its hello.
+    this.#releaseAdmitted(connection);
     void connection.send(encodeFrame({ type: 'welcome', session: session.id, resumed, ttlMs: this.#ttlMs }));
     for (const topic of session.topics) this.resumeTopic(connection, topic, resumed ? cursors[topic] : admittedAt.get(topic), resumed);
   }
 
-  /** The topics every session of this connection's user has. */
+  /** The topics every session of this connection's user has: broadcast, the user's own, the user's rooms. */
   #ownTopics(connection: Connection): string[] {
-    return connection.userId === undefined ? [BROADCAST_TOPIC] : [BROADCAST_TOPIC, userTopic(connection.userId)];
+    const { userId } = connection;
+    if (userId === undefined) return [BROADCAST_TOPIC];
+    return [BROADCAST_TOPIC, userTopic(userId), ...(this.#rooms.get(userId) ?? [])];
+  }
+
+  #addTopic(session: Session, topic: string): void {
+    if (session.topics.has(topic)) return;
+    session.topics.add(topic);
+    this.#hold(topic);
+  }
+
+  #hold(topic: string): void {
+    this.#holders.set(topic, (this.#holders.get(topic) ?? 0) + 1);
+  }
+
+  #release(topic: string): void {
+    const count = (this.#holders.get(topic) ?? 0) - 1;
+    if (count > 0) {
+      this.#holders.set(topic, count);
+      return;
+    }
+    this.#holders.delete(topic);
+    this.#subscribers.delete(topic);
+    this.#store.forget(topic);
+  }
+
+  /** A connection before its hello lets go of its topics (it said hello, or closed). */
+  #releaseAdmitted(connection: Connection): void {
+    const positions = this.#admittedAt.get(connection);
+    if (positions === undefined) return;
+    this.#admittedAt.delete(connection);
+    this.#countUser(connection.userId, -1);
+    for (const topic of positions.keys()) this.#release(topic);
   }
 
   #countUser(userId: string | undefined, by: number): void {
@@ -347,6 +414,7 @@ export class SessionHub {
       complete: () => {
         this.#sessions.delete(id);
         this.#countUser(userId, -1);
+        for (const topic of session.topics) this.#release(topic);
       }
     });
     actor.start();

@@ -38,6 +38,11 @@ export interface TopicStore {
   position(topic: string): TopicPosition;
   /** Every message after `offset` in `epoch`, or why not. */
   readAfter(topic: string, epoch: string, offset: number): TopicRead;
+  /**
+   * Drop a topic's history: no session can resume it any more. Its next
+   * message starts a new epoch, so a cursor from before is told `epoch_changed`.
+   */
+  forget(topic: string): void;
 }
 
 /** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */
@@ -154,12 +159,12 @@ export class MemoryTopicStore implements TopicStore {
       // A new epoch: whatever a client holds of a forgotten topic is told epoch_changed, never a silent gap.
       history = { epoch: randomUUID(), last: 0, entries: [], head: 0, bytes: 0 };
       this.#topics.set(topic, history);
-      if (this.#topics.size > this.#limits.maxTopics) this.#forget(this.#topics.keys().next().value!);
+      if (this.#topics.size > this.#limits.maxTopics) this.forget(this.#topics.keys().next().value!);
     }
     return history;
   }
 
-  #forget(topic: string): void {
+  forget(topic: string): void {
     const history = this.#topics.get(topic);
     if (history === undefined) return;
     this.#bytes -= history.bytes;

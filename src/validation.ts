@@ -47,3 +47,29 @@ export function assertNumberOption(name: string, value: unknown, min: number): v
     throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number >= ${min})`);
   }
 }
+
+/** Topic names are at most this long (the protocol's limit on names). */
+const MAX_TOPIC_LENGTH = 200;
+
+/**
+ * Why `topic` cannot name a topic, or undefined when it can.
+ *
+ * @param {unknown} topic The topic name
+ * @returns {RangeError | undefined} The error naming the value
+ */
+export function topicError(topic: unknown): RangeError | undefined {
+  if (typeof topic === 'string' && topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH) return undefined;
+  const shown = typeof topic === 'string' ? `${JSON.stringify(topic.slice(0, 40))}${topic.length > 40 ? '...' : ''} (${topic.length} characters)` : String(topic);
+  return new RangeError(`Invalid topic: ${shown} (expected a string of 1 to ${MAX_TOPIC_LENGTH} characters)`);
+}
+
+/**
+ * Throw unless `userId` and `topic` can name a user and a topic.
+ *
+ * @throws {RangeError} Naming the offending value
+ */
+export function assertMembership(userId: unknown, topic: unknown): void {
+  if (typeof userId !== 'string' || userId.length === 0) throw new RangeError(`Invalid userId: ${String(userId)} (expected a non-empty string)`);
+  const error = topicError(topic);
+  if (error) throw error;
+}

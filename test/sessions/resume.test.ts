@@ -116,4 +116,43 @@ describe('sessions', () => {
     await waitFor(() => client.received.length === 1, 5_000, 'the message');
     expect(client.received).toEqual(['{"plain":true}']);
   });
+
+  it('keeps room membership per user: a later session follows the room, unsubscribe stops it, bad names are refused', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    server.manager.subscribe('alice', 'room:ops');
+    // A session made after subscribe follows the room from its admission on.
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.hello();
+    await tab.next(isWelcome, 'welcome');
+    expect(await tab.next(recoveryOf('room:ops'), 'room recovery')).toMatchObject({ recovered: false, reason: 'unknown_session', offset: 0 });
+    expect(await server.manager.publish('room:ops', 'deploy started')).toMatchObject({ ok: true, offset: 1, report: { sent: 1 } });
+    await waitFor(() => tab.messages('room:ops').length === 1, 5_000, 'room message');
+    server.manager.unsubscribe('alice', 'room:ops');
+    expect(await server.manager.publish('room:ops', 'deploy done')).toMatchObject({ ok: true, offset: 1, report: { sent: 0 } });
+
+    expect(() => server.manager.subscribe('alice', '')).toThrow(/Invalid topic: ""/);
+    expect(() => server.manager.subscribe('alice', 'x'.repeat(201))).toThrow(/Invalid topic: .*201 characters/);
+    expect(() => server.manager.unsubscribe(undefined as unknown as string, 'room:ops')).toThrow(/Invalid userId: undefined/);
+    const bad = await server.manager.publish(42 as unknown as string, 'x');
+    expect(bad).toMatchObject({ ok: false, report: { sent: 0, rejected: 0 } });
+    expect(bad.error).toBeInstanceOf(RangeError);
+    expect(bad.error?.message).toMatch(/Invalid topic: 42/);
+  });
+
+  it('drops the history of topics no session holds once the last one expires: a new epoch, never a silent gap', async () => {
+    const server = await start({ sessions: { ttlMs: 100 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.hello();
+    await tab.next(isWelcome, 'welcome');
+    await server.manager.sendToUser('alice', 'one');
+    const before = server.manager.topicPosition(ALICE);
+    expect(before.offset).toBe(1);
+    tab.ws.terminate();
+    await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
+    // The user has no session: sendToUser stores nothing, and the topic starts over.
+    expect(await server.manager.sendToUser('alice', 'unseen')).toMatchObject({ sent: 0 });
+    const after = server.manager.topicPosition(ALICE);
+    expect(after.offset).toBe(0);
+    expect(after.epoch).not.toBe(before.epoch);
+  });
 });

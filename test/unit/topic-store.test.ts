@@ -138,6 +138,17 @@ describe('MemoryTopicStore', () => {
     expect(store.readAfter('b', b.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
   });
 
+  it('forget drops a topic and its bytes; the topic comes back in a new epoch', () => {
+    const store = new MemoryTopicStore();
+    const old = store.append('a', '"a1"');
+    store.append('b', '"b1"');
+    store.forget('a');
+    store.forget('never-seen');
+    expect(store.size).toBe(1);
+    expect(store.bytes).toBe(4);
+    expect(store.readAfter('a', old.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
+  });
+
   it('refuses a bound that is not a positive number, naming it', () => {
     expect(() => new MemoryTopicStore({ maxBytes: 0 })).toThrow(new RangeError('Invalid option maxBytes: 0 (expected a number > 0)'));
   });
