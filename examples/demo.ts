@@ -35,17 +35,27 @@ function list(counts: Record<string, number | undefined>): string {
  */
 export function formatSummary(s: DemoSummary): string {
   const refused = Object.values(s.messages.refused).reduce((sum, n) => sum + (n ?? 0), 0);
+  const width = Math.max(...s.perTab.map((t) => t.tab.length));
+  const tabLines = s.perTab.map((t) => {
+    const told = t.told.length === 0 ? '' : `, told recovered:false ${t.told.map((x) => `${x.reason}${Number.isNaN(x.skipped) ? '' : ` (${x.skipped} skipped)`}`).join(', ')}`;
+    const behind = t.caughtUp ? '' : ', NOT caught up';
+    return `    ${t.tab.padEnd(width)}  published ${t.published}, received ${t.received}, lost ${t.lost}, duplicated ${t.duplicated}, resumed ${t.resumed}x${told}${behind}`;
+  });
   return [
     `ws-lifecycle demo: ${s.users} users x ${s.tabs} tabs on ${s.url} (seed ${s.seed})`,
     `  connections       ${s.connections.opened} opened, ${s.connections.closed} closed, ${s.connections.live} left`,
     `  closed by         ${list(s.closedBy)}`,
     `  transitions       ${s.transitions.total}: into ${list(s.transitions.byState)}`,
     `    by event        ${list(s.transitions.byEvent)}`,
-    `  messages          ${s.messages.runs} agent runs, ${s.messages.sent} sent, ${refused} refused (${list(s.messages.refused)})`,
-    `    received        ${s.messages.receivedByClients} by clients, ${s.messages.receivedByServer} acks by the server`,
+    `  sessions          ${list(s.sessionTransitions)}`,
+    `  disruptions       ${list(s.disruptions)}`,
+    `  messages          ${s.messages.runs} agent runs, ${s.messages.published} events published, ${s.messages.sent} live writes, ${refused} refused (${list(s.messages.refused)}) and replayed on resume`,
+    `    received        ${s.messages.receivedByClients} by tabs, ${s.messages.receivedByServer} tab answers delivered once to the server`,
+    '  per tab (every event its user published since the tab opened)',
+    ...tabLines,
     `  send-after-close  ${s.sendAfterCloseErrors} errors`,
     `  shutdown          ${s.shutdown.closed} closed, ${s.shutdown.terminated} terminated`,
-    `  audit trail       ${s.audit.file} (${s.audit.transitions} transition records, ${s.audit.other} refused-send records)`,
+    `  audit trail       ${s.audit.file} (${s.audit.transitions} transition records, ${s.audit.other} other records)`,
     `  took              ${(s.durationMs / 1000).toFixed(1)} s`
   ].join('\n');
 }
@@ -92,7 +102,8 @@ async function main(): Promise<void> {
   process.removeAllListeners('SIGINT');
   process.removeAllListeners('SIGTERM');
   console.log(formatSummary(summary));
-  if (summary.sendAfterCloseErrors > 0 || summary.connections.live > 0) process.exitCode = 1;
+  const broken = summary.perTab.some((t) => t.lost !== 0 || t.duplicated !== 0 || !t.caughtUp);
+  if (summary.sendAfterCloseErrors > 0 || summary.connections.live > 0 || broken) process.exitCode = 1;
 }
 
 main().catch((error: unknown) => {

@@ -1,8 +1,10 @@
 /**
  * The demo: a ConnectionManager embedded in a ws server on 127.0.0.1,
- * simulated users with several tabs each, and agent runs streamed to every
- * tab of a user while tabs close, drop, reconnect, get kicked or freeze.
- * `runDemo` returns what happened; `examples/demo.ts` is its command line.
+ * simulated users with several tabs each (session clients), and agent runs
+ * streamed to every tab of a user while tabs drop, go offline, get kicked
+ * or cut by the server, freeze or reload. Every tab comes back and must
+ * have every event of its user exactly once. `runDemo` returns what
+ * happened; `examples/demo.ts` is its command line.
  */
 import { once, setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -15,7 +17,8 @@ import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import { ConnectionManager, type ConnectionState, type SendFailureReason, type ShutdownReport } from '../src/index.js';
 import { createInspector } from '../src/inspector/inspector.js';
-import { TAB_ENDINGS, guardSends, openTab, type Tab, type TabCounters, type TabEnding } from './demo-tabs.js';
+import { userTopic } from '../src/sessions.js';
+import { DemoTab, TAB_DISRUPTIONS, guardSends, tabTally, type TabCounters, type TabDisruption } from './demo-tabs.js';
 
 /** Path of the demo's WebSocket endpoint. */
 export const WS_PATH = '/ws';
@@ -64,11 +67,22 @@ export interface DemoSummary {
   closedBy: Record<string, number>;
   messages: {
     runs: number;
+    /** Agent events published to users' topics. */
+    published: number;
+    /** Live writes to session connections, and those refused (the tab was away: it gets them on resume). */
     sent: number;
     refused: Partial<Record<SendFailureReason, number>>;
+    /** Agent events the tabs' applications received (after dedupe). */
     receivedByClients: number;
+    /** Tabs' answers to finished runs that the server delivered (`sessionMessage`). */
     receivedByServer: number;
   };
+  /** Every tab, with what its user published since it started and what it received. */
+  perTab: TabSummary[];
+  /** Disruptions the tabs went through, per kind. */
+  disruptions: Partial<Record<TabDisruption, number>>;
+  /** Transitions of the session machines, by from->to. */
+  sessionTransitions: Record<string, number>;
   sendAfterCloseErrors: number;
   shutdown: ShutdownReport;
   audit: {
@@ -78,6 +92,20 @@ export interface DemoSummary {
     /** Other audit lines (the manager's debug records of refused sends). */
     other: number;
   };
+}
+
+/** One tab's tally: `lost` counts events neither received nor told as a gap; `told` lists each `recovered: false`. */
+export interface TabSummary {
+  tab: string;
+  published: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  resumed: number;
+  told: Array<{ reason: string; skipped: number }>;
+  answers: { sent: number; delivered: number };
+  /** The tab had caught up with its user's topic when the run ended. */
+  caughtUp: boolean;
 }
 
 const DEFAULTS = { users: 4, tabs: 3, seconds: 4, port: 0 };
@@ -138,7 +166,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const between = (min: number, max: number): number => min + random() * (max - min);
   const started = performance.now();
 
-  const counters: TabCounters = { receivedByClients: 0, sendAfterCloseErrors: 0 };
+  const counters: TabCounters = { sendAfterCloseErrors: 0 };
   const summary = {
     opened: 0,
     closed: 0,
@@ -147,7 +175,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     byEvent: {} as Record<string, number>,
     closedBy: {} as Record<string, number>,
     runs: 0,
+    published: 0,
     sent: 0,
+    sessions: 0,
+    sessionTransitions: {} as Record<string, number>,
+    disruptions: {} as Partial<Record<TabDisruption, number>>,
     refused: {} as DemoSummary['messages']['refused'],
     receivedByServer: 0
   };
@@ -171,7 +203,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     summary.closed++;
     increment(summary.closedBy, info.initiator);
   });
-  manager.on('message', () => summary.receivedByServer++);
+  manager.on('sessionMessage', () => summary.receivedByServer++);
+  manager.on('sessionTransition', (record) => {
+    if (record.from === record.to) return;
+    increment(summary.sessionTransitions, `${record.from}->${record.to}`);
+  });
+
 
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true });
@@ -210,14 +247,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       () => true,
       () => false
     );
-  const stopped = new Promise<false>((resolve) => stop.addEventListener('abort', () => resolve(false), { once: true }));
-  const openTabs = new Set<Tab>();
+  const userIds = Array.from({ length: users }, (_, i) => `user-${i + 1}`);
+  const demoTabs = userIds.flatMap((user) => Array.from({ length: tabs }, (_, t) => new DemoTab(url, user, `tab-${t + 1}`, counters)));
 
   async function agentLoop(user: string): Promise<void> {
     for (let run = 1; !stop.aborted; run++) {
       summary.runs++;
       for (const message of agentRun(`${user}/run-${run}`, random)) {
         const report = await manager.sendToUser(user, message);
+        summary.published++;
         summary.sent += report.sent;
         for (const [reason, count] of Object.entries(report.reasons)) {
           increment(summary.refused, reason as SendFailureReason, count);
@@ -228,57 +266,56 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     }
   }
 
-  /** End a tab the way `ending` says, from the client or the server side. */
-  function end(tab: Tab, user: string, tabId: string, ending: TabEnding): void {
-    if (ending === 'kick' || ending === 'evict') {
-      const connection = manager.connectionsOf(user).find((c) => c.metadata?.tab === tabId && c.state === 'connected');
-      if (connection) {
-        if (ending === 'kick') void connection.close(4000, 'session expired');
-        else void connection.terminate();
-        return;
-      }
+  /** Disrupt a tab the way `how` says, from the tab's side or the server's. */
+  function disrupt(tab: DemoTab, how: TabDisruption): void {
+    increment(summary.disruptions, how);
+    if (how === 'kick' || how === 'evict') {
+      const connection = manager.connectionsOf(tab.ledger.user).find((c) => c.metadata?.tab === tab.ledger.tab && c.state === 'connected');
+      if (connection === undefined) return;
+      if (how === 'kick') void connection.close(1012, 'service restart');
+      else void connection.terminate();
+      return;
     }
-    if (ending === 'close' || ending === 'kick' || ending === 'evict') tab.ws.close(1000, 'tab closed');
-    else if (ending !== 'freeze') tab.ws.terminate();
+    tab.disrupt(how, between(200, 1_000));
   }
 
-  async function tabLoop(user: string, tabId: string): Promise<void> {
+  async function tabLoop(tab: DemoTab): Promise<void> {
     while (!stop.aborted) {
-      const ending = pick(TAB_ENDINGS);
-      const tab = await openTab(url, user, tabId, ending !== 'freeze', counters);
-      if (!tab) {
-        if (!(await pause(100))) return;
-        continue;
-      }
-      openTabs.add(tab);
-      void tab.closed.then(() => openTabs.delete(tab));
-      // A frozen tab lives until the heartbeat ends it; the others for a while.
-      const lived = ending === 'freeze' ? await Promise.race([tab.closed.then(() => true), stopped]) : await pause(between(400, 2_000));
-      if (!lived) return; // stopped: shutdown closes the tab
-      end(tab, user, tabId, ending);
-      await tab.closed;
-      if (ending !== 'reconnect' && !(await pause(between(100, 500)))) return;
+      if (!(await pause(between(300, 1_200)))) return;
+      disrupt(tab, pick(TAB_DISRUPTIONS));
     }
   }
 
-  const userIds = Array.from({ length: users }, (_, i) => `user-${i + 1}`);
-  await Promise.all([
-    ...userIds.map(agentLoop),
-    ...userIds.flatMap((user) => Array.from({ length: tabs }, (_, t) => tabLoop(user, `tab-${t + 1}`)))
-  ]);
+  await Promise.all([...userIds.map(agentLoop), ...demoTabs.map(tabLoop)]);
   clearTimeout(stopTimer);
 
+  // The agents have stopped: every tab comes back and catches up (bounded), then the tally is taken.
+  const positions = new Map(userIds.map((user) => [user, manager.topicPosition(userTopic(user))]));
+  const caughtUp = (tab: DemoTab): boolean => {
+    const cursor = tab.cursor;
+    const position = positions.get(tab.ledger.user)!;
+    return position.offset === 0 || (cursor !== undefined && cursor.epoch === position.epoch && cursor.offset === position.offset);
+  };
+  for (let waited = 0; waited < 5_000 && !demoTabs.every(caughtUp); waited += 20) await sleep(20);
+  const tabSummaries: TabSummary[] = demoTabs.map((tab) => {
+    const tally = tabTally(tab.ledger, positions.get(tab.ledger.user)!);
+    return {
+      tab: `${tab.ledger.user}/${tab.ledger.tab}`,
+      published: tally.published,
+      received: tally.received,
+      lost: tally.lost,
+      duplicated: tally.duplicated,
+      resumed: tab.ledger.resumed,
+      told: tab.ledger.told,
+      answers: { ...tab.ledger.answers },
+      caughtUp: caughtUp(tab)
+    };
+  });
+  const receivedByClients = tabSummaries.reduce((sum, tab) => sum + tab.received, 0);
+
+  // The tabs close first (a closed page does not reconnect), then the server drains what is left.
+  for (const tab of demoTabs) tab.close();
   const shutdown = await manager.shutdown({ timeoutMs: 1_000 });
-  // Clients answer the server's close frame; anything still open after that is cut.
-  const drained = Promise.all([...openTabs].map((tab) => tab.closed));
-  const late = new AbortController();
-  const cut = sleep(1_000, undefined, { signal: late.signal }).then(
-    () => [...openTabs].forEach((tab) => tab.ws.terminate()),
-    () => {}
-  );
-  await drained;
-  late.abort();
-  await cut;
   await inspector?.close();
   await new Promise<void>((resolve) => wss.close(() => resolve()));
   http.closeAllConnections();
@@ -299,11 +336,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     closedBy: summary.closedBy,
     messages: {
       runs: summary.runs,
+      published: summary.published,
       sent: summary.sent,
       refused: summary.refused,
-      receivedByClients: counters.receivedByClients,
+      receivedByClients,
       receivedByServer: summary.receivedByServer
     },
+    perTab: tabSummaries,
+    disruptions: summary.disruptions,
+    sessionTransitions: summary.sessionTransitions,
     sendAfterCloseErrors: counters.sendAfterCloseErrors,
     shutdown,
     audit: { file: auditFile, transitions: transitionLines, other: lines.length - transitionLines }

@@ -22,6 +22,7 @@ export interface ClientSocket {
   onclose: ((event: { code: number; reason: string }) => void) | null;
   onerror: ((event: unknown) => void) | null;
 }
+export type { TopicCursor };
 export type ClientSocketConstructor = new (url: string, protocols: string[]) => ClientSocket;
 
 export interface SessionClientOptions {
@@ -132,12 +133,9 @@ export class SessionClient {
     const machine = clientMachine.provide({
       actions: {
         openSocket: () => this.#open(),
-        closeSocket: () => this.#socket?.close(1000, 'client closed'),
-        abandonSocket: () => {
-          const socket = this.#socket;
-          this.#socket = undefined;
-          socket?.close(1000, 'no answer from the server');
-        },
+        // Both forget the socket first: nothing it still delivers reaches the application after this.
+        closeSocket: () => this.#dropSocket('client closed'),
+        abandonSocket: () => this.#dropSocket('no answer from the server'),
         sendPing: () => this.#write(PING),
         forgetHeard: () => {
           this.#heard = false;
@@ -226,6 +224,12 @@ export class SessionClient {
       const final = event.code === SESSION_CLOSE_CODES.FORBIDDEN || event.code === SESSION_CLOSE_CODES.PROTOCOL_ERROR;
       this.#actor.send({ type: 'SOCKET_CLOSED', final });
     };
+  }
+
+  #dropSocket(reason: string): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.close(1000, reason);
   }
 
   /** The one place the client writes: only to an open socket (what is not acknowledged is resent after a resume). */

@@ -502,6 +502,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         }
       }
       const infos = await outcomes;
+      // Sessions end with the server: no TTL timer outlives shutdown, and each session's trail ends in `expired`.
+      this.#sessions.endAll();
       terminated += infos.filter((info) => info.initiator === 'timeout').length;
       return { closed: infos.length - terminated, terminated };
     } finally {

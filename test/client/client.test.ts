@@ -122,4 +122,30 @@ describe('SessionClient', () => {
     expect(unwatched.states).toEqual(['connecting', 'open']);
     for (const connection of stalled) await connection.terminate();
   });
+
+  it('emits nothing after close(), even frames that were already on their way', async () => {
+    const server = await servers.start({ sessions: { ttlMs: 5_000 } });
+    const sockets: WebSocket[] = [];
+    class RecordingSocket extends WebSocket {
+      constructor(url: string, protocols: string[]) {
+        super(url, protocols);
+        sockets.push(this);
+      }
+    }
+    const client = new SessionClient({ url: `ws://127.0.0.1:${server.port}/?user=alice`, WebSocket: RecordingSocket as unknown as ClientSocketConstructor });
+    clients.push(client);
+    const messages: number[] = [];
+    client.on('message', ({ offset }) => messages.push(offset));
+    client.start();
+    await waitFor(() => client.state === 'open', 5_000, 'open');
+    const raw = (sockets[0] as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    raw.pause();
+    for (let n = 1; n <= 5; n++) expect((await server.manager.sendToUser('alice', { n })).sent).toBe(1);
+    client.close();
+    // The five frames reach the socket now: a page that resumes from client.cursors would get them again.
+    raw.resume();
+    await waitFor(() => sockets[0]!.readyState === WebSocket.CLOSED, 5_000, 'socket closed');
+    expect(messages).toEqual([]);
+    expect(client.cursors[userTopic('alice')]?.offset).toBe(0);
+  });
 });

@@ -28,7 +28,7 @@ describe('demo', () => {
     await Promise.all(files.splice(0).map((file) => rm(file, { force: true })));
   });
 
-  it('streams agent runs to every tab through drops and reconnects, never sending after close', async () => {
+  it('streams agent runs to every tab through drops, freezes and reloads: lost 0, duplicated 0, never sending after close', async () => {
     const seed = Number(process.env.DEMO_SEED ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`demo seed ${seed} (replay with DEMO_SEED=${seed})`);
     const audit = join(tmpdir(), `ws-lifecycle-demo-test-${process.pid}-${seed}.jsonl`);
@@ -43,9 +43,19 @@ describe('demo', () => {
     expect(summary.connections.closed).toBe(summary.connections.opened);
     expect(summary.connections.live).toBe(0);
     expect(summary.transitions.byState.closed).toBe(summary.connections.opened);
+    expect(summary.messages.published).toBeGreaterThan(0);
     expect(summary.messages.sent).toBeGreaterThan(0);
-    expect(summary.messages.receivedByClients).toBeGreaterThan(0);
-    expect(summary.messages.receivedByClients).toBeLessThanOrEqual(summary.messages.sent);
+    // Every tab came back and has every event its user published since it opened, once.
+    expect(summary.perTab).toHaveLength(9);
+    for (const tab of summary.perTab) {
+      expect(tab, tab.tab).toMatchObject({ lost: 0, duplicated: 0, caughtUp: true });
+      expect(tab.published).toBeGreaterThan(0);
+      expect(tab.received).toBe(tab.published - tab.told.reduce((sum, t) => sum + t.skipped, 0));
+    }
+    expect(summary.messages.receivedByClients).toBe(summary.perTab.reduce((sum, tab) => sum + tab.received, 0));
+    // The tabs were disrupted and resumed: the tally is not of an undisturbed run.
+    expect(Object.values(summary.disruptions).reduce((sum, n) => sum + (n ?? 0), 0)).toBeGreaterThan(0);
+    expect(summary.sessionTransitions['detached->attached']).toBeGreaterThan(0);
     // Nothing left open; the runner's own timers may come and go, so timers may only drop.
     const after = networkResources();
     expect(after.TCPSocketWrap ?? 0).toBe(before.TCPSocketWrap ?? 0);
@@ -125,6 +135,7 @@ describe('demo', () => {
       expect(stdout).toContain('SIGTERM: shutting down');
       expect(stdout).toMatch(/send-after-close {2}0 errors/);
       expect(stdout).toMatch(/\d+ opened, \d+ closed, 0 left/);
+      expect(stdout).toMatch(/user-1\/tab-1 +published \d+, received \d+, lost 0, duplicated 0/);
       expect(existsSync(audit)).toBe(true);
     } finally {
       clearTimeout(killer);

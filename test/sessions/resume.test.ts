@@ -155,4 +155,22 @@ describe('sessions', () => {
     expect(after.offset).toBe(0);
     expect(after.epoch).not.toBe(before.epoch);
   });
+
+  it('ends every session at shutdown, detached ones too, so no TTL timer outlives the server', async () => {
+    const server = await start({ sessions: { ttlMs: 60_000 } });
+    const transitions: string[] = [];
+    server.manager.on('sessionTransition', (record) => transitions.push(`${record.from}->${record.to} ${record.event}`));
+    const away = await openSessionClient(server.port, 'alice');
+    away.hello();
+    await away.next(isWelcome, 'welcome');
+    away.ws.terminate();
+    await waitFor(() => transitions.length === 1, 5_000, 'detached');
+    const here = await openSessionClient(server.port, 'bob');
+    here.hello();
+    await here.next(isWelcome, 'welcome');
+    expect(server.manager.sessions).toBe(2);
+    await server.manager.shutdown({ timeoutMs: 1_000 });
+    expect(server.manager.sessions).toBe(0);
+    expect(transitions).toEqual(['attached->detached DETACH', 'attached->detached DETACH', 'detached->expired END', 'detached->expired END']);
+  });
 });
