@@ -61,12 +61,13 @@ export function log(line: string): void {
 }
 
 /**
- * Start a server process (`serverFlags` e.g. `--expose-gc`).
+ * Start a server process (`serverFlags` e.g. `--expose-gc`); `script` is
+ * the agent module (default: the server of the ws-lifecycle scenarios).
  *
  * @returns {Promise<Agent>} The agent, not yet started with `start`
  */
-export async function startServer(name: string, serverFlags: string[] = []): Promise<Agent> {
-  const server = await Agent.start(SERVER_AGENT, { name: `${name} server`, nodeFlags: [...serverFlags, ...extraServerFlags] });
+export async function startServer(name: string, serverFlags: string[] = [], script: URL = SERVER_AGENT): Promise<Agent> {
+  const server = await Agent.start(script, { name: `${name} server`, nodeFlags: [...serverFlags, ...extraServerFlags] });
   pin(server, pinning?.server);
   return server;
 }
@@ -75,8 +76,8 @@ export async function startServer(name: string, serverFlags: string[] = []): Pro
  * Start a client process and check that it reads the same monotonic clock
  * as this one (its time falls between two readings here).
  */
-export async function startClient(name: string): Promise<Agent> {
-  const client = await Agent.start(CLIENT_AGENT, { name: `${name} client`, nodeFlags: ['--max-old-space-size=8192'] });
+export async function startClient(name: string, script: URL = CLIENT_AGENT): Promise<Agent> {
+  const client = await Agent.start(script, { name: `${name} client`, nodeFlags: ['--max-old-space-size=8192'] });
   pin(client, pinning?.client);
   const before = nowMs();
   const theirs = await client.call<number>('now');

@@ -25,10 +25,14 @@ export interface BenchOptions {
   churnConcurrency: number;
   memoryConnections: number;
   auditConnections: number;
+  /** Sessions scenario: tabs of one user, messages per throughput run, clients that resume, sessions left detached. */
+  sessions: { tabs: number; messages: number; resumeClients: number; detached: number };
   /** Write a CPU profile of every server process into this folder. */
   profileDir: string | undefined;
   /** Pin server and client processes to separate CPUs (`taskset`). */
   pin: boolean;
+  /** Keep the rows of the results file that this run does not replace. */
+  merge: boolean;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -37,12 +41,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --connections N     use N connections in the broadcast, memory and audit scenarios
   --messages N        messages per send run for 100-byte messages
   --churn-ms MS       duration of one churn run
-  --only a,b          run only these scenarios (send, broadcast, churn, memory, audit)
+  --only a,b          run only these scenarios (send, broadcast, churn, memory, audit, sessions)
   --out PATH          results file (default bench/results.json)
   --profile DIR       write a CPU profile (node --cpu-prof) of every server process to DIR
-  --no-pin            do not pin server processes to CPU 0 and client processes to the others`;
+  --no-pin            do not pin server processes to CPU 0 and client processes to the others
+  --merge             keep the rows of the results file that this run does not measure again`;
 
-export const SCENARIO_IDS = ['send', 'broadcast', 'churn', 'memory', 'audit'] as const;
+export const SCENARIO_IDS = ['send', 'broadcast', 'churn', 'memory', 'audit', 'sessions'] as const;
 
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -69,7 +74,8 @@ export function parseOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       out: { type: 'string', default: 'bench/results.json' },
       profile: { type: 'string' },
-      'no-pin': { type: 'boolean', default: false }
+      'no-pin': { type: 'boolean', default: false },
+      merge: { type: 'boolean', default: false }
     }
   });
   const quick = values.quick ?? false;
@@ -96,7 +102,14 @@ export function parseOptions(argv: string[]): BenchOptions {
     churnConcurrency: quick ? 64 : 128,
     memoryConnections: connections ?? (quick ? 500 : 10_000),
     auditConnections: connections ?? (quick ? 300 : 1_000),
+    sessions: {
+      tabs: quick ? 10 : 50,
+      messages: quick ? 5_000 : 20_000,
+      resumeClients: quick ? 5 : 20,
+      detached: connections ?? (quick ? 300 : 2_000)
+    },
     profileDir: values.profile,
-    pin: !values['no-pin']
+    pin: !values['no-pin'],
+    merge: values.merge ?? false
   };
 }

@@ -14,7 +14,11 @@ export const METRICS = {
   server_cpu_us_per_msg: { unit: 'us', better: 'lower' },
   server_cpu_us_per_connection: { unit: 'us', better: 'lower' },
   heap_bytes_per_connection: { unit: 'B', better: 'lower' },
-  rss_bytes_per_connection: { unit: 'B', better: 'lower' }
+  rss_bytes_per_connection: { unit: 'B', better: 'lower' },
+  resume_ms: { unit: 'ms', better: 'lower' },
+  lost_messages: { unit: 'msg', better: 'lower' },
+  duplicated_messages: { unit: 'msg', better: 'lower' },
+  heap_bytes_per_session: { unit: 'B', better: 'lower' }
 } as const satisfies Record<string, { unit: string; better: 'higher' | 'lower' }>;
 
 export type Metric = keyof typeof METRICS;

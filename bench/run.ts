@@ -7,7 +7,7 @@
  *   npm run bench -- --quick      # under a minute
  *   npm run bench -- --help
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { nowMs } from './clock.js';
@@ -19,6 +19,7 @@ import { runBroadcast } from './scenarios/broadcast.js';
 import { runChurn } from './scenarios/churn.js';
 import { runMemory } from './scenarios/memory.js';
 import { runSend } from './scenarios/send.js';
+import { runSessions } from './scenarios/sessions.js';
 import { formatTable } from './targets.js';
 
 const SCENARIOS: Record<string, (options: BenchOptions) => Promise<ResultRow[]>> = {
@@ -26,7 +27,8 @@ const SCENARIOS: Record<string, (options: BenchOptions) => Promise<ResultRow[]>>
   broadcast: runBroadcast,
   churn: runChurn,
   memory: runMemory,
-  audit: runAudit
+  audit: runAudit,
+  sessions: runSessions
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -58,6 +60,12 @@ async function main(argv: string[]): Promise<void> {
     const t = nowMs();
     rows.push(...(await run(options)));
     log(`${id}: ${((nowMs() - t) / 1000).toFixed(1)} s`);
+  }
+  if (options.merge && existsSync(options.out)) {
+    // The rows of scenarios not run now stay, in their place; rerun ones are replaced.
+    const fresh = new Set(rows.map((row) => row.scenario));
+    const kept = validateResults(JSON.parse(readFileSync(options.out, 'utf8'))).rows.filter((row) => !fresh.has(row.scenario));
+    rows.unshift(...kept);
   }
   const results = validateResults({ rows });
   mkdirSync(dirname(options.out), { recursive: true });

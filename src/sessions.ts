@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
+import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
 import { sessionMachine, type SessionState } from '../machines/session.machine.js';
 import type { Connection } from './connection.js';
 import { eventLabel } from './machine-graph.js';
@@ -79,6 +80,8 @@ interface Session {
   readonly id: string;
   readonly userId: string | undefined;
   readonly actor: Actor<typeof sessionMachine>;
+  /** The shared actor system the actor runs in. */
+  readonly system: ActorSystemSlot;
   readonly connections: Set<Connection>;
   readonly topics: Set<string>;
   state: SessionState;
@@ -97,6 +100,8 @@ export interface SessionHost {
 }
 
 const TOKEN_BYTES = 24;
+/** Session actors share systems like connection actors do (about 3 KiB saved per session). */
+const systems = new ActorSystemPool();
 const PONG = encodeFrame({ type: 'pong' });
 
 /**
@@ -131,8 +136,15 @@ export class SessionHub {
   /** The rooms each user is a member of (`subscribeUser`), for the sessions they have and will have. */
   readonly #rooms = new Map<string, Set<string>>();
 
+  /** The session machine with its audit provided: built once per hub, not per session. */
+  readonly #machine;
+  readonly #sessionOfActor = new WeakMap<object, Session>();
+
   constructor(host: SessionHost, options: SessionOptions = {}) {
     this.#host = host;
+    this.#machine = sessionMachine.provide({
+      actions: { reportEntry: ({ self, event }, { state }) => this.#entered(this.#sessionOfActor.get(self), state, event.type) }
+    });
     this.#store = options.store ?? new MemoryTopicStore();
     this.#ttlMs = options.ttlMs ?? 120_000;
     this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
@@ -403,29 +415,20 @@ export class SessionHub {
 
   #start(userId: string | undefined): Session {
     const id = randomBytes(TOKEN_BYTES).toString('base64url');
-    const actor = createActor(
-      sessionMachine.provide({ actions: { reportEntry: ({ event }, { state }) => this.#entered(id, state, event.type) } }),
-      { input: { ttlMs: this.#ttlMs } }
-    );
-    const session: Session = { id, userId, actor, connections: new Set(), topics: new Set(), state: 'attached', seq: 0, lastClientId: 0 };
+    const system = systems.acquire();
+    const actor = createActor(this.#machine, { input: { ttlMs: this.#ttlMs }, parent: system.root });
+    const session: Session = { id, userId, actor, system, connections: new Set(), topics: new Set(), state: 'attached', seq: 0, lastClientId: 0 };
+    this.#sessionOfActor.set(actor, session);
     this.#sessions.set(id, session);
     this.#countUser(userId, 1);
-    actor.subscribe({
-      complete: () => {
-        this.#sessions.delete(id);
-        this.#countUser(userId, -1);
-        for (const topic of session.topics) this.#release(topic);
-      }
-    });
     actor.start();
     return session;
   }
 
-  #entered(id: string, to: SessionState, eventType: string): void {
-    const session = this.#sessions.get(id);
+  #entered(session: Session | undefined, to: SessionState, eventType: string): void {
     if (session === undefined || session.state === to) return;
     const record: SessionTransitionRecord = {
-      sessionId: id,
+      sessionId: session.id,
       userId: session.userId,
       seq: ++session.seq,
       from: session.state,
@@ -434,8 +437,17 @@ export class SessionHub {
       at: Date.now()
     };
     session.state = to;
+    if (to === 'expired') this.#expired(session);
     this.#host.audit.info(record, 'session transition');
     this.#host.onTransition(record);
+  }
+
+  /** The session is over: it lets go of its topics and its actor system slot. */
+  #expired(session: Session): void {
+    this.#sessions.delete(session.id);
+    this.#countUser(session.userId, -1);
+    for (const topic of session.topics) this.#release(topic);
+    systems.release(session.system);
   }
 
   #subscribersOf(topic: string): Set<Connection> {

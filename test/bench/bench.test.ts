@@ -33,10 +33,13 @@ describe('npm run bench', () => {
       'audit-churn',
       'broadcast-20',
       'churn',
+      'detached-20',
       'memory-20',
+      'resume-1000',
       'send-100B',
       'send-100B-paced',
-      'send-16KiB'
+      'send-16KiB',
+      'sessions-10-tabs'
     ]);
     for (const row of results.rows) {
       expect(row.rounds).toBe(1);
