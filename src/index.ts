@@ -5,7 +5,8 @@
  *
  * This entry loads what a server needs (xstate, ws, pino) and nothing
  * else. The tools are subpath exports: `ws-lifecycle/machine`,
- * `ws-lifecycle/audit`, `ws-lifecycle/charts`, `ws-lifecycle/inspector`.
+ * `ws-lifecycle/audit`, `ws-lifecycle/charts`, `ws-lifecycle/inspector`,
+ * `ws-lifecycle/client` and the framework adapters.
  */
 export { ConnectionManager } from './connection-manager.js';
 export type {
@@ -31,3 +32,11 @@ export type { Serializer, WireData } from './serialization.js';
 export { isValidCloseCode } from './validation.js';
 export { ABNORMAL_CLOSURE, CONNECTION_STATES } from '../machines/connection.machine.js';
 export type { CloseInfo, CloseInitiator, ConnectionState } from '../machines/connection.machine.js';
+export { BROADCAST_TOPIC, userTopic } from './sessions.js';
+export type { PublishResult, SessionOptions, SessionTransitionRecord } from './sessions.js';
+export { MEMORY_STORE_DEFAULTS, MemoryTopicStore } from './topic-store.js';
+export type { MemoryTopicStoreOptions, TopicEntry, TopicPosition, TopicRead, TopicStore } from './topic-store.js';
+export { SESSION_CLOSE_CODES, SESSION_PROTOCOL } from './session-protocol.js';
+export type { ClientFrame, ServerFrame, TopicCursor, RecoveryFailure } from './session-protocol.js';
+export { SESSION_STATES } from '../machines/session.machine.js';
+export type { SessionState } from '../machines/session.machine.js';
