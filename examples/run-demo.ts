@@ -290,7 +290,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   clearTimeout(stopTimer);
 
   // The agents have stopped: every tab comes back and catches up (bounded), then the tally is taken.
-  const positions = new Map(userIds.map((user) => [user, manager.topicPosition(userTopic(user))]));
+  const positions = new Map(await Promise.all(userIds.map(async (user) => [user, await manager.topicPosition(userTopic(user))] as const)));
   const caughtUp = (tab: DemoTab): boolean => {
     const cursor = tab.cursor;
     const position = positions.get(tab.ledger.user)!;

@@ -25,6 +25,7 @@ import {
   type SessionOptions,
   type SessionTransitionRecord
 } from './sessions.js';
+import type { TopicPosition } from './topic-store.js';
 import { assertCloseArgs, assertMembership, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -414,11 +415,13 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
 
   /**
    * @param {string} topic A topic
-   * @returns {{ epoch: string; offset: number }} Its epoch and newest offset (0 before the first message)
+   * @returns {Promise<TopicPosition>} Its epoch and newest offset (0 before the first message): as this process
+   *   delivered it when a session here holds the topic, else as the store says
    */
-  topicPosition(topic: string): { epoch: string; offset: number } {
-    return this.#sessions.store.position(topic);
+  topicPosition(topic: string): Promise<TopicPosition> {
+    return this.#sessions.position(topic);
   }
+
 
   /**
    * Make a user a member of a topic (a room): every session of the user,

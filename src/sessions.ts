@@ -7,10 +7,12 @@
  * every message it missed, in order, before any live one, or is told it
  * cannot (`recovered: false` and where the stream continues).
  *
- * With a synchronous store (the in-memory default) a replay is written in
- * the same synchronous step that makes the connection live in its topics,
- * so no publish can fall between the two: nothing is lost, repeated or
- * reordered across the switch.
+ * Every topic this process holds has a feed (src/topic-feed.ts) that hands
+ * its messages to subscribers in offset order, once. A connection that
+ * resumes is subscribed first with a buffer, then the store is read after
+ * its cursor, the replay is written, and the buffer is flushed without
+ * what the replay already had: nothing published while the (possibly
+ * remote, asynchronous) read runs is lost, repeated or reordered.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -19,7 +21,7 @@ import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
 import { sessionMachine, type SessionState } from '../machines/session.machine.js';
 import type { Connection } from './connection.js';
 import { eventLabel } from './machine-graph.js';
-import { countRejected, type SendReport, type SendResult } from './send-result.js';
+import type { SendReport, SendResult } from './send-result.js';
 import { SerializationError, serialize, type WireData } from './serialization.js';
 import {
   SESSION_CLOSE_CODES,
@@ -29,14 +31,15 @@ import {
   type RecoveryFailure,
   type TopicCursor
 } from './session-protocol.js';
-import { MemoryTopicStore, type TopicPosition, type TopicStore } from './topic-store.js';
+import { TopicFeed, type FeedEvent, type FeedSubscriber } from './topic-feed.js';
+import { MemoryTopicStore, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
 import { topicError } from './validation.js';
 
 /** Options of the manager's `sessions`. */
 export interface SessionOptions {
   /** How long a session without connections keeps its history for a resume. Default 120,000 (2 minutes). */
   ttlMs?: number;
-  /** Where topic history is kept. Default: a `MemoryTopicStore` with its default bounds. */
+  /** Where topic history (and, when shared, session records) is kept. Default: a `MemoryTopicStore` with its default bounds. */
   store?: TopicStore;
   /** How long a session connection may take to send its hello. Default 10,000. */
   helloTimeoutMs?: number;
@@ -55,16 +58,18 @@ export interface SessionTransitionRecord {
 
 /** What `publish` resolves to. */
 export interface PublishResult {
-  /** `false` when the topic is not a valid name or the message could not be serialized; nothing was stored. */
+  /** `false` when the topic is not a valid name, the message could not be serialized, or the store did not take it; nothing was stored. */
   ok: boolean;
   topic: string;
   epoch: string;
-  /** The message's offset (the topic's last offset when `ok` is false). */
+  /** The message's offset (the topic's last offset, or 0 when unknown, when `ok` is false). */
   offset: number;
   /** The live delivery to the topic's connections of this process. */
   report: SendReport;
-  /** Why not: a `RangeError` naming the topic, or the `SerializationError`. */
-  error?: SerializationError | RangeError;
+  /** Why not: a `RangeError` naming the topic, the `SerializationError`, or the store's error (`reason: 'store_unavailable'`). */
+  error?: SerializationError | RangeError | Error;
+  /** `store_unavailable` when the store could not be reached. */
+  reason?: 'store_unavailable';
 }
 
 /** The topic every session is subscribed to: `broadcast` publishes to it. */
@@ -90,6 +95,13 @@ interface Session {
   lastClientId: number;
 }
 
+/** A connection's place in one topic's feed: buffering while it catches up, then live. */
+interface Subscription {
+  /** Events kept while the replay is read and written; `undefined` once live. */
+  buffer: FeedEvent[] | undefined;
+  readonly subscriber: FeedSubscriber;
+}
+
 /** What the hub needs from its manager. */
 export interface SessionHost {
   readonly logger: Logger;
@@ -103,6 +115,20 @@ const TOKEN_BYTES = 24;
 /** Session actors share systems like connection actors do (about 3 KiB saved per session). */
 const systems = new ActorSystemPool();
 const PONG = encodeFrame({ type: 'pong' });
+/** The close code and reason when the store cannot be reached to resume: the client tries again later. */
+const TRY_AGAIN = { code: 1013, reason: 'history unavailable, try again later' };
+
+/** Each message's frame is built once, however many connections it goes to. */
+const frames = new WeakMap<TopicMessage, string>();
+function frameOf(message: TopicMessage): string {
+  let frame = frames.get(message);
+  if (frame === undefined) frames.set(message, (frame = messageFrame(message.topic, message.epoch, message.offset, message.payload)));
+  return frame;
+}
+
+function emptyReport(): SendReport {
+  return { sent: 0, rejected: 0, reasons: {} };
+}
 
 /**
  * The sessions, topics and subscriptions of one manager. Connections are
@@ -116,23 +142,23 @@ export class SessionHub {
   readonly #sessions = new Map<string, Session>();
   /** The session of each live session connection; a connection without one has not said hello yet. */
   readonly #sessionOf = new Map<Connection, Session | undefined>();
+  /** Connections whose hello is being answered (it may wait for the store). */
+  readonly #greeting = new Set<Connection>();
   readonly #helloTimers = new Map<Connection, NodeJS.Timeout>();
-  /** Live connections per topic. */
-  readonly #subscribers = new Map<string, Set<Connection>>();
+  /** The feed of every topic held here. */
+  readonly #feeds = new Map<string, TopicFeed>();
+  /** Each session connection's subscriptions, by topic. */
+  readonly #subscriptions = new Map<Connection, Map<string, Subscription>>();
   /** Sessions (live or detached) per user, and session connections still before their hello. */
   readonly #sessionsPerUser = new Map<string | undefined, number>();
   /**
-   * Where a connection's own topics stood when it was admitted: a new
-   * session starts there, so what was published before its hello arrived
-   * is not lost.
-   */
-  readonly #admittedAt = new Map<Connection, Map<string, TopicPosition>>();
-  /**
    * Sessions and connections before their hello that hold each topic: a
-   * topic nobody holds can never be resumed, so its history is dropped
-   * from the store (a session that expires leaves nothing behind).
+   * topic nobody holds can never be resumed here, so its feed closes and
+   * the store may forget it (a session that expires leaves nothing behind).
    */
   readonly #holders = new Map<string, number>();
+  /** Connections before their hello, and the topics they hold since their admission. */
+  readonly #admitted = new Map<Connection, string[]>();
   /** The rooms each user is a member of (`subscribeUser`), for the sessions they have and will have. */
   readonly #rooms = new Map<string, Set<string>>();
 
@@ -178,7 +204,7 @@ export class SessionHub {
 
   /** Whether any session exists or is being made: a broadcast is then kept for resumes. */
   get active(): boolean {
-    return this.#sessions.size > 0 || this.#admittedAt.size > 0;
+    return this.#sessions.size > 0 || this.#admitted.size > 0;
   }
 
   /**
@@ -189,16 +215,33 @@ export class SessionHub {
     return this.#sessionOf.has(connection);
   }
 
-  /** A session connection was admitted: it has `helloTimeoutMs` to say hello. */
+  /**
+   * Where a topic stands: as this process delivered it when it holds the
+   * topic, else as the store says.
+   */
+  async position(topic: string): Promise<TopicPosition> {
+    const feed = this.#feeds.get(topic);
+    if (feed !== undefined) {
+      await feed.ready;
+      return feed.position!;
+    }
+    return this.#store.position(topic);
+  }
+
+  /**
+   * A session connection was admitted: it has `helloTimeoutMs` to say
+   * hello. It holds its user's topics from now on and buffers what they
+   * carry, so a new session starts where its topics stood at the upgrade.
+   */
   admit(connection: Connection): void {
     this.#sessionOf.set(connection, undefined);
-    const positions = new Map<string, TopicPosition>();
-    for (const topic of this.#ownTopics(connection)) {
-      this.#hold(topic);
-      positions.set(topic, this.#store.position(topic));
-    }
-    this.#admittedAt.set(connection, positions);
+    const topics = this.#ownTopics(connection);
+    this.#admitted.set(connection, topics);
     this.#countUser(connection.userId, 1);
+    for (const topic of topics) {
+      this.#hold(topic);
+      this.subscribe(connection, topic);
+    }
     const timer = setTimeout(() => {
       this.#helloTimers.delete(connection);
       void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello');
@@ -216,7 +259,7 @@ export class SessionHub {
     }
     const session = this.#sessionOf.get(connection);
     if (frame.type === 'hello') {
-      if (session !== undefined) return this.#refuse(connection, 'unexpected', 'a second hello');
+      if (session !== undefined || this.#greeting.has(connection)) return this.#refuse(connection, 'unexpected', 'a second hello');
       this.#hello(connection, frame.session, frame.topics ?? {});
       return;
     }
@@ -236,39 +279,33 @@ export class SessionHub {
   closed(connection: Connection): void {
     clearTimeout(this.#helloTimers.get(connection));
     this.#helloTimers.delete(connection);
+    this.#greeting.delete(connection);
+    const subscriptions = this.#subscriptions.get(connection);
+    if (subscriptions !== undefined) {
+      for (const topic of subscriptions.keys()) this.#feeds.get(topic)?.unsubscribe(connection);
+      this.#subscriptions.delete(connection);
+    }
     this.#releaseAdmitted(connection);
     const session = this.#sessionOf.get(connection);
     this.#sessionOf.delete(connection);
     if (session === undefined) return;
     session.connections.delete(connection);
-    for (const topic of session.topics) this.#subscribers.get(topic)?.delete(connection);
     session.actor.send({ type: 'DETACH' });
   }
 
   /**
-   * Publish to a topic: store it with the next offset, and write it to the
-   * topic's live connections.
+   * Publish to a topic: the store gives it the next offset; the topic's
+   * feed here writes it to the live connections, in offset order.
    */
   publish(topic: string, message: unknown): Promise<PublishResult> {
     const invalid = topicError(topic);
-    if (invalid) return Promise.resolve({ ok: false, topic, epoch: '', offset: 0, report: { sent: 0, rejected: 0, reasons: {} }, error: invalid });
+    if (invalid) return Promise.resolve({ ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: invalid });
     const payload = topicPayload(message);
     if (payload instanceof SerializationError) {
-      const { epoch, offset } = this.#store.position(topic);
-      return Promise.resolve({ ok: false, topic, epoch, offset, report: { sent: 0, rejected: 0, reasons: {} }, error: payload });
+      const position = this.#feeds.get(topic)?.position;
+      return Promise.resolve({ ok: false, topic, epoch: position?.epoch ?? '', offset: position?.offset ?? 0, report: emptyReport(), error: payload });
     }
-    const { epoch, offset } = this.#store.append(topic, payload);
-    const frame = messageFrame(topic, epoch, offset, payload);
-    const writes: Array<Promise<SendResult>> = [];
-    for (const connection of this.#subscribers.get(topic) ?? []) writes.push(connection.send(frame));
-    return Promise.all(writes).then((results) => {
-      const report: SendReport = { sent: 0, rejected: 0, reasons: {} };
-      for (const result of results) {
-        if (result.ok) report.sent++;
-        else countRejected(report, result.reason);
-      }
-      return { ok: true, topic, epoch, offset, report };
-    });
+    return this.#append(topic, payload);
   }
 
   /**
@@ -282,9 +319,9 @@ export class SessionHub {
     rooms.add(topic);
     for (const session of this.#sessions.values()) {
       if (session.userId !== userId || session.topics.has(topic)) continue;
-      // A room joined now starts at its end: the client learns the cursor from the first message.
       this.#addTopic(session, topic);
-      for (const connection of session.connections) this.#subscribersOf(topic).add(connection);
+      // A room joined now starts where it stands: the client is told so, then gets what follows.
+      for (const connection of session.connections) this.resumeTopic(connection, topic, undefined, true);
     }
   }
 
@@ -295,7 +332,7 @@ export class SessionHub {
     if (rooms.size === 0) this.#rooms.delete(userId);
     for (const session of this.#sessions.values()) {
       if (session.userId !== userId || !session.topics.delete(topic)) continue;
-      for (const connection of session.connections) this.#subscribers.get(topic)?.delete(connection);
+      for (const connection of session.connections) this.#unsubscribe(connection, topic);
       this.#release(topic);
     }
   }
@@ -305,10 +342,24 @@ export class SessionHub {
     for (const session of [...this.#sessions.values()]) session.actor.send({ type: 'END' });
   }
 
+  async #append(topic: string, payload: string | Buffer): Promise<PublishResult> {
+    let position: TopicPosition;
+    try {
+      position = await this.#store.append(topic, payload);
+    } catch (error) {
+      // Refused, with the reason: never a message reported published that no one can get.
+      this.#host.logger.warn({ topic, err: error }, 'topic store unavailable; publish refused');
+      return { ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: error as Error, reason: 'store_unavailable' };
+    }
+    const { epoch, offset } = position;
+    const feed = this.#feeds.get(topic);
+    const report = feed === undefined ? emptyReport() : await feed.accept({ topic, epoch, offset, payload });
+    return { ok: true, topic, epoch, offset, report };
+  }
+
   #hello(connection: Connection, token: string | undefined, cursors: Record<string, TopicCursor>): void {
     clearTimeout(this.#helloTimers.get(connection));
     this.#helloTimers.delete(connection);
-    const admittedAt = this.#admittedAt.get(connection) ?? new Map<string, TopicPosition>();
     let session = token === undefined ? undefined : this.#sessions.get(token);
     if (session !== undefined && session.userId !== connection.userId) {
       // Never another user's history, and no hint whether the token exists beyond that.
@@ -324,7 +375,7 @@ export class SessionHub {
     // Counted as a session from here (#start counted it), no longer as a connection before its hello.
     this.#releaseAdmitted(connection);
     void connection.send(encodeFrame({ type: 'welcome', session: session.id, resumed, ttlMs: this.#ttlMs }));
-    for (const topic of session.topics) this.resumeTopic(connection, topic, resumed ? cursors[topic] : admittedAt.get(topic), resumed);
+    for (const topic of session.topics) this.resumeTopic(connection, topic, resumed ? cursors[topic] : undefined, resumed);
   }
 
   /** The topics every session of this connection's user has: broadcast, the user's own, the user's rooms. */
@@ -341,7 +392,9 @@ export class SessionHub {
   }
 
   #hold(topic: string): void {
-    this.#holders.set(topic, (this.#holders.get(topic) ?? 0) + 1);
+    const count = this.#holders.get(topic) ?? 0;
+    this.#holders.set(topic, count + 1);
+    if (count === 0) this.#feeds.set(topic, new TopicFeed(topic, this.#store));
   }
 
   #release(topic: string): void {
@@ -351,17 +404,18 @@ export class SessionHub {
       return;
     }
     this.#holders.delete(topic);
-    this.#subscribers.delete(topic);
-    this.#store.forget(topic);
+    this.#feeds.get(topic)?.close();
+    this.#feeds.delete(topic);
+    void Promise.resolve(this.#store.forget(topic)).catch((error: unknown) => this.#host.logger.warn({ topic, err: error }, 'topic store: forget failed'));
   }
 
   /** A connection before its hello lets go of its topics (it said hello, or closed). */
   #releaseAdmitted(connection: Connection): void {
-    const positions = this.#admittedAt.get(connection);
-    if (positions === undefined) return;
-    this.#admittedAt.delete(connection);
+    const topics = this.#admitted.get(connection);
+    if (topics === undefined) return;
+    this.#admitted.delete(connection);
     this.#countUser(connection.userId, -1);
-    for (const topic of positions.keys()) this.#release(topic);
+    for (const topic of topics) this.#release(topic);
   }
 
   #countUser(userId: string | undefined, by: number): void {
@@ -371,46 +425,117 @@ export class SessionHub {
   }
 
   /**
-   * Replay a topic to a connection and make it live there, in one
-   * synchronous step: no publish can fall in between. (A test subclass
-   * replaces this with the naive order to show the property failing.)
+   * Subscribe a connection to a topic's feed, buffering until it goes live
+   * (a connection already subscribed keeps its subscription).
+   */
+  protected subscribe(connection: Connection, topic: string): Subscription {
+    let subscriptions = this.#subscriptions.get(connection);
+    if (subscriptions === undefined) this.#subscriptions.set(connection, (subscriptions = new Map<string, Subscription>()));
+    let subscription = subscriptions.get(topic);
+    if (subscription !== undefined) return subscription;
+    const created: Subscription = {
+      buffer: [],
+      subscriber: (event) => {
+        if (created.buffer === undefined) return this.#write(connection, topic, event);
+        created.buffer.push(event);
+        return undefined;
+      }
+    };
+    subscription = created;
+    subscriptions.set(topic, subscription);
+    this.#feeds.get(topic)?.subscribe(connection, subscription.subscriber);
+    return subscription;
+  }
+
+  #unsubscribe(connection: Connection, topic: string): void {
+    this.#subscriptions.get(connection)?.delete(topic);
+    this.#feeds.get(topic)?.unsubscribe(connection);
+  }
+
+  #write(connection: Connection, topic: string, event: FeedEvent): Promise<SendResult> {
+    if (event.kind === 'message') return connection.send(frameOf(event.message));
+    return connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, reason: event.reason, epoch: event.epoch, offset: event.offset }));
+  }
+
+  /**
+   * Catch a connection up in one topic and make it live there: subscribed
+   * (buffering) first, then the replay read and written, then the buffer
+   * flushed without what the replay already had. (A test subclass replaces
+   * this with a naive order to show the property failing.)
    */
   protected resumeTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
-    this.replayTopic(connection, topic, cursor, resumed);
-    this.goLive(connection, topic);
+    this.subscribe(connection, topic);
+    this.catchUp(connection, topic, cursor, resumed).then(
+      (from) => {
+        if (from !== undefined) this.goLive(connection, topic, from);
+      },
+      (error: unknown) => {
+        this.#host.logger.warn({ connectionId: connection.id, topic, err: error }, 'resume failed: the store is unreachable; closing so the client retries');
+        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+      }
+    );
   }
 
-  /** The connection receives the topic's publishes from now on. */
-  protected goLive(connection: Connection, topic: string): void {
-    if (this.#sessionOf.has(connection)) this.#subscribersOf(topic).add(connection);
+  /** Whether the connection is still subscribed to the topic with this subscription. */
+  #current(connection: Connection, topic: string, subscription: Subscription | undefined): boolean {
+    return subscription !== undefined && this.#subscriptions.get(connection)?.get(topic) === subscription;
   }
 
-  /** Write the recovery frame of a topic, and the replay when there is one. */
-  protected replayTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
-    const position = this.#store.position(topic);
+  /**
+   * Write the topic's recovery frame, and its replay when the store has
+   * one. Resolves with where the connection then stands in the topic
+   * (`undefined` when it left meanwhile).
+   */
+  protected async catchUp(
+    connection: Connection,
+    topic: string,
+    cursor: TopicCursor | undefined,
+    resumed: boolean
+  ): Promise<TopicPosition | undefined> {
+    const subscription = this.#subscriptions.get(connection)?.get(topic);
     if (cursor === undefined) {
-      // A client that does not know the topic yet starts at its end; it is told so.
+      // A new session, or a topic the client did not name: it starts where the topic stood when it was subscribed.
+      const feed = this.#feeds.get(topic);
+      if (feed === undefined) return undefined;
+      await feed.ready;
+      if (!this.#current(connection, topic, subscription)) return undefined;
+      const first = subscription!.buffer?.find((event) => event.kind === 'message');
+      const start = first === undefined ? feed.position! : { epoch: first.message.epoch, offset: first.message.offset - 1 };
       const reason: RecoveryFailure = resumed ? 'new_topic' : 'unknown_session';
-      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: position.offset, reason }));
-      return;
+      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: start.epoch, offset: start.offset, reason }));
+      return start;
     }
-    const read = this.#store.readAfter(topic, cursor.epoch, cursor.offset);
-    if (!resumed) {
-      // A new session: its stream starts where the topic stood when the connection was admitted.
-      const start = read.recovered ? cursor.offset : position.offset;
-      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: position.epoch, offset: start, reason: 'unknown_session' }));
-      if (!read.recovered) return;
-      for (const entry of read.entries) void connection.send(messageFrame(topic, read.epoch, entry.offset, entry.payload));
-      void connection.send(encodeFrame({ type: 'replayed', topic, offset: read.entries.at(-1)?.offset ?? start }));
-      return;
-    }
+    const read = await this.#store.readAfter(topic, cursor.epoch, cursor.offset);
+    if (!this.#current(connection, topic, subscription)) return undefined;
     if (!read.recovered) {
       void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: read.epoch, offset: read.offset, reason: read.reason }));
-      return;
+      return { epoch: read.epoch, offset: read.offset };
     }
     void connection.send(encodeFrame({ type: 'recovery', topic, recovered: true, epoch: read.epoch, offset: cursor.offset }));
     for (const entry of read.entries) void connection.send(messageFrame(topic, read.epoch, entry.offset, entry.payload));
-    void connection.send(encodeFrame({ type: 'replayed', topic, offset: read.entries.at(-1)?.offset ?? cursor.offset }));
+    const last = read.entries.at(-1)?.offset ?? cursor.offset;
+    void connection.send(encodeFrame({ type: 'replayed', topic, offset: last }));
+    return { epoch: read.epoch, offset: last };
+  }
+
+  /**
+   * The connection has the topic up to `from`: write what the buffer holds
+   * after it, in order, and deliver live from now on.
+   */
+  protected goLive(connection: Connection, topic: string, from: TopicPosition): void {
+    const subscription = this.#subscriptions.get(connection)?.get(topic);
+    if (subscription?.buffer === undefined) return;
+    const buffer = subscription.buffer;
+    subscription.buffer = undefined;
+    let { epoch, offset } = from;
+    for (const event of buffer) {
+      const at = event.kind === 'message' ? event.message : event;
+      // Already written by the replay, or told already: skipped; anything else in its order.
+      if (at.epoch === epoch && at.offset <= offset) continue;
+      void this.#write(connection, topic, event);
+      epoch = at.epoch;
+      offset = at.offset;
+    }
   }
 
   #start(userId: string | undefined): Session {
@@ -448,12 +573,6 @@ export class SessionHub {
     this.#countUser(session.userId, -1);
     for (const topic of session.topics) this.#release(topic);
     systems.release(session.system);
-  }
-
-  #subscribersOf(topic: string): Set<Connection> {
-    let subscribers = this.#subscribers.get(topic);
-    if (subscribers === undefined) this.#subscribers.set(topic, (subscribers = new Set()));
-    return subscribers;
   }
 
   #refuse(connection: Connection, code: 'malformed' | 'unexpected' | 'forbidden' | 'too_large', message: string, closeCode: number = SESSION_CLOSE_CODES.PROTOCOL_ERROR): void {

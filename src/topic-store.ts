@@ -17,6 +17,14 @@ export interface TopicEntry {
   at: number;
 }
 
+/** One message of a topic as it travels: where it stands in the topic, and its payload. */
+export interface TopicMessage {
+  topic: string;
+  epoch: string;
+  offset: number;
+  payload: string | Buffer;
+}
+
 /** Where a topic stands: its epoch and the offset of its newest message (0 before the first). */
 export interface TopicPosition {
   epoch: string;
@@ -31,18 +39,26 @@ export type TopicRead =
   | { recovered: true; epoch: string; entries: TopicEntry[] }
   | { recovered: false; reason: 'epoch_changed' | 'trimmed' | 'future_offset'; epoch: string; offset: number };
 
+/**
+ * Where topic history lives. Every method may answer at once (the
+ * in-memory store) or with a promise (a shared store such as Redis); the
+ * hub awaits either. A shared store must answer one caller's calls in the
+ * order they were made.
+ */
 export interface TopicStore {
-  /** Append one message; its offset is the topic's last plus one. */
-  append(topic: string, payload: string | Buffer): TopicPosition;
+  /** Append one message; its offset is the topic's last plus one. A rejection means the message was not stored. */
+  append(topic: string, payload: string | Buffer): TopicPosition | Promise<TopicPosition>;
   /** The topic's position (a new epoch at offset 0 for a topic never seen). */
-  position(topic: string): TopicPosition;
+  position(topic: string): TopicPosition | Promise<TopicPosition>;
   /** Every message after `offset` in `epoch`, or why not. */
-  readAfter(topic: string, epoch: string, offset: number): TopicRead;
+  readAfter(topic: string, epoch: string, offset: number): TopicRead | Promise<TopicRead>;
   /**
-   * Drop a topic's history: no session can resume it any more. Its next
-   * message starts a new epoch, so a cursor from before is told `epoch_changed`.
+   * No session here can resume the topic any more. A store of this process
+   * drops its history (its next message starts a new epoch, so a cursor
+   * from before is told `epoch_changed`); a shared store may keep it for
+   * other processes and let it expire.
    */
-  forget(topic: string): void;
+  forget(topic: string): void | Promise<void>;
 }
 
 /** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */

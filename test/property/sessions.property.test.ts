@@ -34,8 +34,9 @@ const told = new Map<string, number>();
 /** Goes live first and replays a little later: live messages overtake the replay. */
 class NaiveResumeHub extends SessionHub {
   protected override resumeTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
-    this.goLive(connection, topic);
-    setTimeout(() => this.replayTopic(connection, topic, cursor, resumed), 5);
+    this.subscribe(connection, topic);
+    this.goLive(connection, topic, { epoch: '', offset: 0 });
+    setTimeout(() => void this.catchUp(connection, topic, cursor, resumed), 5);
   }
 }
 
@@ -194,10 +195,11 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
     }
     // Let every tab come back and catch up with its topics.
     await waitFor(() => tabs.every((t) => t.client.state === 'open' && !t.offline), 5_000, 'tabs back');
-    await waitFor(() => tabs.every((t) => caughtUp(server, t)), 5_000, 'tabs caught up').catch(() => {});
+    const positions = await topicPositions(server);
+    await waitFor(() => tabs.every((t) => caughtUp(positions, t)), 5_000, 'tabs caught up').catch(() => {});
     const broken = tabs.map((t, i) => tabViolation(t, i)).find((v) => v !== undefined);
     if (broken) return broken;
-    const behind = tabs.findIndex((t) => !caughtUp(server, t));
+    const behind = tabs.findIndex((t) => !caughtUp(positions, t));
     if (behind >= 0) return `tab ${behind} never caught up: ${JSON.stringify(tabs[behind]!.client.cursors)}`;
     for (const tab of tabs) tab.client.close();
     for (const socket of tabs.flatMap((t) => t.sockets)) socket.terminate();
@@ -213,10 +215,16 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
   }
 }
 
+/** Where every topic of the run stands (once publishing stopped). */
+async function topicPositions(server: TestServer): Promise<Map<string, TopicCursor>> {
+  const topics = [...new Set(USERS.map(userTopic)), ROOM];
+  return new Map(await Promise.all(topics.map(async (topic) => [topic, await server.manager.topicPosition(topic)] as const)));
+}
+
 /** The tab has the newest offset of each topic it follows. */
-function caughtUp(server: TestServer, tab: Tab): boolean {
+function caughtUp(positions: Map<string, TopicCursor>, tab: Tab): boolean {
   return [userTopic(tab.user), ROOM].every((topic) => {
-    const { epoch, offset } = server.manager.topicPosition(topic);
+    const { epoch, offset } = positions.get(topic)!;
     const cursor = tab.client.cursors[topic];
     return offset === 0 || (cursor !== undefined && cursor.epoch === epoch && cursor.offset === offset);
   });

@@ -145,13 +145,13 @@ describe('sessions', () => {
     tab.hello();
     await tab.next(isWelcome, 'welcome');
     await server.manager.sendToUser('alice', 'one');
-    const before = server.manager.topicPosition(ALICE);
+    const before = await server.manager.topicPosition(ALICE);
     expect(before.offset).toBe(1);
     tab.ws.terminate();
     await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
     // The user has no session: sendToUser stores nothing, and the topic starts over.
     expect(await server.manager.sendToUser('alice', 'unseen')).toMatchObject({ sent: 0 });
-    const after = server.manager.topicPosition(ALICE);
+    const after = await server.manager.topicPosition(ALICE);
     expect(after.offset).toBe(0);
     expect(after.epoch).not.toBe(before.epoch);
   });

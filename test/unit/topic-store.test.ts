@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryTopicStore, type TopicRead, type TopicStore } from '../../src/topic-store.js';
+import { MemoryTopicStore, type TopicRead } from '../../src/topic-store.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 
@@ -22,7 +22,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 const LIMITS = { maxEntriesPerTopic: 20, maxBytesPerTopic: 3_000, maxBytes: 5_000, maxAgeMs: 1_000 };
 
 /** Run the ops; return the first broken invariant, or undefined. */
-function violation(make: (now: () => number) => TopicStore, ops: Op[]): string | undefined {
+function violation(make: (now: () => number) => MemoryTopicStore, ops: Op[]): string | undefined {
   let time = 0;
   const store = make(() => time);
   const published = new Map<string, string[]>();
@@ -60,7 +60,7 @@ function violation(make: (now: () => number) => TopicStore, ops: Op[]): string |
   return undefined;
 }
 
-function holds(make: (now: () => number) => TopicStore, seed: number): { failed: boolean; counterexample?: string } {
+function holds(make: (now: () => number) => MemoryTopicStore, seed: number): { failed: boolean; counterexample?: string } {
   const result = fc.check(
     fc.property(fc.array(op, { minLength: 1, maxLength: 150, size: 'max' }), (ops) => violation(make, ops) === undefined),
     { seed, numRuns: 200 }
