@@ -13,7 +13,7 @@ import { Connection, type ConnectionHost, type TransitionRecord } from './connec
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { LocalDelivery, type Delivery } from './delivery.js';
 import { auditLogger, defaultLogger, type AuditTarget } from './logging.js';
-import { mergeReports, refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
+import { countRejected, mergeReports, refused, type SendFailureReason, type SendReport, type SendResult } from './send-result.js';
 import { type SerializationError, guardSerializer, serialize, type Serializer } from './serialization.js';
 import { SESSION_PROTOCOL } from './session-protocol.js';
 import {
@@ -26,6 +26,7 @@ import {
   type SessionTransitionRecord
 } from './sessions.js';
 import type { TopicPosition } from './topic-store.js';
+import type { Cluster, ClusterCounts, UserPresence } from './cluster.js';
 import { assertCloseArgs, assertMembership, assertNumberOption } from './validation.js';
 
 /** What the `authenticate` hook is given. */
@@ -81,6 +82,13 @@ export interface ConnectionManagerOptions {
    * (docs/protocol.md): TTL, topic store, hello timeout. Plain connections are not affected.
    */
   sessions?: SessionOptions;
+  /**
+   * One logical server on many nodes (#12): a shared topic store and
+   * broker (they take the place of `sessions.store` and `sessions.broker`)
+   * and presence across nodes, e.g. `await RedisCluster.connect()` from
+   * `ws-lifecycle/redis`.
+   */
+  cluster?: Cluster;
   /** @internal Makes the session hub; tests pass a naive variant. */
   sessionHub?: (host: SessionHost, options: SessionOptions | undefined) => SessionHub;
 }
@@ -150,6 +158,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   readonly #host: ConnectionHost;
   readonly #delivery: Delivery;
   readonly #sessions: SessionHub;
+  readonly #cluster: Cluster | undefined;
   readonly #logger: Logger;
   readonly #audit: Logger;
   readonly #registry = new ConnectionRegistry();
@@ -227,14 +236,50 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         onMessage: (connection, data) => this.#emitSafely('sessionMessage', connection, data),
         onTransition: (record) => this.#emitSafely('sessionTransition', record)
       },
-      options.sessions
+      options.cluster === undefined ? options.sessions : { ...options.sessions, store: options.cluster.store, broker: options.cluster.broker }
     );
+    this.#cluster = options.cluster;
+    if (this.#cluster !== undefined) {
+      const registry = this.#registry;
+      this.#cluster.attach({
+        usersOnline: () => registry.usersOnline(),
+        onChange: (listener) => {
+          registry.onUsersChanged = listener;
+        }
+      });
+    }
     this.#delivery = new LocalDelivery(this.#registry, this.#host, this.#logger, (connection) => this.#sessions.owns(connection));
   }
 
   /** Sessions not yet expired. */
   get sessions(): number {
     return this.#sessions.size;
+  }
+
+  /**
+   * Where a user is connected: over every live node of the cluster, or in
+   * this process without one. Rejects when the cluster's store is unreachable.
+   *
+   * @param {string} userId The user
+   * @returns {Promise<UserPresence>} Live connections and the nodes that have them
+   */
+  presence(userId: string): Promise<UserPresence> {
+    if (this.#cluster !== undefined) return this.#cluster.presence.of(userId);
+    const connections = this.#registry.byUser(userId)?.size ?? 0;
+    return Promise.resolve({ userId, connections, nodes: connections > 0 ? ['local'] : [] });
+  }
+
+  /**
+   * Nodes, users and connections over the cluster (this process alone without one).
+   *
+   * @returns {Promise<ClusterCounts>} The counts
+   */
+  clusterCounts(): Promise<ClusterCounts> {
+    if (this.#cluster !== undefined) return this.#cluster.presence.counts();
+    const users = this.#registry.usersOnline();
+    let connections = 0;
+    for (const count of users.values()) connections += count;
+    return Promise.resolve({ nodes: 1, users: users.size, connections });
   }
 
   /** Number of live (not yet `closed`) connections. */
@@ -382,8 +427,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     // Session connections get it as a message of the broadcast topic (a filter applies to plain connections only).
     if (filter !== undefined) return plain;
     // Kept for resumes only while a session exists: with none, no one could ask for it back.
-    if (!this.#sessions.active) return plain;
-    return Promise.all([plain, this.#sessions.publish(BROADCAST_TOPIC, message)]).then(([a, b]) => mergeReports(a, b.report));
+    if (!this.#sessions.active && !this.#sessions.shared) return plain;
+    return Promise.all([plain, this.#sessions.publish(BROADCAST_TOPIC, message)]).then(([a, b]) => mergeReports(a, publishReport(b)));
   }
 
   /**
@@ -396,8 +441,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   sendToUser(userId: string, message: unknown): Promise<SendReport> {
     // Stored in the user's topic while the user has a session, live or detached: a tab that comes back gets it.
     const plain = this.#delivery.deliver({ kind: 'user', userId }, message);
-    if (!this.#sessions.hasUser(userId)) return plain;
-    return Promise.all([plain, this.#sessions.publish(userTopic(userId), message)]).then(([a, b]) => mergeReports(a, b.report));
+    if (!this.#sessions.hasUser(userId) && !this.#sessions.shared) return plain;
+    return Promise.all([plain, this.#sessions.publish(userTopic(userId), message)]).then(([a, b]) => mergeReports(a, publishReport(b)));
   }
 
   /**
@@ -642,3 +687,11 @@ function delay(ms: number): Promise<void> {
 }
 
 export type { ConnectionState };
+
+/** A publish as a send report: a message the store did not take counts as one refusal with its reason. */
+function publishReport(result: PublishResult): SendReport {
+  if (result.ok || result.reason === undefined) return result.report;
+  const report: SendReport = { sent: result.report.sent, rejected: result.report.rejected, reasons: { ...result.report.reasons } };
+  countRejected(report, result.reason);
+  return report;
+}

@@ -41,6 +41,16 @@ export class ConnectionRegistry {
     return { ...this.#counts };
   }
 
+  /** Called when a user's number of live connections changed (presence across nodes listens, #12). */
+  onUsersChanged: (() => void) | undefined;
+
+  /** Live connections per user. */
+  usersOnline(): Map<string, number> {
+    const users = new Map<string, number>();
+    for (const [userId, connections] of this.#byUser) users.set(userId, connections.size);
+    return users;
+  }
+
   /** Register a new connection (it is `connecting`). */
   add(connection: Connection): void {
     this.#byId.set(connection.id, connection);
@@ -68,6 +78,7 @@ export class ConnectionRegistry {
   }
 
   #index(userId: string | undefined, connection: Connection): void {
+    if (userId !== undefined) this.onUsersChanged?.();
     if (userId === undefined) return;
     let set = this.#byUser.get(userId);
     if (!set) this.#byUser.set(userId, (set = new Set()));
@@ -76,6 +87,7 @@ export class ConnectionRegistry {
 
   #unindex(userId: string | undefined, connection: Connection): void {
     if (userId === undefined) return;
+    this.onUsersChanged?.();
     const set = this.#byUser.get(userId);
     if (!set) return;
     set.delete(connection);

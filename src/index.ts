@@ -40,3 +40,6 @@ export { SESSION_CLOSE_CODES, SESSION_PROTOCOL } from './session-protocol.js';
 export type { ClientFrame, ServerFrame, TopicCursor, RecoveryFailure } from './session-protocol.js';
 export { SESSION_STATES } from '../machines/session.machine.js';
 export type { SessionState } from '../machines/session.machine.js';
+export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster.js';
+export type { BrokerListener, TopicBroker } from './topic-broker.js';
+export type { SessionRecord, SessionRecords, TopicMessage } from './topic-store.js';

@@ -8,7 +8,9 @@ export type SendFailureReason =
   | 'closed'
   | 'serialization_failed'
   | 'backpressure'
-  | 'transport_error';
+  | 'transport_error'
+  /** The topic store (a cluster's Redis) could not be reached: the message was not kept for the user's sessions. */
+  | 'store_unavailable';
 
 /** Every {@link SendFailureReason}, for iteration and validation. */
 export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze([
@@ -18,7 +20,8 @@ export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze(
   'closed',
   'serialization_failed',
   'backpressure',
-  'transport_error'
+  'transport_error',
+  'store_unavailable'
 ]);
 
 /**

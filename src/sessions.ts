@@ -31,8 +31,9 @@ import {
   type RecoveryFailure,
   type TopicCursor
 } from './session-protocol.js';
+import type { TopicBroker } from './topic-broker.js';
 import { TopicFeed, type FeedEvent, type FeedSubscriber } from './topic-feed.js';
-import { MemoryTopicStore, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
+import { MemoryTopicStore, type SessionRecords, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
 import { topicError } from './validation.js';
 
 /** Options of the manager's `sessions`. */
@@ -43,6 +44,11 @@ export interface SessionOptions {
   store?: TopicStore;
   /** How long a session connection may take to send its hello. Default 10,000. */
   helloTimeoutMs?: number;
+  /**
+   * Fan-out from the other processes of a cluster (with a shared `store`,
+   * e.g. `ws-lifecycle/redis`). Without one, this process is the only publisher.
+   */
+  broker?: TopicBroker;
 }
 
 /** One audit record of a session: a change of its state. */
@@ -93,6 +99,8 @@ interface Session {
   seq: number;
   /** The highest client message id delivered: a resent one is acknowledged, not delivered again. */
   lastClientId: number;
+  /** Client messages checked against the shared record one after another, so they are delivered in order. */
+  clientIds: Promise<void>;
 }
 
 /** A connection's place in one topic's feed: buffering while it catches up, then live. */
@@ -165,6 +173,10 @@ export class SessionHub {
   /** The session machine with its audit provided: built once per hub, not per session. */
   readonly #machine;
   readonly #sessionOfActor = new WeakMap<object, Session>();
+  /** Session state shared with the other processes of a cluster, when the store has it. */
+  readonly #records: SessionRecords | undefined;
+  /** Keeps the shared records of the sessions attached here from expiring. */
+  #touchTimer: NodeJS.Timeout | undefined;
 
   constructor(host: SessionHost, options: SessionOptions = {}) {
     this.#host = host;
@@ -177,6 +189,27 @@ export class SessionHub {
     for (const [name, value] of [['ttlMs', this.#ttlMs], ['helloTimeoutMs', this.#helloTimeoutMs]] as const) {
       if (!(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new RangeError(`Invalid option sessions.${name}: ${String(value)} (expected a number > 0)`);
     }
+    this.#records = this.#store.sessions;
+    options.broker?.listen({
+      message: (message) => void this.#feeds.get(message.topic)?.accept(message),
+      resync: () => {
+        for (const feed of this.#feeds.values()) feed.resync();
+      }
+    });
+    if (this.#records !== undefined) {
+      // A third of the TTL: a record outlives a missed touch or two, and a dead process's sessions expire soon after it.
+      this.#touchTimer = setInterval(() => this.#touchAttached(), Math.max(50, Math.floor(this.#ttlMs / 3)));
+      this.#touchTimer.unref();
+    }
+  }
+
+  /**
+   * Whether the store is shared by several processes: every publish to a
+   * user's topic or `broadcast` is then kept, since a session elsewhere may
+   * want it.
+   */
+  get shared(): boolean {
+    return this.#records !== undefined;
   }
 
   /** Sessions not yet expired. */
@@ -268,11 +301,41 @@ export class SessionHub {
       void connection.send(PONG);
       return;
     }
-    void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
     // A resend after a reconnect: acknowledged again, delivered once.
-    if (frame.id <= session.lastClientId) return;
-    session.lastClientId = frame.id;
-    this.#host.onMessage(connection, frame.data);
+    if (frame.id <= session.lastClientId) {
+      void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
+      return;
+    }
+    if (this.#records === undefined) {
+      session.lastClientId = frame.id;
+      void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
+      this.#host.onMessage(connection, frame.data);
+      return;
+    }
+    this.#acceptShared(connection, session, frame.id, frame.data);
+  }
+
+  /**
+   * A client message on a session other processes may also have served: the
+   * shared record says whether its id is new. Acknowledged only once that
+   * is known; when the store cannot say, neither acknowledged nor delivered:
+   * the connection is closed and the client resends after its resume.
+   */
+  #acceptShared(connection: Connection, session: Session, id: number, data: unknown): void {
+    const records = this.#records!;
+    session.clientIds = session.clientIds.then(async () => {
+      let fresh: boolean;
+      try {
+        fresh = await records.acceptClientId(session.id, id);
+      } catch (error) {
+        this.#host.logger.warn({ connectionId: connection.id, sessionId: session.id, err: error }, 'session store unavailable; closing so the client resends');
+        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+        return;
+      }
+      if (id > session.lastClientId) session.lastClientId = id;
+      void connection.send(encodeFrame({ type: 'ack', id }));
+      if (fresh) this.#host.onMessage(connection, data);
+    });
   }
 
   /** A session connection closed. */
@@ -291,6 +354,8 @@ export class SessionHub {
     if (session === undefined) return;
     session.connections.delete(connection);
     session.actor.send({ type: 'DETACH' });
+    // The shared record's TTL counts from this detach.
+    if (this.#records !== undefined && session.connections.size === 0) void this.#records.touch([session.id], this.#ttlMs).catch(() => {});
   }
 
   /**
@@ -337,9 +402,20 @@ export class SessionHub {
     }
   }
 
-  /** End every session now (the manager shuts down). */
+  /**
+   * End every session here now (the manager shuts down). Shared records
+   * stay until their TTL: the clients resume on another process.
+   */
   endAll(): void {
+    clearInterval(this.#touchTimer);
+    this.#touchTimer = undefined;
     for (const session of [...this.#sessions.values()]) session.actor.send({ type: 'END' });
+  }
+
+  #touchAttached(): void {
+    const ids: string[] = [];
+    for (const session of this.#sessions.values()) if (session.connections.size > 0) ids.push(session.id);
+    if (ids.length > 0) void this.#records!.touch(ids, this.#ttlMs).catch(() => {});
   }
 
   async #append(topic: string, payload: string | Buffer): Promise<PublishResult> {
@@ -360,14 +436,48 @@ export class SessionHub {
   #hello(connection: Connection, token: string | undefined, cursors: Record<string, TopicCursor>): void {
     clearTimeout(this.#helloTimers.get(connection));
     this.#helloTimers.delete(connection);
-    let session = token === undefined ? undefined : this.#sessions.get(token);
+    const local = token === undefined ? undefined : this.#sessions.get(token);
+    if (local !== undefined || token === undefined || this.#records === undefined) {
+      this.#join(connection, local, cursors);
+      return;
+    }
+    // A session this process does not know may live on another one: ask the shared record.
+    this.#greeting.add(connection);
+    this.#records.get(token).then(
+      (record) => {
+        if (!this.#greeting.delete(connection)) return;
+        const known = this.#sessions.get(token);
+        if (known !== undefined || record === undefined) return this.#join(connection, known, cursors);
+        if (record.userId !== connection.userId) return this.#refuse(connection, 'forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN);
+        this.#join(connection, this.#start(connection.userId, token, record.lastClientId), cursors, true);
+      },
+      (error: unknown) => {
+        if (!this.#greeting.delete(connection)) return;
+        this.#host.logger.warn({ connectionId: connection.id, err: error }, 'session store unavailable; closing so the client retries');
+        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+      }
+    );
+  }
+
+  /**
+   * The connection joins `session` (resumed), or a new one; `fromRecord`:
+   * the session was just made here from another process's record.
+   */
+  #join(connection: Connection, session: Session | undefined, cursors: Record<string, TopicCursor>, fromRecord = false): void {
     if (session !== undefined && session.userId !== connection.userId) {
       // Never another user's history, and no hint whether the token exists beyond that.
       return this.#refuse(connection, 'forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN);
     }
     const resumed = session !== undefined;
-    if (session === undefined) session = this.#start(connection.userId);
-    else session.actor.send({ type: 'ATTACH' });
+    if (session === undefined) {
+      session = this.#start(connection.userId);
+      if (this.#records !== undefined) {
+        void this.#records.create(session.id, session.userId, this.#ttlMs).catch((error: unknown) => {
+          // It still works here; only a resume on another process will not find it.
+          this.#host.logger.warn({ sessionId: session!.id, err: error }, 'session store unavailable; session not shared');
+        });
+      }
+    } else if (!fromRecord) session.actor.send({ type: 'ATTACH' });
     session.connections.add(connection);
     this.#sessionOf.set(connection, session);
     // The session holds its topics before the connection lets go of them, so no count touches zero in between.
@@ -538,11 +648,21 @@ export class SessionHub {
     }
   }
 
-  #start(userId: string | undefined): Session {
-    const id = randomBytes(TOKEN_BYTES).toString('base64url');
+  #start(userId: string | undefined, id = randomBytes(TOKEN_BYTES).toString('base64url'), lastClientId = 0): Session {
     const system = systems.acquire();
     const actor = createActor(this.#machine, { input: { ttlMs: this.#ttlMs }, parent: system.root });
-    const session: Session = { id, userId, actor, system, connections: new Set(), topics: new Set(), state: 'attached', seq: 0, lastClientId: 0 };
+    const session: Session = {
+      id,
+      userId,
+      actor,
+      system,
+      connections: new Set(),
+      topics: new Set(),
+      state: 'attached',
+      seq: 0,
+      lastClientId,
+      clientIds: Promise.resolve()
+    };
     this.#sessionOfActor.set(actor, session);
     this.#sessions.set(id, session);
     this.#countUser(userId, 1);

@@ -59,6 +59,30 @@ export interface TopicStore {
    * other processes and let it expire.
    */
   forget(topic: string): void | Promise<void>;
+  /** Shared session state, in a store that several processes use. */
+  readonly sessions?: SessionRecords;
+}
+
+/** A session as every process of a cluster sees it (#12). */
+export interface SessionRecord {
+  userId: string | undefined;
+  /** The highest client message id delivered, by any process. */
+  lastClientId: number;
+}
+
+/**
+ * Session state shared by the processes of a cluster, so a session resumes
+ * on any of them. A store of one process has none: its sessions live in
+ * the hub.
+ */
+export interface SessionRecords {
+  /** Record a new session; it expires after `ttlMs` unless touched. */
+  create(id: string, userId: string | undefined, ttlMs: number): Promise<void>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  /** Keep these sessions for another `ttlMs` (attached somewhere, or just detached). */
+  touch(ids: readonly string[], ttlMs: number): Promise<void>;
+  /** Whether client message `id` is new for the session (and record it): a resend is delivered once, whichever process gets it. */
+  acceptClientId(sessionId: string, id: number): Promise<boolean>;
 }
 
 /** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */

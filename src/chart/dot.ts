@@ -41,7 +41,8 @@ export function dotGraph(chart: readonly ChartState[], name: string): string {
   };
   const lines = [
     `// ${generatedNote(name)}`,
-    `digraph ${name} {`,
+    // Quoted: a name may be a DOT keyword (`node`, `graph`, `edge`).
+    `digraph "${name}" {`,
     '  rankdir=LR;',
     '  compound=true;',
     '  node [shape=box, style=rounded, fontname="Helvetica", fontsize=12];',

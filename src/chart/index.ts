@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AnyStateMachine } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import { clientMachine } from '../../machines/client.machine.js';
+import { nodeMachine } from '../../machines/node.machine.js';
 import { sessionMachine } from '../../machines/session.machine.js';
 import { readChart, type ChartState } from '../machine-graph.js';
 import { dotGraph } from './dot.js';
@@ -31,7 +32,8 @@ const EXTENSIONS: Readonly<Record<ChartFormat, string>> = Object.freeze({ mermai
 export const CHARTED_MACHINES: Readonly<Record<string, AnyStateMachine>> = Object.freeze({
   connection: connectionMachine,
   session: sessionMachine,
-  client: clientMachine
+  client: clientMachine,
+  node: nodeMachine
 });
 
 /**

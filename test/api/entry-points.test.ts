@@ -43,7 +43,7 @@ function closure(entry: string): { files: Set<string>; packages: Set<string> } {
 }
 
 const NODE = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
-const TOOLS = ['src/chart/', 'src/inspector/', 'src/audit/', 'src/adapters/', 'src/cli.ts', 'scripts/', 'test/', 'bench/'];
+const TOOLS = ['src/chart/', 'src/inspector/', 'src/audit/', 'src/adapters/', 'src/cli.ts', 'src/redis', 'scripts/', 'test/', 'bench/'];
 
 describe('entry points', () => {
   it('ws-lifecycle loads xstate, ws and pino, and no tool', () => {
@@ -61,7 +61,7 @@ describe('entry points', () => {
     expect([...files]).toEqual(['machines/connection.machine.ts']);
   });
 
-  it.each(['./audit', './charts', './inspector', './http', './express', './fastify', './hono', './nest'])(
+  it.each(['./audit', './charts', './inspector', './http', './express', './fastify', './hono', './nest', './redis'])(
     '%s loads no package but the runtime ones at import (an optional peer only when used: a missing one is a clear error then)',
     (subpath) => {
       const { packages } = closure(sourceOf(subpath));
@@ -75,7 +75,7 @@ describe('entry points', () => {
   });
 
   it('machines/ do no I/O: no ws, no pino, no node built-ins', () => {
-    for (const file of ['machines/connection.machine.ts', 'machines/session.machine.ts', 'machines/client.machine.ts']) {
+    for (const file of ['machines/connection.machine.ts', 'machines/session.machine.ts', 'machines/client.machine.ts', 'machines/node.machine.ts']) {
       expect(runtimeImports(file).filter((s) => !s.startsWith('.'))).toEqual(['xstate']);
     }
   });
