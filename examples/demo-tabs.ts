@@ -52,6 +52,8 @@ export interface TabLedger {
   resumed: number;
   /** Agent runs the tab answered, and how many of those answers the client reported delivered. */
   answers: { sent: number; delivered: number };
+  /** The client's states with when they were entered (`performance.now()`). */
+  states: Array<{ state: string; at: number }>;
 }
 
 const NOT_OPEN = /not open/i;
@@ -98,7 +100,7 @@ export class DemoTab {
   constructor(url: string, user: string, tab: string, counters: TabCounters) {
     this.#url = `${url}?user=${encodeURIComponent(user)}&tab=${encodeURIComponent(tab)}`;
     this.#counters = counters;
-    this.ledger = { user, tab, start: undefined, offsets: [], duplicated: 0, told: [], resumed: 0, answers: { sent: 0, delivered: 0 } };
+    this.ledger = { user, tab, start: undefined, offsets: [], duplicated: 0, told: [], resumed: 0, answers: { sent: 0, delivered: 0 }, states: [] };
     this.#client = this.#open(undefined);
   }
 
@@ -164,6 +166,7 @@ export class DemoTab {
     const client = new SessionClient({ url: this.#url, WebSocket: TabSocket as unknown as ClientSocketConstructor, resume, ...CLIENT_TIMING });
     const topic = `user:${this.ledger.user}`;
     const ledger = this.ledger;
+    client.on('state', (state) => ledger.states.push({ state, at: performance.now() }));
     client.on('recovery', (recovery) => {
       if (recovery.topic !== topic) return;
       if (recovery.recovered) {

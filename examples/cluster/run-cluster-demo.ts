@@ -1,0 +1,259 @@
+/**
+ * The cluster demo (#12): N node processes (examples/cluster/node.ts) on
+ * one Redis behind a round-robin TCP proxy, users with several tabs
+ * (session clients through the proxy, so a user's tabs land on different
+ * nodes), agents publishing each event through whichever node is next.
+ * Mid-run one node is killed with SIGKILL; its tabs reconnect through the
+ * proxy to the others and resume. `runClusterDemo` returns, per tab,
+ * events published to its user against events received, and how long the
+ * killed node's tabs took to be back.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import { RedisTopicStore, type RedisCommander } from '../../src/redis-store.js';
+import { userTopic } from '../../src/sessions.js';
+import type { TopicPosition } from '../../src/topic-store.js';
+import { DemoTab, tabTally, type TabCounters } from '../demo-tabs.js';
+import type { NodeReply, NodeRequest } from './node.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+export interface ClusterDemoOptions {
+  /** Node processes. Default 3. */
+  nodes?: number;
+  users?: number;
+  tabs?: number;
+  /** Length of the agents' run. Default 6. */
+  seconds?: number;
+  /** When the node is killed, in seconds from the start of the run. Default: halfway. */
+  killAt?: number;
+  /** Default `redis://127.0.0.1:6379`. */
+  redis?: string;
+  /** Seed of the pseudo-random choices. Default: random. */
+  seed?: number;
+}
+
+export interface ClusterTabSummary {
+  tab: string;
+  published: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  resumed: number;
+  told: Array<{ reason: string; skipped: number }>;
+  caughtUp: boolean;
+  /** The tab was on the killed node: how long after the kill it was open again (ms). */
+  backAfterMs: number | undefined;
+}
+
+export interface ClusterDemoSummary {
+  seed: number;
+  nodes: number;
+  users: number;
+  tabs: number;
+  proxyPort: number;
+  prefix: string;
+  killed: { nodeId: string; atMs: number; tabs: number; allBackAfterMs: number | undefined };
+  publishes: { acknowledged: number; refused: number; lostWithNode: number };
+  perTab: ClusterTabSummary[];
+  sendAfterCloseErrors: number;
+  durationMs: number;
+}
+
+const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url));
+const AGENT_EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'] as const;
+
+/** mulberry32: a tiny seeded generator, so a run's choices can be replayed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A node process and its IPC calls. */
+class NodeProcess {
+  readonly nodeId: string;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, (value: unknown) => void>();
+  readonly exited: Promise<number | null>;
+  #nextId = 1;
+  #alive = true;
+  port = 0;
+
+  constructor(nodeId: string, prefix: string, redis: string) {
+    this.nodeId = nodeId;
+    this.#child = fork(NODE_SCRIPT, ['--node-id', nodeId, '--prefix', prefix, '--redis', redis], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    });
+    this.exited = new Promise((resolve) =>
+      this.#child.once('exit', (code) => {
+        this.#alive = false;
+        // Calls in flight die with the node: they answer undefined.
+        for (const settle of this.#pending.values()) settle(undefined);
+        this.#pending.clear();
+        resolve(code);
+      })
+    );
+    this.#child.on('message', (message: NodeReply) => {
+      if (message.type !== 'reply') return;
+      this.#pending.get(message.id)?.(message.value);
+      this.#pending.delete(message.id);
+    });
+  }
+
+  get alive(): boolean {
+    return this.#alive;
+  }
+
+  /** Resolves once the node listens (its port is then known). */
+  listening(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#child.on('message', (message: NodeReply) => {
+        if (message.type !== 'listening') return;
+        this.port = message.port;
+        resolve();
+      });
+      void this.exited.then((code) => reject(new Error(`${this.nodeId} exited with ${code} before listening`)));
+    });
+  }
+
+  /** Ask the node; resolves undefined if it dies first. */
+  call<T>(request: NodeRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never): Promise<T | undefined> {
+    if (!this.#alive) return Promise.resolve(undefined);
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve as (value: unknown) => void);
+      this.#child.send({ ...request, id });
+    });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (this.#alive) this.#child.kill(signal);
+  }
+}
+
+/**
+ * Run the cluster demo once: start the nodes and the proxy, run the
+ * agents and the tabs, kill a node mid-run, let every tab catch up, tally,
+ * stop everything and delete the run's keys.
+ */
+export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<ClusterDemoSummary> {
+  const nodeCount = options.nodes ?? 3;
+  const users = options.users ?? 4;
+  const tabsPerUser = options.tabs ?? 3;
+  const seconds = options.seconds ?? 6;
+  const killAtMs = (options.killAt ?? seconds / 2) * 1000;
+  const redis = options.redis ?? 'redis://127.0.0.1:6379';
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  if (nodeCount < 2) throw new RangeError(`Invalid nodes: ${nodeCount} (one is killed: at least 2)`);
+  const random = seeded(seed);
+  const prefix = `wsl-demo-${randomUUID().slice(0, 8)}`;
+  const started = performance.now();
+
+  const nodes = Array.from({ length: nodeCount }, (_, i) => new NodeProcess(`node-${i + 1}`, prefix, redis));
+  const client = createClient({ url: redis });
+  client.on('error', () => {});
+  const counters: TabCounters = { sendAfterCloseErrors: 0 };
+  let proxy: TcpProxy | undefined;
+  let tabs: DemoTab[] = [];
+  try {
+    await Promise.all(nodes.map((node) => node.listening()));
+    await client.connect();
+    const store = new RedisTopicStore(client, { prefix });
+    proxy = await TcpProxy.start(nodes.map((node) => node.port));
+    const url = `ws://127.0.0.1:${proxy.port}/ws`;
+    const userIds = Array.from({ length: users }, (_, i) => `user-${i + 1}`);
+    tabs = userIds.flatMap((user) => Array.from({ length: tabsPerUser }, (_, t) => new DemoTab(url, user, `tab-${t + 1}`, counters)));
+    for (let waited = 0; waited < 10_000 && !tabs.every((tab) => tab.state === 'open'); waited += 20) await sleep(20);
+
+    const publishes = { acknowledged: 0, refused: 0, lostWithNode: 0 };
+    let next = 0;
+    const runStart = performance.now();
+    const until = runStart + seconds * 1000;
+    async function agent(user: string): Promise<void> {
+      for (let run = 1; performance.now() < until; run++) {
+        for (const type of AGENT_EVENTS) {
+          const live = nodes.filter((node) => node.alive);
+          const node = live[next++ % live.length]!;
+          const result = await node.call<{ ok: boolean }>({ type: 'publish', user, message: { type, runId: `${user}/run-${run}` } });
+          if (result === undefined) publishes.lostWithNode++;
+          else if (result.ok) publishes.acknowledged++;
+          else publishes.refused++;
+          await sleep(20 + random() * 70);
+        }
+      }
+    }
+    const victim = nodes[1]!;
+    let killedAt = 0;
+    const kill = sleep(killAtMs).then(() => {
+      killedAt = performance.now();
+      victim.kill('SIGKILL');
+    });
+    await Promise.all([...userIds.map(agent), kill]);
+
+    // Every tab catches up with where its user's topic ends (bounded), then the tally.
+    const positions = new Map<string, TopicPosition>();
+    for (const user of userIds) positions.set(user, await store.position(userTopic(user)));
+    const caughtUp = (tab: DemoTab): boolean => {
+      const position = positions.get(tab.ledger.user)!;
+      const cursor = tab.cursor;
+      return position.offset === 0 || (cursor?.epoch === position.epoch && cursor.offset === position.offset);
+    };
+    for (let waited = 0; waited < 10_000 && !tabs.every(caughtUp); waited += 20) await sleep(20);
+
+    const perTab = tabs.map((tab): ClusterTabSummary => {
+      const tally = tabTally(tab.ledger, positions.get(tab.ledger.user)!);
+      // A tab of the killed node left `open` after the kill; it is back at its next `open`.
+      const after = tab.ledger.states.filter((s) => s.at >= killedAt);
+      const left = after.findIndex((s) => s.state !== 'open');
+      const back = left < 0 ? undefined : after.slice(left).find((s) => s.state === 'open');
+      return {
+        tab: `${tab.ledger.user}/${tab.ledger.tab}`,
+        published: tally.published,
+        received: tally.received,
+        lost: tally.lost,
+        duplicated: tally.duplicated,
+        resumed: tab.ledger.resumed,
+        told: tab.ledger.told,
+        caughtUp: caughtUp(tab),
+        backAfterMs: back === undefined ? undefined : Math.round(back.at - killedAt)
+      };
+    });
+    const moved = perTab.filter((tab) => tab.backAfterMs !== undefined);
+    return {
+      seed,
+      nodes: nodeCount,
+      users,
+      tabs: tabsPerUser,
+      proxyPort: proxy.port,
+      prefix,
+      killed: {
+        nodeId: victim.nodeId,
+        atMs: Math.round(killedAt - runStart),
+        tabs: moved.length,
+        allBackAfterMs: moved.length === 0 ? undefined : Math.max(...moved.map((tab) => tab.backAfterMs!))
+      },
+      publishes,
+      perTab,
+      sendAfterCloseErrors: counters.sendAfterCloseErrors,
+      durationMs: Math.round(performance.now() - started)
+    };
+  } finally {
+    for (const tab of tabs) tab.close();
+    for (const node of nodes) node.kill('SIGTERM');
+    await Promise.all(nodes.map((node) => node.exited));
+    await proxy?.close();
+    if (client.isReady) {
+      await new RedisTopicStore(client, { prefix }).clear();
+      await client.close();
+    } else client.destroy();
+  }
+}
