@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
-import { RedisTopicStore, type RedisCommander } from '../../src/redis-store.js';
+import { RedisTopicStore } from '../../src/redis-store.js';
 import { userTopic } from '../../src/sessions.js';
 import type { TopicPosition } from '../../src/topic-store.js';
 import { DemoTab, tabTally, type TabCounters } from '../demo-tabs.js';
