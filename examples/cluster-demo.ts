@@ -32,6 +32,7 @@ export function formatClusterSummary(s: ClusterDemoSummary): string {
   return [
     `ws-lifecycle cluster demo: ${s.nodes} nodes behind a round-robin proxy on 127.0.0.1:${s.proxyPort}, one Redis (prefix ${s.prefix}), ${s.users} users x ${s.tabs} tabs (seed ${s.seed})`,
     `  killed            ${s.killed.nodeId} with SIGKILL at ${(s.killed.atMs / 1000).toFixed(1)} s; ${back}`,
+    `  presence          the killed node left the cluster counts ${s.killed.presenceAfterMs === undefined ? 'never' : `${s.killed.presenceAfterMs} ms after the kill`} (node timeout 750 ms)`,
     `  publishes         ${s.publishes.acknowledged} acknowledged, ${s.publishes.refused} refused, ${s.publishes.lostWithNode} in flight on the killed node (never acknowledged)`,
     '  per tab (every event its user published since the tab opened)',
     ...lines,

@@ -29,7 +29,9 @@ export const nodeMachine = setup({
   },
   actions: {
     /** The node entered `state`: the binding logs it and answers the readiness check from it. */
-    reportEntry: (_, _params: { state: NodeState }) => {}
+    reportEntry: (_, _params: { state: NodeState }) => {},
+    /** Redis is back: every topic reads from the streams what the broker may have missed while it was away. */
+    resync: () => {}
   }
 }).createMachine({
   id: 'node',
@@ -50,7 +52,7 @@ export const nodeMachine = setup({
         },
         degraded: {
           entry: { type: 'reportEntry', params: { state: 'degraded' } },
-          on: { REDIS_READY: { target: 'ready' } }
+          on: { REDIS_READY: { target: 'ready', actions: ['resync'] } }
         }
       }
     },

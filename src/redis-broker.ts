@@ -68,6 +68,11 @@ export class RedisBroker implements TopicBroker {
     this.#listener = listener;
   }
 
+  /** Tell the listener to read what may have been missed (the node's Redis connections are back). */
+  resync(): void {
+    this.#listener?.resync();
+  }
+
   /** Subscribe (the subscriber client is connected). */
   async start(): Promise<void> {
     if (this.#subscribed) return;

@@ -102,7 +102,9 @@ export class RedisCluster implements Cluster {
     this.store = new RedisTopicStore(commands, options);
     this.broker = new RedisBroker(subscriber, this.store.prefix);
     this.presence = new RedisPresence(commands, this.store.prefix, this.nodeId, options);
-    this.#actor = createActor(nodeMachine.provide({ actions: { reportEntry: (_, { state }) => this.#entered(state) } }));
+    this.#actor = createActor(
+      nodeMachine.provide({ actions: { reportEntry: (_, { state }) => this.#entered(state), resync: () => this.broker.resync() } })
+    );
     for (const client of [commands, subscriber]) {
       client.on('error', (error) => {
         this.#logger.warn({ err: error }, 'redis error');

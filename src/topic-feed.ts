@@ -33,6 +33,9 @@ interface Waiting {
 
 /** At most this many messages wait for a gap to be filled; past it the gap is given up and told. */
 const MAX_AHEAD = 10_000;
+/** A read that failed (the store unreachable) is tried again after this, doubling up to the max. */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
 
 function emptyReport(): SendReport {
   return { sent: 0, rejected: 0, reasons: {} };
@@ -53,6 +56,9 @@ export class TopicFeed {
   #early: Waiting[] = [];
   #filling = false;
   #closed = false;
+  /** After a failed read: when to try again (doubling while the store stays unreachable). */
+  #retryMs = RETRY_MIN_MS;
+  #retry: NodeJS.Timeout | undefined;
   /** Resolves once the feed knows where the topic stands. */
   #ready: Promise<void>;
 
@@ -117,6 +123,7 @@ export class TopicFeed {
   /** Nobody here holds the topic any more. */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#retry);
     this.#subscribers.clear();
     for (const waiting of [...this.#early, ...this.#ahead.values()]) waiting.settle(emptyReport());
     this.#early = [];
@@ -128,9 +135,11 @@ export class TopicFeed {
     try {
       position = await this.#source.position(this.topic);
     } catch {
-      // The store is unreachable: a later resync tries again; what arrives meanwhile waits.
+      // The store is unreachable: tried again later; what arrives meanwhile waits.
+      this.#retryLater();
       return;
     }
+    this.#retryMs = RETRY_MIN_MS;
     if (this.#closed || this.#epoch !== undefined) return;
     this.#epoch = position.epoch;
     this.#offset = position.offset;
@@ -192,6 +201,7 @@ export class TopicFeed {
       for (let pass = 0; pass < 8 && !this.#closed; pass++) {
         const epoch: string = this.#epoch;
         const read = await this.#source.readAfter(this.topic, epoch, this.#offset);
+        this.#retryMs = RETRY_MIN_MS;
         if (this.#closed || epoch !== this.#epoch) return;
         if (read.recovered) {
           for (const entry of read.entries) {
@@ -221,10 +231,21 @@ export class TopicFeed {
         }
       }
     } catch {
-      // The store is unreachable: the next resync (the broker back) fills the gap.
+      // The store is unreachable: tried again later (and on the next resync, when the broker is back).
+      this.#retryLater();
     } finally {
       this.#filling = false;
     }
+  }
+
+  #retryLater(): void {
+    if (this.#closed || this.#retry !== undefined) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.resync();
+    }, this.#retryMs);
+    this.#retry.unref();
+    this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
   }
 
   #deliverMessage(message: TopicMessage): Promise<SendReport> {

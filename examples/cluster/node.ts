@@ -21,6 +21,7 @@ import { userTopic } from '../../src/sessions.js';
 export type NodeRequest =
   | { id: number; type: 'publish'; user: string; message: unknown }
   | { id: number; type: 'presence'; user: string }
+  | { id: number; type: 'counts' }
   | { id: number; type: 'readiness' };
 
 /** What a node tells the driver. */
@@ -66,6 +67,8 @@ process.on('message', (request: NodeRequest) => {
         return manager.publish(userTopic(request.user), request.message).then(({ ok, epoch, offset, reason }) => ({ ok, epoch, offset, reason }));
       case 'presence':
         return manager.presence(request.user);
+      case 'counts':
+        return manager.clusterCounts();
       case 'readiness':
         return cluster.readiness();
     }

@@ -55,7 +55,14 @@ export interface ClusterDemoSummary {
   tabs: number;
   proxyPort: number;
   prefix: string;
-  killed: { nodeId: string; atMs: number; tabs: number; allBackAfterMs: number | undefined };
+  killed: {
+    nodeId: string;
+    atMs: number;
+    tabs: number;
+    allBackAfterMs: number | undefined;
+    /** How long after the kill presence stopped counting the killed node (ms). */
+    presenceAfterMs: number | undefined;
+  };
   publishes: { acknowledged: number; refused: number; lostWithNode: number };
   perTab: ClusterTabSummary[];
   sendAfterCloseErrors: number;
@@ -193,9 +200,20 @@ export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<
     }
     const victim = nodes[1]!;
     let killedAt = 0;
-    const kill = sleep(killAtMs).then(() => {
+    let presenceAfterMs: number | undefined;
+    const kill = sleep(killAtMs).then(async () => {
       killedAt = performance.now();
       victim.kill('SIGKILL');
+      // Presence drops the dead node once its heartbeat is older than the node timeout.
+      const witness = nodes[0]!;
+      for (let waited = 0; waited < 10_000; waited += 25) {
+        const counts = await witness.call<{ nodes: number }>({ type: 'counts' });
+        if (counts?.nodes === nodeCount - 1) {
+          presenceAfterMs = Math.round(performance.now() - killedAt);
+          return;
+        }
+        await sleep(25);
+      }
     });
     await Promise.all([...userIds.map(agent), kill]);
 
@@ -239,7 +257,8 @@ export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<
         nodeId: victim.nodeId,
         atMs: Math.round(killedAt - runStart),
         tabs: moved.length,
-        allBackAfterMs: moved.length === 0 ? undefined : Math.max(...moved.map((tab) => tab.backAfterMs!))
+        allBackAfterMs: moved.length === 0 ? undefined : Math.max(...moved.map((tab) => tab.backAfterMs!)),
+        presenceAfterMs
       },
       publishes,
       perTab,
