@@ -18,7 +18,7 @@ import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSock
 import { RedisCluster } from '../../src/redis.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
