@@ -90,6 +90,14 @@ export class Agent {
     });
   }
 
+  /** Kill the process with `signal` (a node dying, in the cluster scenario); resolves once it exited. */
+  async kill(signal: NodeJS.Signals): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
+    this.#child.kill(signal);
+    await exited;
+  }
+
   /** Ask the agent to exit; kill it if it has not within `timeoutMs`. */
   async stop(timeoutMs = 10_000): Promise<void> {
     if (this.#exited) return;

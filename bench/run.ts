@@ -17,6 +17,7 @@ import { validateResults, type ResultRow } from './results.js';
 import { runAudit } from './scenarios/audit.js';
 import { runBroadcast } from './scenarios/broadcast.js';
 import { runChurn } from './scenarios/churn.js';
+import { runCluster } from './scenarios/cluster.js';
 import { runMemory } from './scenarios/memory.js';
 import { runSend } from './scenarios/send.js';
 import { runSessions } from './scenarios/sessions.js';
@@ -28,7 +29,8 @@ const SCENARIOS: Record<string, (options: BenchOptions) => Promise<ResultRow[]>>
   churn: runChurn,
   memory: runMemory,
   audit: runAudit,
-  sessions: runSessions
+  sessions: runSessions,
+  cluster: runCluster
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -33,6 +33,10 @@ export function targetFor(row: ResultRow): Target | undefined {
     if (baseline === 'plain') return atLeast(0.9);
     if (baseline === 'socket.io') return atLeast(1.5);
   }
+  if (scenario.startsWith('cluster-') && baseline === 'socket.io') {
+    if (metric === 'msgs_per_sec') return atLeast(1.5);
+    if (metric === 'resume_ms') return atMost(1.2);
+  }
   if (metric === 'lost_messages' || metric === 'duplicated_messages') return { text: '= 0', met: (row) => row.max === 0 };
   return undefined;
 }

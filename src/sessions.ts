@@ -191,7 +191,7 @@ export class SessionHub {
     }
     this.#records = this.#store.sessions;
     options.broker?.listen({
-      message: (message) => void this.#feeds.get(message.topic)?.accept(message),
+      message: (message) => this.#feeds.get(message.topic)?.offer(message),
       resync: () => {
         for (const feed of this.#feeds.values()) feed.resync();
       }

@@ -28,7 +28,8 @@ export interface FeedSource {
 
 interface Waiting {
   message: TopicMessage;
-  settle: (report: SendReport | Promise<SendReport>) => void;
+  /** Who waits for the report of this process's writes (this process's own publish); none for the broker's copy. */
+  settle: ((report: SendReport | Promise<SendReport>) => void) | undefined;
 }
 
 /** At most this many messages wait for a gap to be filled; past it the gap is given up and told. */
@@ -100,11 +101,17 @@ export class TopicFeed {
    */
   accept(message: TopicMessage): Promise<SendReport> {
     if (this.#closed) return Promise.resolve(emptyReport());
-    return new Promise((settle) => {
-      const waiting = { message, settle };
-      if (this.#epoch === undefined) this.#early.push(waiting);
-      else this.#take(waiting);
-    });
+    return new Promise((settle) => this.#arrive({ message, settle }));
+  }
+
+  /** A message from the broker: like `accept`, with no report to wait for (no promise per message and node). */
+  offer(message: TopicMessage): void {
+    if (!this.#closed) this.#arrive({ message, settle: undefined });
+  }
+
+  #arrive(waiting: Waiting): void {
+    if (this.#epoch === undefined) this.#early.push(waiting);
+    else this.#take(waiting);
   }
 
   /**
@@ -125,7 +132,7 @@ export class TopicFeed {
     this.#closed = true;
     clearTimeout(this.#retry);
     this.#subscribers.clear();
-    for (const waiting of [...this.#early, ...this.#ahead.values()]) waiting.settle(emptyReport());
+    for (const waiting of [...this.#early, ...this.#ahead.values()]) waiting.settle?.(emptyReport());
     this.#early = [];
     this.#ahead.clear();
   }
@@ -151,18 +158,18 @@ export class TopicFeed {
   #take(waiting: Waiting): void {
     const { message } = waiting;
     if (message.epoch !== this.#epoch) {
-      if (this.#retired.has(message.epoch)) return waiting.settle(emptyReport());
+      if (this.#retired.has(message.epoch)) return void waiting.settle?.(emptyReport());
       // History was lost (the store restarted or forgot the topic): say so, then follow the new epoch.
       this.#switchEpoch(message.epoch);
     }
-    if (message.offset <= this.#offset) return waiting.settle(emptyReport());
+    if (message.offset <= this.#offset) return void waiting.settle?.(emptyReport());
     if (message.offset === this.#offset + 1) {
-      waiting.settle(this.#deliverMessage(message));
+      this.#settle(waiting, message);
       this.#drainAhead();
       return;
     }
     if (!this.#ahead.has(message.offset)) this.#ahead.set(message.offset, waiting);
-    else waiting.settle(emptyReport());
+    else waiting.settle?.(emptyReport());
     if (this.#ahead.size > MAX_AHEAD) this.#giveUpGap('trimmed');
     else void this.#fill();
   }
@@ -171,16 +178,16 @@ export class TopicFeed {
     if (this.#epoch !== undefined) this.#retired.add(this.#epoch);
     this.#epoch = epoch;
     this.#offset = 0;
-    for (const waiting of this.#ahead.values()) waiting.settle(emptyReport());
+    for (const waiting of this.#ahead.values()) waiting.settle?.(emptyReport());
     this.#ahead.clear();
-    void this.#deliver({ kind: 'lost', reason: 'epoch_changed', epoch, offset: 0 });
+    this.#deliver({ kind: 'lost', reason: 'epoch_changed', epoch, offset: 0 });
   }
 
   /** Deliver what waited and is now next in line. */
   #drainAhead(): void {
     for (let next = this.#ahead.get(this.#offset + 1); next !== undefined; next = this.#ahead.get(this.#offset + 1)) {
       this.#ahead.delete(next.message.offset);
-      next.settle(this.#deliverMessage(next.message));
+      this.#settle(next, next.message);
     }
   }
 
@@ -188,7 +195,7 @@ export class TopicFeed {
   #giveUpGap(reason: 'trimmed'): void {
     const first = Math.min(...this.#ahead.keys());
     this.#offset = first - 1;
-    void this.#deliver({ kind: 'lost', reason, epoch: this.#epoch!, offset: this.#offset });
+    this.#deliver({ kind: 'lost', reason, epoch: this.#epoch!, offset: this.#offset });
     this.#drainAhead();
   }
 
@@ -208,8 +215,7 @@ export class TopicFeed {
             if (entry.offset === this.#offset + 1) {
               const waiting = this.#ahead.get(entry.offset);
               this.#ahead.delete(entry.offset);
-              const report = this.#deliverMessage({ topic: this.topic, epoch, offset: entry.offset, payload: entry.payload });
-              waiting?.settle(report);
+              this.#settle(waiting, { topic: this.topic, epoch, offset: entry.offset, payload: entry.payload });
             }
           }
           this.#drainAhead();
@@ -225,7 +231,7 @@ export class TopicFeed {
           if (this.#ahead.size > 0) this.#giveUpGap('trimmed');
           else {
             this.#offset = read.offset;
-            void this.#deliver({ kind: 'lost', reason: 'trimmed', epoch, offset: read.offset });
+            this.#deliver({ kind: 'lost', reason: 'trimmed', epoch, offset: read.offset });
           }
           return;
         }
@@ -248,13 +254,22 @@ export class TopicFeed {
     this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
   }
 
-  #deliverMessage(message: TopicMessage): Promise<SendReport> {
+  /** Deliver the next message; the report goes to whoever waits for one. */
+  #settle(waiting: Waiting | undefined, message: TopicMessage): void {
     this.#offset = message.offset;
-    return this.#deliver({ kind: 'message', message });
+    const event: FeedEvent = { kind: 'message', message };
+    if (waiting?.settle === undefined) this.#deliver(event, false);
+    else waiting.settle(this.#deliver(event, true));
   }
 
-  /** Hand the event to every subscriber; the report of the writes made settles with them. */
-  #deliver(event: FeedEvent): Promise<SendReport> {
+  /** Hand the event to every subscriber; with `report`, the report of the writes made settles with them. */
+  #deliver(event: FeedEvent, report: true): Promise<SendReport>;
+  #deliver(event: FeedEvent, report?: false): void;
+  #deliver(event: FeedEvent, report = false): Promise<SendReport> | void {
+    if (!report) {
+      for (const subscriber of this.#subscribers.values()) void subscriber(event);
+      return;
+    }
     const writes: Array<Promise<SendResult>> = [];
     for (const subscriber of this.#subscribers.values()) {
       const write = subscriber(event);
