@@ -33,6 +33,8 @@ describe('npm run bench', () => {
       'audit-churn',
       'broadcast-20',
       'churn',
+      'cluster-3-nodes',
+      'cluster-kill',
       'detached-20',
       'memory-20',
       'resume-1000',
