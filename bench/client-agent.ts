@@ -150,19 +150,32 @@ function churnOnce(url: string): Promise<void> {
   });
 }
 
+/** A socket.io-client connection that the server ends once connected. */
+function churnOnceSocketIo(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = socketIoClient(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    socket.once('connect_error', reject);
+    socket.once('disconnect', (reason) => {
+      if (reason === 'io server disconnect') resolve();
+      else reject(new Error(`Churn socket ended with ${reason}`));
+    });
+  });
+}
+
 /**
  * Open connections that the server closes once connected, `concurrency` at a
- * time, for `durationMs`.
+ * time, for `durationMs` (`kind`: ws clients, or socket.io-client).
  */
-async function churn(args: { port: number; concurrency: number; durationMs: number }): Promise<ChurnResult> {
-  const url = `ws://127.0.0.1:${args.port}/`;
+async function churn(args: { port: number; concurrency: number; durationMs: number; kind?: 'ws' | 'socket.io' }): Promise<ChurnResult> {
+  const url = args.kind === 'socket.io' ? `http://127.0.0.1:${args.port}` : `ws://127.0.0.1:${args.port}/`;
+  const churnOnceOf = args.kind === 'socket.io' ? churnOnceSocketIo : churnOnce;
   const start = nowMs();
   const deadline = start + args.durationMs;
   let completed = 0;
   let last = start;
   const worker = async (): Promise<void> => {
     while (nowMs() < deadline) {
-      await churnOnce(url);
+      await churnOnceOf(url);
       completed++;
       last = nowMs();
     }

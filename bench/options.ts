@@ -27,6 +27,8 @@ export interface BenchOptions {
   auditConnections: number;
   /** Sessions scenario: tabs of one user, messages per throughput run, clients that resume, sessions left detached. */
   sessions: { tabs: number; messages: number; resumeClients: number; detached: number };
+  /** Storm scenario: client counts. */
+  stormClients: number[];
   /** Cluster scenario: tabs of one user over three nodes, messages per throughput run, latency samples, messages published across the kill. */
   cluster: { tabs: number; messages: number; latencySamples: number; killMessages: number };
   /** Write a CPU profile of every server process into this folder. */
@@ -43,13 +45,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --connections N     use N connections in the broadcast, memory and audit scenarios
   --messages N        messages per send run for 100-byte messages
   --churn-ms MS       duration of one churn run
-  --only a,b          run only these scenarios (send, broadcast, churn, memory, audit, sessions, cluster)
+  --only a,b          run only these scenarios (send, broadcast, churn, memory, audit, sessions, cluster, storm)
   --out PATH          results file (default bench/results.json)
   --profile DIR       write a CPU profile (node --cpu-prof) of every server process to DIR
   --no-pin            do not pin server processes to CPU 0 and client processes to the others
   --merge             keep the rows of the results file that this run does not measure again`;
 
-export const SCENARIO_IDS = ['send', 'broadcast', 'churn', 'memory', 'audit', 'sessions', 'cluster'] as const;
+export const SCENARIO_IDS = ['send', 'broadcast', 'churn', 'memory', 'audit', 'sessions', 'cluster', 'storm'] as const;
 
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -110,6 +112,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       resumeClients: quick ? 5 : 20,
       detached: connections ?? (quick ? 300 : 2_000)
     },
+    stormClients: connections ? [connections] : quick ? [1_000] : [1_000, 10_000],
     cluster: { tabs: quick ? 9 : 30, messages: quick ? 2_000 : 10_000, latencySamples: quick ? 20 : 100, killMessages: quick ? 300 : 1_000 },
     profileDir: values.profile,
     pin: !values['no-pin'],

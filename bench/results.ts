@@ -18,7 +18,12 @@ export const METRICS = {
   resume_ms: { unit: 'ms', better: 'lower' },
   lost_messages: { unit: 'msg', better: 'lower' },
   duplicated_messages: { unit: 'msg', better: 'lower' },
-  heap_bytes_per_session: { unit: 'B', better: 'lower' }
+  heap_bytes_per_session: { unit: 'B', better: 'lower' },
+  storm_total_ms: { unit: 'ms', better: 'lower' },
+  storm_p50_ms: { unit: 'ms', better: 'lower' },
+  storm_p99_ms: { unit: 'ms', better: 'lower' },
+  server_cpu_ms: { unit: 'ms', better: 'lower' },
+  peak_heap_bytes: { unit: 'B', better: 'lower' }
 } as const satisfies Record<string, { unit: string; better: 'higher' | 'lower' }>;
 
 export type Metric = keyof typeof METRICS;

@@ -21,6 +21,7 @@ import { runCluster } from './scenarios/cluster.js';
 import { runMemory } from './scenarios/memory.js';
 import { runSend } from './scenarios/send.js';
 import { runSessions } from './scenarios/sessions.js';
+import { runStorm } from './scenarios/storm.js';
 import { formatTable } from './targets.js';
 
 const SCENARIOS: Record<string, (options: BenchOptions) => Promise<ResultRow[]>> = {
@@ -30,7 +31,8 @@ const SCENARIOS: Record<string, (options: BenchOptions) => Promise<ResultRow[]>>
   memory: runMemory,
   audit: runAudit,
   sessions: runSessions,
-  cluster: runCluster
+  cluster: runCluster,
+  storm: runStorm
 };
 
 async function main(argv: string[]): Promise<void> {

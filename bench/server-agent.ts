@@ -123,6 +123,10 @@ async function start(options: ServerStartOptions): Promise<ServerPorts> {
   if (options.socketIo) {
     http = createServer();
     io = new SocketIoServer(http, { transports: ['websocket'], serveClient: false });
+    // Churn: the server ends each socket once connected, as the ws servers do.
+    io.on('connection', (socket) => {
+      if (closeOnConnect) socket.disconnect(true);
+    });
     http.listen({ host: '127.0.0.1', port: 0, backlog: 4096 });
     await once(http, 'listening');
     socketIo = (http.address() as AddressInfo).port;

@@ -27,7 +27,8 @@ export function targetFor(row: ResultRow): Target | undefined {
     if (baseline === 'socket.io') return atLeast(1.5);
   }
   if (scenario.startsWith('broadcast-') && metric === 'p99_latency_ms' && baseline === 'ws-loop') return atMost(1.1);
-  if (scenario === 'churn' && metric === 'connections_per_sec' && baseline === 'ws') return atLeast(0.8);
+  if (scenario === 'churn' && metric === 'connections_per_sec' && baseline === 'ws') return atLeast(0.9);
+  if (scenario === 'churn' && metric === 'connections_per_sec' && baseline === 'socket.io') return atLeast(2);
   if (scenario.startsWith('memory-') && metric === 'heap_bytes_per_connection' && baseline === 'ws') return extraAtMost(4096);
   if (scenario.startsWith('sessions-') && metric === 'msgs_per_sec') {
     if (baseline === 'plain') return atLeast(0.9);
@@ -36,6 +37,10 @@ export function targetFor(row: ResultRow): Target | undefined {
   if (scenario.startsWith('cluster-') && baseline === 'socket.io') {
     if (metric === 'msgs_per_sec') return atLeast(1.5);
     if (metric === 'resume_ms') return atMost(1.2);
+  }
+  if (scenario === 'storm-10000' && metric === 'storm_total_ms') {
+    if (baseline === 'ws') return atMost(1.15);
+    if (baseline === 'socket.io') return atMost(0.5);
   }
   if (metric === 'lost_messages' || metric === 'duplicated_messages') return { text: '= 0', met: (row) => row.max === 0 };
   return undefined;

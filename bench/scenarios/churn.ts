@@ -2,6 +2,8 @@
  * Scenario 3: connection churn. Each client connects; the server takes the
  * socket over (manager: to `connected`; raw: nothing), closes it with 1000
  * at once, and the client counts it when the close handshake is complete.
+ * Socket.IO (#14): the server disconnects each socket once connected, the
+ * client counts it at `disconnect`.
  */
 import type { BenchOptions } from '../options.js';
 import { Samples, type Metric, type ResultRow } from '../results.js';
@@ -16,20 +18,22 @@ import { live, log, rotate, startPair, stopPair, untilCounts, type Pair } from '
  */
 export async function measureChurn(
   pair: Pair,
-  accept: AcceptMode,
+  accept: AcceptMode | 'socket.io',
   options: BenchOptions,
   durationMs: number
 ): Promise<Partial<Record<Metric, number>>> {
-  await pair.server.call('mode', { accept, closeOnConnect: true });
+  await pair.server.call('mode', { accept: accept === 'socket.io' ? 'raw' : accept, closeOnConnect: true });
   await pair.server.call('markCpu');
+  const io = accept === 'socket.io';
   const result = await pair.client.call<ChurnResult>('churn', {
-    port: pair.ports.ws,
+    port: io ? pair.ports.socketIo : pair.ports.ws,
     concurrency: options.churnConcurrency,
-    durationMs
+    durationMs,
+    kind: io ? 'socket.io' : 'ws'
   });
   await untilCounts(
     pair.server,
-    (c) => c.ws === 0 && (accept === 'raw' || live(c, accept) === 0),
+    (c) => c.ws === 0 && c.socketIo === 0 && (accept === 'raw' || io || live(c, accept) === 0),
     `every churned connection closed (${accept})`
   );
   const cpuMicros = await pair.server.call<number>('cpuSinceRun');
@@ -42,12 +46,13 @@ export async function measureChurn(
 
 const SUBJECTS = [
   { name: 'manager', accept: 'silent' },
-  { name: 'ws', accept: 'raw' }
+  { name: 'ws', accept: 'raw' },
+  { name: 'socket.io', accept: 'socket.io' }
 ] as const;
 
 /** Run scenario 3 and return its rows. */
 export async function runChurn(options: BenchOptions): Promise<ResultRow[]> {
-  const pair = await startPair('churn');
+  const pair = await startPair('churn', { socketIo: true });
   try {
     for (const s of SUBJECTS) await measureChurn(pair, s.accept, options, Math.ceil(options.churnMs / 3));
     const samples = new Samples();
@@ -59,7 +64,9 @@ export async function runChurn(options: BenchOptions): Promise<ResultRow[]> {
     log(`churn: ${options.rounds} rounds done`);
     return [
       samples.row('churn', 'connections_per_sec', 'manager', 'ws'),
-      samples.row('churn', 'server_cpu_us_per_connection', 'manager', 'ws')
+      samples.row('churn', 'server_cpu_us_per_connection', 'manager', 'ws'),
+      samples.row('churn', 'connections_per_sec', 'manager', 'socket.io'),
+      samples.row('churn', 'server_cpu_us_per_connection', 'manager', 'socket.io')
     ];
   } finally {
     await stopPair(pair);

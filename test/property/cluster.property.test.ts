@@ -217,7 +217,10 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
     // Presence converges to the open tabs over both nodes.
     const converged = async (): Promise<boolean> => (await servers[0]!.manager.presence('alice')).connections === 2 && (await servers[1]!.manager.presence('bob')).connections === 1;
     for (let i = 0; i < 60 && !(await converged()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-    if (!(await converged())) return `presence never converged: ${JSON.stringify(await servers[0]!.manager.clusterCounts())}`;
+    if (!(await converged())) {
+      const live = servers.map((server) => ['alice', 'bob'].map((user) => server.manager.connectionsOf(user).map((c) => `${user}:${c.state}`)).flat());
+      return `presence never converged: ${JSON.stringify(await servers[0]!.manager.clusterCounts())}, connections per node ${JSON.stringify(live)}, tabs ${tabs.map((t) => t.client.state).join(',')}`;
+    }
     return undefined;
   } finally {
     for (const tab of tabs) tab.client.close();
