@@ -25,3 +25,16 @@ export function sleep(ms: number): Promise<void> {
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/**
+ * Poll `predicate` every `everyMs` until it holds.
+ *
+ * @throws {Error} Naming `what` after `timeoutMs`
+ */
+export async function until(predicate: () => boolean, what: string, timeoutMs = 120_000, everyMs = 2): Promise<void> {
+  const deadline = nowMs() + timeoutMs;
+  while (!predicate()) {
+    if (nowMs() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}

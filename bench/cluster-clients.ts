@@ -8,7 +8,7 @@ import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { SessionClient, type ClientSocketConstructor } from '../src/client.js';
 import type { ClusterSubject } from './cluster-server.js';
-import { nowMs, sleep } from './clock.js';
+import { nowMs, until } from './clock.js';
 import { serveAgent } from './rpc.js';
 
 const WAIT_MS = 120_000;
@@ -80,14 +80,6 @@ function ioSocket(url: string, user: string): Tracked {
   return t;
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = nowMs() + WAIT_MS;
-  while (!predicate()) {
-    if (nowMs() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
 serveAgent({
   now: () => nowMs(),
   connect: async (args: { subject: ClusterSubject; port: number; clients: number; user: string }) => {
@@ -97,7 +89,7 @@ serveAgent({
         args.subject === 'socket.io' ? ioSocket(`http://127.0.0.1:${args.port}`, args.user) : sessionClient(`ws://127.0.0.1:${args.port}/?user=${args.user}`)
       );
       // One at a time through the round-robin proxy: the tabs spread evenly over the nodes.
-      await until(() => clients.at(-1)!.ready(), 'a client to connect');
+      await until(() => clients.at(-1)!.ready(), 'a client to connect', WAIT_MS);
     }
   },
   /** Every client has every number from..to, or nothing arrived for `settleMs`; the time the last one arrived. */
@@ -110,7 +102,7 @@ serveAgent({
     };
     const lastAt = (): number => Math.max(...clients.map((c) => c.lastAt));
     const started = nowMs();
-    await until(() => clients.every((c, i) => has(c, i)) || nowMs() - Math.max(lastAt(), started) > args.settleMs, `numbers ${args.from}..${args.to}`);
+    await until(() => clients.every((c, i) => has(c, i)) || nowMs() - Math.max(lastAt(), started) > args.settleMs, `numbers ${args.from}..${args.to}`, WAIT_MS);
     return lastAt();
   },
   tally: (args: { to: number }) => {

@@ -8,7 +8,7 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { SessionClient, type ClientSocketConstructor } from '../src/client.js';
-import { nowMs, sleep } from './clock.js';
+import { nowMs, until } from './clock.js';
 import { serveAgent } from './rpc.js';
 import type { SessionSubject } from './session-server.js';
 
@@ -105,14 +105,6 @@ function ioSocket(url: string, user: string): Tracked {
   });
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = nowMs() + WAIT_MS;
-  while (!predicate()) {
-    if (nowMs() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
-
 serveAgent({
   now: () => nowMs(),
   connect: async (args: { subject: SessionSubject; port: number; clients: number; usersEach: boolean }) => {
@@ -122,7 +114,7 @@ serveAgent({
       const url = args.subject === 'socket.io' ? `http://127.0.0.1:${args.port}` : `ws://127.0.0.1:${args.port}/?user=${user}`;
       clients.push(args.subject === 'sessions' ? sessionClient(url) : args.subject === 'plain' ? plainClient(url) : ioSocket(url, user));
     }
-    await until(() => clients.every((c) => c.ready()), `${args.clients} ${args.subject} clients`);
+    await until(() => clients.every((c) => c.ready()), `${args.clients} ${args.subject} clients`, WAIT_MS);
   },
   /**
    * Wait until every client has every number from `from` to `to`, or until
@@ -136,7 +128,7 @@ serveAgent({
     };
     const lastAt = (): number => Math.max(...clients.map((c) => c.lastAt));
     const started = nowMs();
-    await until(() => clients.every(has) || nowMs() - Math.max(lastAt(), started) > args.settleMs, `numbers ${args.from}..${args.to}`);
+    await until(() => clients.every(has) || nowMs() - Math.max(lastAt(), started) > args.settleMs, `numbers ${args.from}..${args.to}`, WAIT_MS);
     return lastAt();
   },
   /** Lost (never arrived) and duplicated messages over numbers 1..to, summed over clients. */

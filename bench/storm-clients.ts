@@ -8,7 +8,7 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { SessionClient, type ClientSocketConstructor } from '../src/client.js';
-import { nowMs, sleep } from './clock.js';
+import { nowMs, until } from './clock.js';
 import { serveAgent } from './rpc.js';
 import type { StormSubject } from './storm-server.js';
 
@@ -59,14 +59,6 @@ function ioSocket(url: string): Client {
   return c;
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = nowMs() + WAIT_MS;
-  while (!predicate()) {
-    if (nowMs() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 serveAgent({
   now: () => nowMs(),
   connect: async (args: { subject: StormSubject; port: number; count: number }) => {
@@ -76,12 +68,12 @@ serveAgent({
     for (let i = 0; i < args.count; i += OPEN_BATCH) {
       const batch = Array.from({ length: Math.min(OPEN_BATCH, args.count - i) }, () => make(url));
       clients.push(...batch);
-      await until(() => batch.every((c) => c.connected()), `${clients.length} ${args.subject} clients`);
+      await until(() => batch.every((c) => c.connected()), `${clients.length} ${args.subject} clients`, WAIT_MS, 5);
     }
   },
   /** Wait until every client is connected again after `since`; per-client times from `since`, sorted. */
   back: async (args: { since: number }) => {
-    await until(() => clients.every((c) => c.connectedAt > args.since && c.connected()), 'every client back');
+    await until(() => clients.every((c) => c.connectedAt > args.since && c.connected()), 'every client back', WAIT_MS, 5);
     return clients.map((c) => c.connectedAt - args.since).sort((a, b) => a - b);
   },
   close: () => {

@@ -19,6 +19,7 @@ import { ConnectionManager, type ConnectionState, type SendFailureReason, type S
 import { createInspector } from '../src/inspector/inspector.js';
 import { userTopic } from '../src/sessions.js';
 import { DemoTab, TAB_DISRUPTIONS, guardSends, tabTally, type TabCounters, type TabDisruption } from './demo-tabs.js';
+import { seeded } from './seeded.js';
 
 /** Path of the demo's WebSocket endpoint. */
 export const WS_PATH = '/ws';
@@ -112,18 +113,6 @@ const DEFAULTS = { users: 4, tabs: 3, seconds: 4, port: 0 };
 const TIMING = { heartbeatIntervalMs: 300, closeTimeoutMs: 500, handshakeTimeoutMs: 2_000 };
 const TOOLS = ['search_docs', 'read_file', 'run_tests', 'edit_file'];
 const NOT_OPEN = /WebSocket is not open/;
-
-/** mulberry32: a tiny seeded generator, so a run's choices can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function increment<K extends string>(counts: Partial<Record<K, number>>, key: K, by = 1): void {
   counts[key] = (counts[key] ?? 0) + by;

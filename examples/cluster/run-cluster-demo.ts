@@ -19,6 +19,7 @@ import type { TopicPosition } from '../../src/topic-store.js';
 import { DemoTab, tabTally, type TabCounters } from '../demo-tabs.js';
 import type { NodeReply, NodeRequest } from './node.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { seeded } from '../seeded.js';
 
 export interface ClusterDemoOptions {
   /** Node processes. Default 3. */
@@ -71,18 +72,6 @@ export interface ClusterDemoSummary {
 
 const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url));
 const AGENT_EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'] as const;
-
-/** mulberry32: a tiny seeded generator, so a run's choices can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A node process and its IPC calls. */
 class NodeProcess {

@@ -41,7 +41,8 @@ describe('npm run bench', () => {
       'send-100B',
       'send-100B-paced',
       'send-16KiB',
-      'sessions-10-tabs'
+      'sessions-10-tabs',
+      'storm-20'
     ]);
     for (const row of results.rows) {
       expect(row.rounds).toBe(1);

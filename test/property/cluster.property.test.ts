@@ -24,6 +24,7 @@ import { userTopic } from '../../src/sessions.js';
 import type { BrokerListener, TopicBroker } from '../../src/topic-broker.js';
 import type { TopicMessage, TopicPosition, TopicRead, TopicStore } from '../../src/topic-store.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
+import { recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const ROOM = 'room:agents';
@@ -97,12 +98,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 20 }) }) }
 );
 
-interface Tab {
-  user: string;
+interface Tab extends TabLedger {
   client: SessionClient;
-  received: Map<string, number[]>;
-  restarts: Map<string, Array<{ index: number; offset: number }>>;
-  foreign: string[];
 }
 
 function openTab(port: number, user: string): Tab {
@@ -112,39 +109,9 @@ function openTab(port: number, user: string): Tab {
     minDelayMs: 2,
     maxDelayMs: 20
   });
-  const tab: Tab = { user, client, received: new Map(), restarts: new Map(), foreign: [] };
-  client.on('message', ({ topic, offset }) => {
-    if (topic.startsWith('user:') && topic !== userTopic(user)) tab.foreign.push(topic);
-    const list = tab.received.get(topic) ?? [];
-    tab.received.set(topic, list);
-    list.push(offset);
-  });
-  client.on('recovery', ({ topic, recovered, offset }) => {
-    if (recovered) return;
-    const list = tab.restarts.get(topic) ?? [];
-    tab.restarts.set(topic, list);
-    list.push({ index: tab.received.get(topic)?.length ?? 0, offset });
-  });
+  const tab: Tab = Object.assign(recordTab(user, client), { client });
   client.start();
   return tab;
-}
-
-/** The first broken promise of a tab, or undefined. */
-function tabViolation(tab: Tab, index: number): string | undefined {
-  if (tab.foreign.length > 0) return `tab ${index} (${tab.user}) received ${tab.foreign[0]}`;
-  for (const [topic, offsets] of tab.received) {
-    const restarts = tab.restarts.get(topic) ?? [];
-    let expected: number | undefined;
-    for (let i = 0; i < offsets.length; i++) {
-      const restart = restarts.filter((r) => r.index === i).at(-1);
-      if (restart !== undefined) expected = restart.offset + 1;
-      if (expected !== undefined && offsets[i] !== expected) {
-        return `tab ${index} (${tab.user}) topic ${topic}: offset ${offsets[i]} where ${expected} was due (received ${offsets.join(',')})`;
-      }
-      expected = offsets[i]! + 1;
-    }
-  }
-  return undefined;
 }
 
 async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefined> {

@@ -21,6 +21,7 @@ import { SessionHub, userTopic } from '../../src/sessions.js';
 import type { TopicCursor } from '../../src/session-protocol.js';
 import { MemoryTopicStore } from '../../src/topic-store.js';
 import { stallClient, startServer, waitFor, type TestServer } from '../support/server.js';
+import { recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const ROOM = 'room:agents';
@@ -59,17 +60,12 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 25 }) }) }
 );
 
-interface Tab {
-  user: string;
+interface Tab extends TabLedger {
   client: SessionClient;
   /** Every socket the tab opened, newest last. */
   sockets: WebSocket[];
   /** While set, the tab's new sockets go nowhere (a closed port): it is offline. */
   offline: boolean;
-  /** Per topic: offsets received, and where a `recovered: false` restarted the stream. */
-  received: Map<string, number[]>;
-  restarts: Map<string, Array<{ index: number; offset: number }>>;
-  foreign: string[];
 }
 
 function openTab(server: TestServer, user: string): Tab {
@@ -91,53 +87,19 @@ function openTab(server: TestServer, user: string): Tab {
     heartbeatIntervalMs: 40,
     heartbeatTimeoutMs: 40
   });
-  const tab: Tab = {
-    user,
+  const ledger = recordTab(user, client, (reason) => told.set(reason, (told.get(reason) ?? 0) + 1));
+  const tab: Tab = Object.assign(ledger, {
     client,
     sockets,
     get offline() {
       return state.offline;
     },
-    set offline(value) {
+    set offline(value: boolean) {
       state.offline = value;
-    },
-    received: new Map(),
-    restarts: new Map(),
-    foreign: []
-  };
-  client.on('message', ({ topic, offset }) => {
-    if (topic.startsWith('user:') && topic !== userTopic(user)) tab.foreign.push(topic);
-    const list = tab.received.get(topic) ?? [];
-    tab.received.set(topic, list);
-    list.push(offset);
-  });
-  client.on('recovery', ({ topic, recovered, offset, reason }) => {
-    if (recovered) return;
-    told.set(reason!, (told.get(reason!) ?? 0) + 1);
-    const list = tab.restarts.get(topic) ?? [];
-    tab.restarts.set(topic, list);
-    list.push({ index: tab.received.get(topic)?.length ?? 0, offset });
+    }
   });
   client.start();
   return tab;
-}
-
-/** The first broken promise of a tab, or undefined. */
-function tabViolation(tab: Tab, index: number): string | undefined {
-  if (tab.foreign.length > 0) return `tab ${index} (${tab.user}) received ${tab.foreign[0]}`;
-  for (const [topic, offsets] of tab.received) {
-    const restarts = tab.restarts.get(topic) ?? [];
-    let expected: number | undefined;
-    for (let i = 0; i < offsets.length; i++) {
-      const restart = restarts.filter((r) => r.index === i).at(-1);
-      if (restart !== undefined) expected = restart.offset + 1;
-      if (expected !== undefined && offsets[i] !== expected) {
-        return `tab ${index} (${tab.user}) topic ${topic}: offset ${offsets[i]} where ${expected} was due (received ${offsets.join(',')})`;
-      }
-      expected = offsets[i]! + 1;
-    }
-  }
-  return undefined;
 }
 
 async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefined> {
