@@ -85,7 +85,7 @@ export function guardSends(ws: WebSocket, counters: TabCounters): void {
 }
 
 /** Timing of the tabs' clients: short, so a 4-second run sees many resumes. */
-const CLIENT_TIMING = { minDelayMs: 20, maxDelayMs: 200, heartbeatIntervalMs: 300, heartbeatTimeoutMs: 300 };
+const CLIENT_TIMING = { minDelayMs: 20, maxDelayMs: 200, heartbeatIntervalMs: 300, heartbeatTimeoutMs: 300, connectTimeoutMs: 1_000 };
 
 /** One browser tab of a user: a session client that survives disruptions. */
 export class DemoTab {

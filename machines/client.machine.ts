@@ -27,6 +27,8 @@ export interface ClientMachineInput {
   heartbeatIntervalMs: number;
   /** How long a probe waits for any frame before the socket is given up. */
   heartbeatTimeoutMs: number;
+  /** How long `connecting` may last (socket open and welcome) before the attempt is given up. */
+  connectTimeoutMs: number;
 }
 
 export interface ClientContext extends ClientMachineInput {
@@ -74,7 +76,8 @@ export const clientMachine = setup({
     // Doubling, capped; the binding provides the same with jitter.
     backoff: ({ context }) => Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1)),
     heartbeatInterval: ({ context }) => context.heartbeatIntervalMs,
-    heartbeatTimeout: ({ context }) => context.heartbeatTimeoutMs
+    heartbeatTimeout: ({ context }) => context.heartbeatTimeoutMs,
+    connectTimeout: ({ context }) => context.connectTimeoutMs
   }
 }).createMachine({
   id: 'client',
@@ -91,7 +94,9 @@ export const clientMachine = setup({
         WELCOMED: { target: 'open', actions: ['resetAttempts'] },
         SOCKET_CLOSED: [{ guard: 'refused', target: 'closed' }, { target: 'reconnecting', actions: ['countAttempt'] }],
         CLOSE: { target: 'closed', actions: ['closeSocket'] }
-      }
+      },
+      // A socket that never opens, or a hello never answered (a half-open connection reports nothing): given up.
+      after: { connectTimeout: { target: 'reconnecting', actions: ['abandonSocket', 'countAttempt'] } }
     },
     open: {
       entry: { type: 'reportEntry', params: { state: 'open' } },

@@ -42,6 +42,8 @@ export interface SessionClientOptions {
   heartbeatIntervalMs?: number;
   /** How long that ping waits for any frame before the socket is given up and the client reconnects. Default 10,000. */
   heartbeatTimeoutMs?: number;
+  /** How long a connection attempt may take, from opening the socket to the welcome, before it is given up. Default 10,000. */
+  connectTimeoutMs?: number;
   /** Resume where an earlier client (e.g. before a page reload) stopped. */
   resume?: { session: string; cursors: Record<string, TopicCursor> };
   /** Randomness for the jitter, injected in tests. Default `Math.random`. */
@@ -119,9 +121,10 @@ export class SessionClient {
       maxQueued: options.maxQueued ?? 1_000,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       random: options.random ?? Math.random
     };
-    for (const name of ['minDelayMs', 'maxDelayMs', 'maxQueued', 'heartbeatIntervalMs', 'heartbeatTimeoutMs'] as const) {
+    for (const name of ['minDelayMs', 'maxDelayMs', 'maxQueued', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'connectTimeoutMs'] as const) {
       const value = this.#options[name];
       // setTimeout fires at once past 2^31 - 1 ms, so that is the largest delay that means what it says.
       if (!(typeof value === 'number' && value > 0 && value <= MAX_DELAY_MS)) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number from 1 to ${MAX_DELAY_MS})`);
@@ -149,8 +152,8 @@ export class SessionClient {
           Math.round(this.#options.random() * Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1)))
       }
     });
-    const { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs } = this.#options;
-    this.#actor = createActor(machine, { input: { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs } });
+    const { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, connectTimeoutMs } = this.#options;
+    this.#actor = createActor(machine, { input: { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, connectTimeoutMs } });
     this.#actor.start();
   }
 

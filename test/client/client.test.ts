@@ -3,7 +3,7 @@
  * server drops it, receives what it missed once and in order, sends what
  * was queued while away exactly once, and stops for good when refused.
  */
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client.js';
 import { userTopic } from '../../src/sessions.js';
@@ -147,5 +147,30 @@ describe('SessionClient', () => {
     await waitFor(() => sockets[0]!.readyState === WebSocket.CLOSED, 5_000, 'socket closed');
     expect(messages).toEqual([]);
     expect(client.cursors[userTopic('alice')]?.offset).toBe(0);
+  });
+
+  it('gives up a hello that is never answered and tries again; without the connect timeout it waits forever', async () => {
+    // A server that takes the upgrade and then says nothing (a stalled node, a half-open connection).
+    const mute = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    await new Promise((resolve) => mute.once('listening', resolve));
+    servers.cleanup(() => new Promise((resolve) => mute.close(resolve)));
+    const accepted: string[] = [];
+    mute.on('connection', (ws) => accepted.push(ws.protocol));
+    const url = `ws://127.0.0.1:${(mute.address() as { port: number }).port}/`;
+    const make = (connectTimeoutMs: number) => {
+      const client = new SessionClient({ url, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 10, maxDelayMs: 10, connectTimeoutMs });
+      clients.push(client);
+      const states: string[] = [];
+      client.on('state', (state) => states.push(state));
+      client.start();
+      return states;
+    };
+    const watched = make(50);
+    const naive = make(600_000);
+    await waitFor(() => watched.filter((s) => s === 'connecting').length >= 3, 5_000, 'three attempts');
+    expect(watched.slice(0, 4)).toEqual(['connecting', 'reconnecting', 'connecting', 'reconnecting']);
+    expect(naive).toEqual(['connecting']);
+    expect(accepted.every((protocol) => protocol === 'ws-lifecycle.v1')).toBe(true);
+    for (const ws of mute.clients) ws.terminate();
   });
 });

@@ -9,6 +9,7 @@ import { clientMachine, type ClientEvent } from '../../machines/client.machine.j
 
 const INTERVAL = 1_000;
 const TIMEOUT = 500;
+const CONNECT = 2_000;
 type Step = ClientEvent | { advance: number } | 'frame';
 
 function run(steps: Step[]) {
@@ -26,7 +27,7 @@ function run(steps: Step[]) {
     },
     guards: { heard: () => heard }
   });
-  const input = { minDelayMs: 100, maxDelayMs: 100, heartbeatIntervalMs: INTERVAL, heartbeatTimeoutMs: TIMEOUT };
+  const input = { minDelayMs: 100, maxDelayMs: 100, heartbeatIntervalMs: INTERVAL, heartbeatTimeoutMs: TIMEOUT, connectTimeoutMs: CONNECT };
   const actor = createActor(machine, { clock, input }).start();
   for (const step of steps) {
     if (step === 'frame') heard = true;
@@ -57,6 +58,12 @@ describe('client machine heartbeat', () => {
   });
 
   it('runs no heartbeat outside open', () => {
-    expect(run([{ type: 'START' }, { advance: INTERVAL * 10 }])).toEqual({ value: 'connecting', calls: ['open'] });
+    expect(run([{ type: 'START' }, { advance: CONNECT - 1 }])).toEqual({ value: 'connecting', calls: ['open'] });
+  });
+
+  it('gives up an attempt that is not welcomed within connectTimeout (a hello never answered), and tries again', () => {
+    expect(run([{ type: 'START' }, { advance: CONNECT }])).toEqual({ value: 'reconnecting', calls: ['open', 'abandon'] });
+    expect(run([{ type: 'START' }, { advance: CONNECT }, { advance: 100 }])).toEqual({ value: 'connecting', calls: ['open', 'abandon', 'open'] });
+    expect(run([{ type: 'START' }, { advance: CONNECT - 1 }, { type: 'WELCOMED' }, { advance: 1 }]).value).toEqual({ open: 'listening' });
   });
 });

@@ -85,7 +85,8 @@ function openTab(server: TestServer, user: string): Tab {
     minDelayMs: 2,
     maxDelayMs: 20,
     heartbeatIntervalMs: 40,
-    heartbeatTimeoutMs: 40
+    heartbeatTimeoutMs: 40,
+    connectTimeoutMs: 300
   });
   const ledger = recordTab(user, client, (reason) => told.set(reason, (told.get(reason) ?? 0) + 1));
   const tab: Tab = Object.assign(ledger, {
