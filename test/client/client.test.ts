@@ -158,7 +158,8 @@ describe('SessionClient', () => {
     mute.on('connection', (ws) => accepted.push(ws.protocol));
     const url = `ws://127.0.0.1:${(mute.address() as { port: number }).port}/`;
     const make = (connectTimeoutMs: number) => {
-      const client = new SessionClient({ url, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 10, maxDelayMs: 10, connectTimeoutMs });
+      const Socket = WebSocket as unknown as ClientSocketConstructor;
+      const client = new SessionClient({ url, WebSocket: Socket, minDelayMs: 10, maxDelayMs: 10, connectTimeoutMs });
       clients.push(client);
       const states: string[] = [];
       client.on('state', (state) => states.push(state));
