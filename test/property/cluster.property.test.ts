@@ -121,6 +121,8 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
   redis.on('error', () => {});
   await redis.connect();
   const clusters: RedisCluster[] = [];
+  /** The store each node uses (the naive fan-out's for the naive variant): where the truth of a topic's position is. */
+  const stores: TopicStore[] = [];
   const servers: TestServer[] = [];
   let front: TcpProxy | undefined;
   const tabs: Tab[] = [];
@@ -133,6 +135,7 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
         const fanout = new NaiveFanout(redis, real);
         cluster = { store: fanout, broker: fanout, presence: real.presence, attach: (source) => real.attach(source) };
       }
+      stores.push(cluster.store);
       servers.push(await startServer({ heartbeatIntervalMs: 0, cluster, sessions: { ttlMs: 5_000 } }));
     }
     for (const server of servers) {
@@ -146,20 +149,24 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
     const publish = (via: number, to: 'alice' | 'bob' | 'room'): void => {
       void servers[via]!.manager.publish(to === 'room' ? ROOM : userTopic(to), { n: ++n });
     };
+    /** Node 0 loses Redis for `ms`; node 1 keeps publishing to every topic. */
+    const cutNode0 = async (ms: number): Promise<void> => {
+      toRedis.cut();
+      for (let i = 0; i < 3; i++) publish(1, i === 2 ? 'room' : i === 1 ? 'bob' : 'alice');
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      toRedis.restore();
+      await waitFor(() => clusters[0]!.state === 'ready', 10_000, 'node 0 ready again');
+    };
     for (const s of steps) {
       if (s.kind === 'pause') await new Promise((resolve) => setTimeout(resolve, s.ms));
       else if (s.kind === 'publish') for (let i = 0; i < s.count; i++) publish(s.via, s.to);
       else if (s.kind === 'drop') {
         for (const server of servers) for (const connection of server.manager.connectionsOf(tabs[s.tab]!.user)) connection.socket.terminate();
-      } else {
-        // Node 0 loses Redis for a while; node 1 keeps publishing.
-        toRedis.cut();
-        for (let i = 0; i < 3; i++) publish(1, i === 2 ? 'room' : i === 1 ? 'bob' : 'alice');
-        await new Promise((resolve) => setTimeout(resolve, s.ms));
-        toRedis.restore();
-      }
+      } else await cutNode0(s.ms);
       await new Promise((resolve) => setImmediate(resolve));
     }
+    // Every run ends with node 0 cut off while node 1 publishes: the fault under test happens at least once.
+    await cutNode0(60);
     for (let i = 0; i < 10; i++) {
       publish(i % 2, 'alice');
       publish((i + 1) % 2, 'room');
@@ -170,7 +177,7 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
     await waitFor(() => tabs.every((t) => t.client.state === 'open'), 5_000, 'tabs back');
     const positions = new Map<string, TopicPosition>();
     // From the store: a node's feed may still be a message behind what Redis holds.
-    for (const topic of [userTopic('alice'), userTopic('bob'), ROOM]) positions.set(topic, await clusters[1]!.store.position(topic));
+    for (const topic of [userTopic('alice'), userTopic('bob'), ROOM]) positions.set(topic, await stores[1]!.position(topic));
     const caughtUp = (tab: Tab): boolean =>
       [userTopic(tab.user), ROOM].every((topic) => {
         const position = positions.get(topic)!;
