@@ -257,15 +257,16 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   /**
-   * Where a user is connected: over every live node of the cluster, or in
-   * this process without one. Rejects when the cluster's store is unreachable.
+   * Where a user is connected (connections not `closing`): over every live
+   * node of the cluster, or in this process without one. Rejects when the
+   * cluster's store is unreachable.
    *
    * @param {string} userId The user
    * @returns {Promise<UserPresence>} Live connections and the nodes that have them
    */
   presence(userId: string): Promise<UserPresence> {
     if (this.#cluster !== undefined) return this.#cluster.presence.of(userId);
-    const connections = this.#registry.byUser(userId)?.size ?? 0;
+    const connections = this.#registry.usersOnline().get(userId) ?? 0;
     return Promise.resolve({ userId, connections, nodes: connections > 0 ? ['local'] : [] });
   }
 

@@ -44,10 +44,14 @@ export class ConnectionRegistry {
   /** Called when a user's number of live connections changed (presence across nodes listens, #12). */
   onUsersChanged: (() => void) | undefined;
 
-  /** Live connections per user. */
+  /** Connections per user that are not on their way out (`closing`): what presence reports. */
   usersOnline(): Map<string, number> {
     const users = new Map<string, number>();
-    for (const [userId, connections] of this.#byUser) users.set(userId, connections.size);
+    for (const [userId, connections] of this.#byUser) {
+      let count = 0;
+      for (const connection of connections) if (connection.state !== 'closing') count++;
+      if (count > 0) users.set(userId, count);
+    }
     return users;
   }
 
@@ -62,6 +66,8 @@ export class ConnectionRegistry {
   moved(from: ConnectionState, to: ConnectionState): void {
     this.#counts[from]--;
     this.#counts[to]++;
+    // A connection that starts closing leaves presence now, not when its close handshake ends.
+    if (to === 'closing') this.onUsersChanged?.();
   }
 
   /** Re-index a connection whose user became known after it was added. */

@@ -123,6 +123,8 @@ export class RedisPresence implements Presence {
       // Written aside and renamed into place: a reader never sees the hash half written.
       if (fields.length === 0) await this.#redis.sendCommand(['DEL', hash]);
       else {
+        // A write cut off before its RENAME leaves the aside hash behind: start it empty.
+        await this.#redis.sendCommand(['DEL', `${hash}:next`]);
         await this.#redis.sendCommand(['HSET', `${hash}:next`, ...fields]);
         await this.#redis.sendCommand(['RENAME', `${hash}:next`, hash]);
       }

@@ -101,4 +101,25 @@ describe('ConnectionRegistry', () => {
     expect(registry.byUser('bob')).toBeUndefined();
     expect(registry.get('c')).toBe(c);
   });
+
+  it('reports users online without closing connections, and says when that changes (presence, #12)', () => {
+    const registry = new ConnectionRegistry();
+    let changes = 0;
+    registry.onUsersChanged = () => changes++;
+    const a1 = fake('a1', 'alice', 'connected');
+    const a2 = fake('a2', 'alice', 'connected');
+    const b1 = fake('b1', 'bob', 'connected');
+    [a1, a2, b1, fake('anon')].forEach((c) => registry.add(c));
+    expect(changes).toBe(3);
+    expect(registry.usersOnline()).toEqual(new Map([['alice', 2], ['bob', 1]]));
+    a2.state = 'closing';
+    registry.moved('connected', 'closing');
+    expect(changes).toBe(4);
+    expect(registry.usersOnline()).toEqual(new Map([['alice', 1], ['bob', 1]]));
+    b1.state = 'closing';
+    registry.moved('connected', 'closing');
+    expect(registry.usersOnline()).toEqual(new Map([['alice', 1]]));
+    registry.remove(b1);
+    expect(changes).toBe(6);
+  });
 });
