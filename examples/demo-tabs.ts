@@ -207,7 +207,7 @@ export class DemoTab {
  * Per tab: what was published to its user since its stream started, what
  * it received, what it lost without being told, and what came twice.
  */
-export interface TabTally {
+interface TabTally {
   published: number;
   received: number;
   lost: number;
@@ -215,7 +215,7 @@ export interface TabTally {
   told: number;
 }
 
-export function tabTally(ledger: TabLedger, position: TopicCursor): TabTally {
+function tabTally(ledger: TabLedger, position: TopicCursor): TabTally {
   const start = ledger.start;
   if (start === undefined || start.epoch !== position.epoch) return { published: 0, received: 0, lost: 0, duplicated: ledger.duplicated, told: 0 };
   const received = new Set(ledger.offsets);
@@ -223,4 +223,36 @@ export function tabTally(ledger: TabLedger, position: TopicCursor): TabTally {
   let missing = 0;
   for (let offset = start.offset + 1; offset <= position.offset; offset++) if (!received.has(offset)) missing++;
   return { published: position.offset - start.offset, received: ledger.offsets.length, lost: missing - told, duplicated: ledger.duplicated, told };
+}
+
+/** A tab has caught up when it stands where its user's topic ends (or the topic never had a message). */
+export function caughtUp(tab: DemoTab, position: TopicCursor): boolean {
+  const cursor = tab.cursor;
+  return position.offset === 0 || (cursor !== undefined && cursor.epoch === position.epoch && cursor.offset === position.offset);
+}
+
+/** What both demos print for a tab: its tally against where its user's topic ends. */
+export interface TabSummaryLine {
+  tab: string;
+  published: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  resumed: number;
+  told: Array<{ reason: string; skipped: number }>;
+  caughtUp: boolean;
+}
+
+export function summarizeTab(tab: DemoTab, position: TopicCursor): TabSummaryLine {
+  const tally = tabTally(tab.ledger, position);
+  return {
+    tab: `${tab.ledger.user}/${tab.ledger.tab}`,
+    published: tally.published,
+    received: tally.received,
+    lost: tally.lost,
+    duplicated: tally.duplicated,
+    resumed: tab.ledger.resumed,
+    told: tab.ledger.told,
+    caughtUp: caughtUp(tab, position)
+  };
 }

@@ -18,7 +18,7 @@ import { WebSocketServer } from 'ws';
 import { ConnectionManager, type ConnectionState, type SendFailureReason, type ShutdownReport } from '../src/index.js';
 import { createInspector } from '../src/inspector/inspector.js';
 import { userTopic } from '../src/sessions.js';
-import { DemoTab, TAB_DISRUPTIONS, guardSends, tabTally, type TabCounters, type TabDisruption } from './demo-tabs.js';
+import { DemoTab, TAB_DISRUPTIONS, caughtUp, guardSends, summarizeTab, type TabCounters, type TabDisruption, type TabSummaryLine } from './demo-tabs.js';
 import { seeded } from './seeded.js';
 
 /** Path of the demo's WebSocket endpoint. */
@@ -95,18 +95,9 @@ export interface DemoSummary {
   };
 }
 
-/** One tab's tally: `lost` counts events neither received nor told as a gap; `told` lists each `recovered: false`. */
-export interface TabSummary {
-  tab: string;
-  published: number;
-  received: number;
-  lost: number;
-  duplicated: number;
-  resumed: number;
-  told: Array<{ reason: string; skipped: number }>;
+/** One tab's tally (`lost` counts events neither received nor told as a gap; `told` lists each `recovered: false`), and its answers. */
+export interface TabSummary extends TabSummaryLine {
   answers: { sent: number; delivered: number };
-  /** The tab had caught up with its user's topic when the run ended. */
-  caughtUp: boolean;
 }
 
 const DEFAULTS = { users: 4, tabs: 3, seconds: 4, port: 0 };
@@ -280,26 +271,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
   // The agents have stopped: every tab comes back and catches up (bounded), then the tally is taken.
   const positions = new Map(await Promise.all(userIds.map(async (user) => [user, await manager.topicPosition(userTopic(user))] as const)));
-  const caughtUp = (tab: DemoTab): boolean => {
-    const cursor = tab.cursor;
-    const position = positions.get(tab.ledger.user)!;
-    return position.offset === 0 || (cursor !== undefined && cursor.epoch === position.epoch && cursor.offset === position.offset);
-  };
-  for (let waited = 0; waited < 5_000 && !demoTabs.every(caughtUp); waited += 20) await sleep(20);
-  const tabSummaries: TabSummary[] = demoTabs.map((tab) => {
-    const tally = tabTally(tab.ledger, positions.get(tab.ledger.user)!);
-    return {
-      tab: `${tab.ledger.user}/${tab.ledger.tab}`,
-      published: tally.published,
-      received: tally.received,
-      lost: tally.lost,
-      duplicated: tally.duplicated,
-      resumed: tab.ledger.resumed,
-      told: tab.ledger.told,
-      answers: { ...tab.ledger.answers },
-      caughtUp: caughtUp(tab)
-    };
-  });
+  const isCaughtUp = (tab: DemoTab): boolean => caughtUp(tab, positions.get(tab.ledger.user)!);
+  for (let waited = 0; waited < 5_000 && !demoTabs.every(isCaughtUp); waited += 20) await sleep(20);
+  const tabSummaries: TabSummary[] = demoTabs.map((tab) => ({
+    ...summarizeTab(tab, positions.get(tab.ledger.user)!),
+    answers: { ...tab.ledger.answers }
+  }));
   const receivedByClients = tabSummaries.reduce((sum, tab) => sum + tab.received, 0);
 
   // The tabs close first (a closed page does not reconnect), then the server drains what is left.

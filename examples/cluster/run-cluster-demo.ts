@@ -16,7 +16,7 @@ import { createClient } from 'redis';
 import { RedisTopicStore } from '../../src/redis-store.js';
 import { userTopic } from '../../src/sessions.js';
 import type { TopicPosition } from '../../src/topic-store.js';
-import { DemoTab, tabTally, type TabCounters } from '../demo-tabs.js';
+import { DemoTab, caughtUp, summarizeTab, type TabCounters, type TabSummaryLine } from '../demo-tabs.js';
 import type { NodeReply, NodeRequest } from './node.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { seeded } from '../seeded.js';
@@ -36,15 +36,7 @@ export interface ClusterDemoOptions {
   seed?: number;
 }
 
-export interface ClusterTabSummary {
-  tab: string;
-  published: number;
-  received: number;
-  lost: number;
-  duplicated: number;
-  resumed: number;
-  told: Array<{ reason: string; skipped: number }>;
-  caughtUp: boolean;
+export interface ClusterTabSummary extends TabSummaryLine {
   /** The tab was on the killed node: how long after the kill it was open again (ms). */
   backAfterMs: number | undefined;
 }
@@ -209,30 +201,15 @@ export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<
     // Every tab catches up with where its user's topic ends (bounded), then the tally.
     const positions = new Map<string, TopicPosition>();
     for (const user of userIds) positions.set(user, await store.position(userTopic(user)));
-    const caughtUp = (tab: DemoTab): boolean => {
-      const position = positions.get(tab.ledger.user)!;
-      const cursor = tab.cursor;
-      return position.offset === 0 || (cursor?.epoch === position.epoch && cursor.offset === position.offset);
-    };
-    for (let waited = 0; waited < 10_000 && !tabs.every(caughtUp); waited += 20) await sleep(20);
+    const isCaughtUp = (tab: DemoTab): boolean => caughtUp(tab, positions.get(tab.ledger.user)!);
+    for (let waited = 0; waited < 10_000 && !tabs.every(isCaughtUp); waited += 20) await sleep(20);
 
     const perTab = tabs.map((tab): ClusterTabSummary => {
-      const tally = tabTally(tab.ledger, positions.get(tab.ledger.user)!);
       // A tab of the killed node left `open` after the kill; it is back at its next `open`.
       const after = tab.ledger.states.filter((s) => s.at >= killedAt);
       const left = after.findIndex((s) => s.state !== 'open');
       const back = left < 0 ? undefined : after.slice(left).find((s) => s.state === 'open');
-      return {
-        tab: `${tab.ledger.user}/${tab.ledger.tab}`,
-        published: tally.published,
-        received: tally.received,
-        lost: tally.lost,
-        duplicated: tally.duplicated,
-        resumed: tab.ledger.resumed,
-        told: tab.ledger.told,
-        caughtUp: caughtUp(tab),
-        backAfterMs: back === undefined ? undefined : Math.round(back.at - killedAt)
-      };
+      return { ...summarizeTab(tab, positions.get(tab.ledger.user)!), backAfterMs: back === undefined ? undefined : Math.round(back.at - killedAt) };
     });
     const moved = perTab.filter((tab) => tab.backAfterMs !== undefined);
     return {
