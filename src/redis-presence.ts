@@ -9,17 +9,13 @@
  * have left wrong.
  */
 import type { ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster.js';
-import { hashReply, type RedisCommander } from './redis-store.js';
+import { hashReply, text, type RedisCommander } from './redis-store.js';
 
 export interface RedisPresenceOptions {
   /** How often the node writes its heartbeat (and its snapshot when it changed). Default 1,000. */
   heartbeatMs?: number;
   /** A node whose last heartbeat is older than this is dead for presence. Default 3 heartbeats. */
   nodeTimeoutMs?: number;
-}
-
-function text(value: unknown): string {
-  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 
 export class RedisPresence implements Presence {

@@ -78,7 +78,8 @@ return 1`
 
 type ScriptName = keyof typeof SCRIPTS;
 
-function text(value: unknown): string {
+/** A Redis reply as text (replies come as strings or, binary-safe, as Buffers). */
+export function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
 }
 

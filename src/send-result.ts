@@ -97,6 +97,24 @@ export function countRejected(report: SendReport, reason: SendFailureReason): vo
   report.reasons[reason] = (report.reasons[reason] ?? 0) + 1;
 }
 
+/** A report of no targets: nothing sent, nothing refused. */
+export function emptyReport(): SendReport {
+  return { sent: 0, rejected: 0, reasons: {} };
+}
+
+/**
+ * @param {readonly SendResult[]} results The results of one message's writes
+ * @returns {SendReport} Them counted
+ */
+export function reportOf(results: readonly SendResult[]): SendReport {
+  const report = emptyReport();
+  for (const result of results) {
+    if (result.ok) report.sent++;
+    else countRejected(report, result.reason);
+  }
+  return report;
+}
+
 /**
  * @param {SendReport} a A report
  * @param {SendReport} b Another, of the same message to other targets

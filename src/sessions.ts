@@ -21,7 +21,7 @@ import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
 import { sessionMachine, type SessionState } from '../machines/session.machine.js';
 import type { Connection } from './connection.js';
 import { eventLabel } from './machine-graph.js';
-import type { SendReport, SendResult } from './send-result.js';
+import { emptyReport, type SendReport, type SendResult } from './send-result.js';
 import { SerializationError, serialize, type WireData } from './serialization.js';
 import {
   SESSION_CLOSE_CODES,
@@ -132,10 +132,6 @@ function frameOf(message: TopicMessage): string {
   let frame = frames.get(message);
   if (frame === undefined) frames.set(message, (frame = messageFrame(message.topic, message.epoch, message.offset, message.payload)));
   return frame;
-}
-
-function emptyReport(): SendReport {
-  return { sent: 0, rejected: 0, reasons: {} };
 }
 
 /**

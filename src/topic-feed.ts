@@ -8,7 +8,7 @@
  * ahead in silence.
  */
 import type { SendReport, SendResult } from './send-result.js';
-import { countRejected } from './send-result.js';
+import { emptyReport, reportOf } from './send-result.js';
 import type { TopicMessage, TopicPosition, TopicRead } from './topic-store.js';
 
 /** What a feed gives its subscribers, in order. */
@@ -37,10 +37,6 @@ const MAX_AHEAD = 10_000;
 /** A read that failed (the store unreachable) is tried again after this, doubling up to the max. */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
-
-function emptyReport(): SendReport {
-  return { sent: 0, rejected: 0, reasons: {} };
-}
 
 export class TopicFeed {
   readonly topic: string;
@@ -275,13 +271,6 @@ export class TopicFeed {
       const write = subscriber(event);
       if (write !== undefined) writes.push(write);
     }
-    return Promise.all(writes).then((results) => {
-      const report = emptyReport();
-      for (const result of results) {
-        if (result.ok) report.sent++;
-        else countRejected(report, result.reason);
-      }
-      return report;
-    });
+    return Promise.all(writes).then(reportOf);
   }
 }

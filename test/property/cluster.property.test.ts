@@ -24,7 +24,7 @@ import { userTopic } from '../../src/sessions.js';
 import type { BrokerListener, TopicBroker } from '../../src/topic-broker.js';
 import type { TopicMessage, TopicPosition, TopicRead, TopicStore } from '../../src/topic-store.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
-import { recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
+import { checkRuns, recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const ROOM = 'room:agents';
@@ -216,18 +216,8 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
   }
 }
 
-async function check(naive: boolean, numRuns: number): Promise<{ failed: boolean; message?: string }> {
-  // The first failure's own words: a rerun of a timing-dependent counterexample may pass.
-  let message: string | undefined;
-  const result = await fc.check(
-    fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 25 }), async (steps) => {
-      const broken = await runOnce(naive, steps).catch((error: unknown) => `threw: ${String(error)}`);
-      message ??= broken === undefined ? undefined : `${broken} (steps ${JSON.stringify(steps)})`;
-      return broken === undefined;
-    }),
-    { seed: SEED, numRuns, endOnFailure: true }
-  );
-  return { failed: result.failed, message };
+function check(naive: boolean, numRuns: number): Promise<{ failed: boolean; message?: string }> {
+  return checkRuns(fc.array(step, { minLength: 5, maxLength: 25 }), (steps) => runOnce(naive, steps), numRuns, SEED);
 }
 
 describe('sessions across nodes, over real connections and a real Redis', () => {

@@ -21,7 +21,7 @@ import { SessionHub, userTopic } from '../../src/sessions.js';
 import type { TopicCursor } from '../../src/session-protocol.js';
 import { MemoryTopicStore } from '../../src/topic-store.js';
 import { stallClient, startServer, waitFor, type TestServer } from '../support/server.js';
-import { recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
+import { checkRuns, recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 const ROOM = 'room:agents';
@@ -194,17 +194,8 @@ function caughtUp(positions: Map<string, TopicCursor>, tab: Tab): boolean {
 }
 
 async function check(naive: boolean, numRuns: number): Promise<{ failed: boolean; seed: number; message?: string }> {
-  // The first failure's own words: a rerun of a timing-dependent counterexample may pass.
-  let message: string | undefined;
-  const result = await fc.check(
-    fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 30 }), async (steps) => {
-      const broken = await runOnce(naive, steps).catch((error: unknown) => `threw: ${String(error)}`);
-      message ??= broken === undefined ? undefined : `${broken} (steps ${JSON.stringify(steps)})`;
-      return broken === undefined;
-    }),
-    { seed: SEED, numRuns, endOnFailure: true }
-  );
-  return { failed: result.failed, seed: SEED, message };
+  const outcome = await checkRuns(fc.array(step, { minLength: 5, maxLength: 30 }), (steps) => runOnce(naive, steps), numRuns, SEED);
+  return { ...outcome, seed: SEED };
 }
 
 describe('sessions property over real connections', () => {

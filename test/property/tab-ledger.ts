@@ -4,6 +4,7 @@
  * exactly where it was told `recovered: false`, and no other user's topic.
  * Shared by the single-node and the cluster properties.
  */
+import fc from 'fast-check';
 import type { SessionClient } from '../../src/client.js';
 import { userTopic } from '../../src/sessions.js';
 
@@ -52,4 +53,27 @@ export function tabViolation(tab: TabLedger, index: number): string | undefined 
     }
   }
   return undefined;
+}
+
+/**
+ * Run a property over real sockets: `runOnce` returns what broke, or
+ * undefined. The message is the first failing run's own words: a rerun of
+ * a timing-dependent counterexample may pass.
+ */
+export async function checkRuns<Step>(
+  steps: fc.Arbitrary<Step[]>,
+  runOnce: (steps: Step[]) => Promise<string | undefined>,
+  numRuns: number,
+  seed: number
+): Promise<{ failed: boolean; message?: string }> {
+  let message: string | undefined;
+  const result = await fc.check(
+    fc.asyncProperty(steps, async (run) => {
+      const broken = await runOnce(run).catch((error: unknown) => `threw: ${String(error)}`);
+      message ??= broken === undefined ? undefined : `${broken} (steps ${JSON.stringify(run)})`;
+      return broken === undefined;
+    }),
+    { seed, numRuns, endOnFailure: true }
+  );
+  return { failed: result.failed, message };
 }
