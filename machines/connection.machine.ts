@@ -11,6 +11,14 @@
  * tagged `delivering` hands inbound messages to the application, and every
  * other state names the refusal a send gets there in `meta.sendRefusal`.
  * The states that run `reportEntry` are the ones the audit trail records.
+ *
+ * Timeouts are events, not XState `after` delays (#14): each state before
+ * `closed` arms its one timer on entry (`startTimer`), which replaces the
+ * timer armed before it, and the binding sends `after <timer>` when it
+ * elapses. A timer that elapses for a state already left is never sent.
+ * XState's `after` cost about 20 us per connection's life in its scheduler
+ * (bench/lifecycle-cost.ts), a quarter of the whole; the chart and the
+ * audit trail read the same as with `after`.
  */
 import { assertEvent, assign, setup } from 'xstate';
 
@@ -27,6 +35,12 @@ export type ConnectionState = (typeof CONNECTION_STATES)[number];
  * `error` (a transport error).
  */
 export type CloseInitiator = 'server' | 'peer' | 'timeout' | 'error';
+
+/** The chart's timers: one per state before `closed`, each lasting its `<timer>Ms` from the input. */
+export type ConnectionTimer = 'handshakeTimeout' | 'heartbeatInterval' | 'closeTimeout';
+
+/** The event a timer sends when it elapses in the state that armed it. */
+export type TimerEvent = { type: `after ${ConnectionTimer}` };
 
 /** Close code used when the socket is terminated without a close handshake. */
 export const ABNORMAL_CLOSURE = 1006;
@@ -79,7 +93,9 @@ export type ConnectionEvent =
   /** The transport wrote the heartbeat's ping frame: the peer's deadline starts now. */
   | { type: 'PING_WRITTEN' }
   /** A frame from the peer arrived (pong, ping or message): it is alive. */
-  | { type: 'PEER_ACTIVE' };
+  | { type: 'PEER_ACTIVE' }
+  /** The timer the current state armed elapsed. */
+  | TimerEvent;
 
 export type ConnectionEventType = ConnectionEvent['type'];
 
@@ -89,6 +105,17 @@ export type ConnectionTag = 'writable' | 'delivering';
 /** What a state not tagged `writable` says to a send, in its `meta`. */
 export interface ConnectionStateMeta {
   sendRefusal?: 'not_connected' | 'closing' | 'closed';
+}
+
+/**
+ * How long a timer lasts for a connection.
+ *
+ * @param {ConnectionMachineInput} context The machine's context (or input)
+ * @param {ConnectionTimer} timer The timer
+ * @returns {number} Its `<timer>Ms`; 0 means the timer is off (heartbeat disabled)
+ */
+export function timerDuration(context: ConnectionMachineInput, timer: ConnectionTimer): number {
+  return context[`${timer}Ms`];
 }
 
 /**
@@ -129,6 +156,14 @@ export const connectionMachine = setup({
     terminateTransport: () => {},
     /** Send a ping frame; the binding sends PING_WRITTEN once it is written. */
     sendPing: () => {},
+    /**
+     * Arm `timer` for {@link timerDuration}, replacing the timer armed
+     * before; when it elapses the binding sends `after <timer>`. A duration
+     * of 0 arms nothing.
+     */
+    startTimer: (_, _params: { timer: ConnectionTimer }) => {},
+    /** Disarm the timer: nothing elapses once the connection is `closed`. */
+    cancelTimer: () => {},
     /**
      * The connection entered `state`: the binding records the transition
      * (the audit trail) and tells the application.
@@ -174,11 +209,6 @@ export const connectionMachine = setup({
       assertEvent(event, 'TRANSPORT_CLOSED');
       return context.initiator === 'server' && event.code === ABNORMAL_CLOSURE;
     }
-  },
-  delays: {
-    handshakeTimeout: ({ context }) => context.handshakeTimeoutMs,
-    closeTimeout: ({ context }) => context.closeTimeoutMs,
-    heartbeatInterval: ({ context }) => context.heartbeatIntervalMs
   }
 }).createMachine({
   id: 'connection',
@@ -205,19 +235,23 @@ export const connectionMachine = setup({
       },
       states: {
         connecting: {
-          entry: { type: 'reportEntry', params: { state: 'connecting' } },
+          entry: [
+            { type: 'reportEntry', params: { state: 'connecting' } },
+            { type: 'startTimer', params: { timer: 'handshakeTimeout' } }
+          ],
           meta: { sendRefusal: 'not_connected' },
           on: {
             OPENED: { target: 'connected' },
             CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
-            TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] }
-          },
-          after: {
-            handshakeTimeout: { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
+            TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] },
+            'after handshakeTimeout': { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
           }
         },
         connected: {
-          entry: { type: 'reportEntry', params: { state: 'connected' } },
+          entry: [
+            { type: 'reportEntry', params: { state: 'connected' } },
+            { type: 'startTimer', params: { timer: 'heartbeatInterval' } }
+          ],
           tags: ['writable', 'delivering'],
           on: {
             CLOSE: { target: 'closing', actions: ['recordServerClose', 'closeTransport'] },
@@ -225,30 +259,31 @@ export const connectionMachine = setup({
             TRANSPORT_ERROR: { target: 'closing', actions: ['recordTransportError'] },
             PEER_ACTIVE: { actions: ['markPeerActive'] },
             // Re-entering restarts heartbeatInterval: the peer gets a whole interval from the write.
-            PING_WRITTEN: { target: 'connected', reenter: true, actions: ['markPingWritten'] }
-          },
-          // The heartbeat judges the peer, not this side's own send queue (#10). It lives in
-          // context rather than in substates: substates cost 170-200 B per idle connection
-          // (bench/memory-breakdown.ts), and no timer runs while a ping is queued.
-          after: {
-            heartbeatInterval: [
+            PING_WRITTEN: { target: 'connected', reenter: true, actions: ['markPingWritten'] },
+            // The heartbeat judges the peer, not this side's own send queue (#10). It lives in
+            // context rather than in substates: substates cost 170-200 B per idle connection
+            // (bench/memory-breakdown.ts), and no timer runs while a ping is queued.
+            'after heartbeatInterval': [
               { guard: 'pongOverdue', target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] },
               { guard: 'pingDue', actions: ['markPingQueued', 'sendPing'] }
             ]
           }
         },
         closing: {
-          entry: { type: 'reportEntry', params: { state: 'closing' } },
+          entry: [
+            { type: 'reportEntry', params: { state: 'closing' } },
+            { type: 'startTimer', params: { timer: 'closeTimeout' } }
+          ],
           meta: { sendRefusal: 'closing' },
-          after: {
-            closeTimeout: { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
+          on: {
+            'after closeTimeout': { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
           }
         }
       }
     },
     closed: {
       type: 'final',
-      entry: { type: 'reportEntry', params: { state: 'closed' } },
+      entry: ['cancelTimer', { type: 'reportEntry', params: { state: 'closed' } }],
       meta: { sendRefusal: 'closed' }
     }
   },

@@ -25,11 +25,13 @@ import { createActor, type Actor } from 'xstate';
 import {
   closeInfoOf,
   connectionMachine,
+  timerDuration,
   type CloseInfo,
   type ConnectionContext,
   type ConnectionEvent,
   type ConnectionMachineInput,
-  type ConnectionState
+  type ConnectionState,
+  type ConnectionTimer
 } from '../machines/connection.machine.js';
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
@@ -38,6 +40,7 @@ import { eventLabel } from './machine-graph.js';
 import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
 import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, type WireData } from './serialization.js';
+import { TimerLists, TimerSlot } from './timer-lists.js';
 import { assertCloseArgs } from './validation.js';
 import { errorCloseCode, onCloseFrame, rawSocket } from './ws-internals.js';
 
@@ -103,6 +106,12 @@ const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
 const PEER_ACTIVE: ConnectionEvent = Object.freeze({ type: 'PEER_ACTIVE' });
 const PING_WRITTEN: ConnectionEvent = Object.freeze({ type: 'PING_WRITTEN' });
 const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
+/** What each of the chart's timers sends when it elapses. */
+const TIMER_EVENTS: Readonly<Record<ConnectionTimer, ConnectionEvent>> = {
+  handshakeTimeout: Object.freeze({ type: 'after handshakeTimeout' }),
+  heartbeatInterval: Object.freeze({ type: 'after heartbeatInterval' }),
+  closeTimeout: Object.freeze({ type: 'after closeTimeout' })
+};
 
 /** Actor -> connection, for the machine's actions and the inspector. */
 const connections = new WeakMap<object, Connection>();
@@ -113,11 +122,14 @@ const boundMachine = connectionMachine.provide({
     closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
     terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
     sendPing: ({ self }) => connections.get(self)?._ping(),
+    startTimer: ({ self, context }, { timer }) => connections.get(self)?._startTimer(timer, timerDuration(context, timer)),
+    cancelTimer: ({ self }) => connections.get(self)?._cancelTimer(),
     reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
   }
 });
 
 const systems = new ActorSystemPool();
+const timers = new TimerLists();
 
 type ConnectionActor = Actor<typeof boundMachine>;
 
@@ -172,6 +184,9 @@ export class Connection {
   readonly #ws: BoundSocket;
   readonly #actor: ConnectionActor;
   readonly #system: ActorSystemSlot;
+  /** The chart's one armed timer, and what it sends when it elapses. */
+  readonly #timer = new TimerSlot(this);
+  #timerEvent: ConnectionEvent = TERMINATE;
   #windowStart = 0;
   #windowCount = 0;
   #batch: SendBatch | undefined;
@@ -534,6 +549,22 @@ export class Connection {
     if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => this.#pingWritten(error));
     // Inside the machine's own action: dispatch once it is done (see _dispatch).
     else process.nextTick(dispatchPeerClosing, this);
+  }
+
+  /** @internal The machine armed `timer` (its `startTimer` action). */
+  _startTimer(timer: ConnectionTimer, ms: number): void {
+    this.#timerEvent = TIMER_EVENTS[timer];
+    timers.arm(this.#timer, ms);
+  }
+
+  /** @internal */
+  _cancelTimer(): void {
+    timers.disarm(this.#timer);
+  }
+
+  /** @internal The armed timer elapsed: the state that armed it is still current (arming the next disarms it). */
+  _timerElapsed(): void {
+    this._dispatch(this.#timerEvent);
   }
 
   #pingWritten(error: Error | null | undefined): void {

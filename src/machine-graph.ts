@@ -79,6 +79,13 @@ function isBuiltIn(action: unknown): boolean {
 
 function nameOf(value: unknown): string {
   if (typeof value === 'string') return value;
+  // An action with one parameter shows it, e.g. `startTimer(closeTimeout)`: which timer a state arms is the chart's to say.
+  // reportEntry's parameter is the state it is in, so it says nothing.
+  if (value && typeof value === 'object' && 'type' in value && 'params' in value) {
+    const params = value.params;
+    const values = params && typeof params === 'object' ? Object.values(params) : [];
+    if (values.length === 1 && typeof values[0] === 'string' && String(value.type) !== REPORT_ENTRY) return `${String(value.type)}(${values[0]})`;
+  }
   if (typeof value === 'function') return value.name || 'anonymous';
   if (value && typeof value === 'object' && 'type' in value) return String(value.type);
   if (value && typeof value === 'object' && 'src' in value) return String(value.src);

@@ -1,6 +1,7 @@
 /**
  * The pure connection machine, without sockets: every transition of the
- * chart, every timeout on a simulated clock, the data the I/O actions get,
+ * chart, every timeout on a simulated clock (its timers run on the
+ * binding's TimerLists, given XState's SimulatedClock), the data the I/O actions get,
  * the CloseInfo of every way of ending, and path coverage with @xstate/graph.
  * States are named by their chart id (`live.connected.idle`).
  */
@@ -11,6 +12,7 @@ import {
   ABNORMAL_CLOSURE,
   CONNECTION_STATES,
   connectionMachine,
+  timerDuration,
   type CloseInfo,
   type ConnectionContext,
   type ConnectionEvent,
@@ -19,6 +21,7 @@ import {
 } from '../../machines/connection.machine.js';
 import { readRules } from '../../src/connection-rules.js';
 import { eventLabel, lifecycleChart, readChart, type ChartTransition } from '../../src/machine-graph.js';
+import { TimerLists, TimerSlot } from '../../src/timer-lists.js';
 import { matchesId } from '../support/machine.js';
 
 const INPUT: ConnectionMachineInput = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };
@@ -43,15 +46,24 @@ function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
       ({ context, event }: { context: ConnectionContext; event: ConnectionEvent }): void => {
         calls.push({ action, context: { ...context }, event });
       };
+  const clock = new SimulatedClock();
+  // The timers as the binding runs them (src/connection.ts), on the simulated clock.
+  const timers = new TimerLists(clock);
+  let elapsed: ConnectionEvent | undefined;
+  const slot = new TimerSlot({ _timerElapsed: () => actor.send(elapsed!) });
   const machine = connectionMachine.provide({
     actions: {
       closeTransport: spy('closeTransport'),
       terminateTransport: spy('terminateTransport'),
-      sendPing: spy('sendPing')
+      sendPing: spy('sendPing'),
+      startTimer: ({ context }, { timer }) => {
+        elapsed = { type: `after ${timer}` };
+        timers.arm(slot, timerDuration(context, timer));
+      },
+      cancelTimer: () => timers.disarm(slot)
     }
   });
-  const clock = new SimulatedClock();
-  const actor = createActor(machine, { clock, input }).start();
+  const actor = createActor(machine, { input }).start();
   const apply = (step: Step): void => {
     if ('advance' in step) clock.increment(step.advance);
     else actor.send(step);
@@ -377,8 +389,8 @@ describe('connection machine: how each way of ending is reported', () => {
   });
 });
 
-/** Every event type the machine knows, with data, plus the delayed events of the chart. */
-const ALL_EVENTS: ConnectionEvent[] = [
+/** Every event type the machine knows, with data; its timers' events included. */
+const GRAPH_EVENTS: ConnectionEvent[] = [
   OPENED,
   CLOSE,
   TERMINATE,
@@ -388,13 +400,11 @@ const ALL_EVENTS: ConnectionEvent[] = [
   ERROR,
   PROTOCOL_ERROR,
   PEER_ACTIVE,
-  PING_WRITTEN
+  PING_WRITTEN,
+  { type: 'after handshakeTimeout' },
+  { type: 'after heartbeatInterval' },
+  { type: 'after closeTimeout' }
 ];
-/** XState's type for the delayed event of an `after` transition. */
-const delayedEventType = (t: ChartTransition): string => `xstate.after.${t.delay}.${connectionMachine.id}.${t.source}`;
-const DELAYED = TRANSITIONS.filter((t) => t.delay !== undefined);
-const DELAYED_EVENTS = [...new Set(DELAYED.map(delayedEventType))].map((type) => ({ type }) as unknown as ConnectionEvent);
-const GRAPH_EVENTS = [...ALL_EVENTS, ...DELAYED_EVENTS];
 
 /** A vertex per (state, context, source state, event), so self-loops and every edge get a path of their own. */
 function serializeStep(state: AnyMachineSnapshot, event: ConnectionEvent | undefined, prev: AnyMachineSnapshot | undefined): string {
@@ -425,10 +435,9 @@ describe('connection machine: graph', () => {
     }))
   );
 
-  it('traverses with every event type of the machine, delayed ones included', () => {
-    for (const t of DELAYED) expect(eventLabel(delayedEventType(t))).toBe(t.event);
-    const ownEvents = TRANSITIONS.map((t) => (t.delay === undefined ? t.event : delayedEventType(t)));
-    expect(new Set(GRAPH_EVENTS.map((e) => e.type))).toEqual(new Set([...connectionMachine.events, ...ownEvents]));
+  it('traverses with every event type of the machine, its timers\' included', () => {
+    expect(new Set(GRAPH_EVENTS.map((e) => e.type))).toEqual(new Set([...connectionMachine.events, ...TRANSITIONS.map((t) => t.event)]));
+    expect(TRANSITIONS.filter((t) => t.delay !== undefined)).toEqual([]);
   });
 
   it('reaches every state and takes every transition of the chart on some shortest path', () => {

@@ -1,0 +1,139 @@
+/**
+ * The timers of every connection's chart, in one list per duration (#14).
+ *
+ * The connections of a manager arm the same few durations (its
+ * `handshakeTimeoutMs`, `heartbeatIntervalMs`, `closeTimeoutMs`), so within
+ * one list a timer armed later is due later: arming appends, disarming
+ * unlinks, both O(1) and without allocating, and each list keeps one Node
+ * timer, for its head. A connection holds one {@link TimerSlot} for its
+ * whole life, since its chart arms one timer at a time.
+ *
+ * XState's own `after` made, per arm, a scheduled-event record, a random id,
+ * a key string and a Node timer, and scanned every scheduled event of the
+ * actor's system when the actor stopped.
+ */
+
+/** What the lists read the time from and wait with; tests inject their own. */
+export interface TimerClock {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Whoever holds a slot: told once when its timer elapses. */
+export interface TimerOwner {
+  _timerElapsed(): void;
+}
+
+const NODE_CLOCK: TimerClock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout)
+};
+
+/** One owner's place in a list: armed while `list` is set. */
+export class TimerSlot {
+  due = 0;
+  prev: TimerSlot | undefined = undefined;
+  next: TimerSlot | undefined = undefined;
+  list: TimerList | undefined = undefined;
+
+  constructor(readonly owner: TimerOwner) {}
+
+  /** Whether a timer is armed. */
+  get armed(): boolean {
+    return this.list !== undefined;
+  }
+}
+
+/** The armed slots of one duration, due first at the head. */
+class TimerList {
+  head: TimerSlot | undefined = undefined;
+  tail: TimerSlot | undefined = undefined;
+  handle: unknown = undefined;
+  firing = false;
+
+  constructor(readonly ms: number) {}
+}
+
+/** Arms and disarms slots; one instance serves every connection of the process. */
+export class TimerLists {
+  readonly #clock: TimerClock;
+  readonly #lists = new Map<number, TimerList>();
+
+  /** @param {TimerClock} [clock] Default: `performance.now()` and Node's timers */
+  constructor(clock: TimerClock = NODE_CLOCK) {
+    this.#clock = clock;
+  }
+
+  /**
+   * Arm `slot` to elapse `ms` from now, disarming it first if it was armed.
+   *
+   * @param {TimerSlot} slot The owner's slot
+   * @param {number} ms A positive duration; 0 only disarms
+   */
+  arm(slot: TimerSlot, ms: number): void {
+    this.disarm(slot);
+    if (ms <= 0) return;
+    let list = this.#lists.get(ms);
+    if (list === undefined) {
+      list = new TimerList(ms);
+      this.#lists.set(ms, list);
+    }
+    slot.due = this.#clock.now() + ms;
+    slot.list = list;
+    slot.prev = list.tail;
+    if (list.tail === undefined) list.head = slot;
+    else list.tail.next = slot;
+    list.tail = slot;
+    if (list.handle === undefined && !list.firing) this.#schedule(list, ms);
+  }
+
+  /** @param {TimerSlot} slot Disarmed if armed; nothing happens otherwise */
+  disarm(slot: TimerSlot): void {
+    const list = slot.list;
+    if (list === undefined) return;
+    if (slot.prev === undefined) list.head = slot.next;
+    else slot.prev.next = slot.next;
+    if (slot.next === undefined) list.tail = slot.prev;
+    else slot.next.prev = slot.prev;
+    slot.prev = slot.next = slot.list = undefined;
+    // A list with slots left keeps its Node timer, set for the old head: it fires early once and is set again,
+    // cheaper than resetting it per disarm. An empty list keeps none, so no timer holds the process open.
+    if (list.head === undefined && list.handle !== undefined) {
+      this.#clock.clearTimeout(list.handle);
+      list.handle = undefined;
+    }
+  }
+
+  /** Armed slots over all lists (for tests and the inspector's totals). */
+  get size(): number {
+    let size = 0;
+    for (const list of this.#lists.values()) for (let slot = list.head; slot !== undefined; slot = slot.next) size++;
+    return size;
+  }
+
+  #schedule(list: TimerList, ms: number): void {
+    list.handle = this.#clock.setTimeout(() => this.#fire(list), Math.max(1, Math.ceil(ms)));
+  }
+
+  /** The list's Node timer fired: every slot due now elapses, in the order armed. */
+  #fire(list: TimerList): void {
+    list.handle = undefined;
+    list.firing = true;
+    const now = this.#clock.now();
+    try {
+      for (let slot = list.head; slot !== undefined && slot.due <= now; slot = list.head) {
+        this.disarm(slot);
+        // An owner re-arming here appends behind `now`, so the loop ends.
+        slot.owner._timerElapsed();
+      }
+    } finally {
+      list.firing = false;
+      const head = list.head;
+      // An empty list keeps no timer and stays in the map: managers arm the same few durations all their life.
+      if (head !== undefined) this.#schedule(list, head.due - now);
+    }
+  }
+}
