@@ -115,7 +115,15 @@ export interface ConnectionStateMeta {
  * @returns {number} Its `<timer>Ms`; 0 means the timer is off (heartbeat disabled)
  */
 export function timerDuration(context: ConnectionMachineInput, timer: ConnectionTimer): number {
-  return context[`${timer}Ms`];
+  // A switch, not context[`${timer}Ms`]: that builds a string per arm.
+  switch (timer) {
+    case 'handshakeTimeout':
+      return context.handshakeTimeoutMs;
+    case 'heartbeatInterval':
+      return context.heartbeatIntervalMs;
+    case 'closeTimeout':
+      return context.closeTimeoutMs;
+  }
 }
 
 /**
