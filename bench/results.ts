@@ -23,6 +23,7 @@ export const METRICS = {
   storm_p50_ms: { unit: 'ms', better: 'lower' },
   storm_p99_ms: { unit: 'ms', better: 'lower' },
   server_cpu_ms: { unit: 'ms', better: 'lower' },
+  client_cpu_ms: { unit: 'ms', better: 'lower' },
   peak_heap_bytes: { unit: 'B', better: 'lower' }
 } as const satisfies Record<string, { unit: string; better: 'higher' | 'lower' }>;
 

@@ -12,13 +12,22 @@ import { writeHeapSnapshot } from 'node:v8';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { Server as SocketIoServer } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
+import { createActor } from 'xstate';
+import { connectionMachine } from '../machines/connection.machine.js';
+import { ActorSystemPool } from '../src/actor-systems.js';
 import { ConnectionManager, type Connection, type StateCounts } from '../src/index.js';
 import { cpuMicrosSince, nextTurn, nowMs } from './clock.js';
 import { makeMessage, type BenchMessage } from './messages.js';
 import { serveAgent } from './rpc.js';
 
-/** Who takes over a newly accepted socket: nobody (`raw`) or the manager of that name. */
-export type AcceptMode = 'raw' | ManagerName;
+/**
+ * Who takes over a newly accepted socket: nobody (`raw`), the manager of
+ * that name, or nobody but with the connection chart's XState actor run
+ * beside the socket (`raw+actor`: created, OPENED, CLOSE when the server
+ * closes, TRANSPORT_CLOSED at `close`), the cost of an actor per connection
+ * with no binding at all (#14).
+ */
+export type AcceptMode = 'raw' | 'raw+actor' | ManagerName;
 /** The managers a server process can hold; they differ only in where the audit goes. */
 export type ManagerName = 'silent' | 'audit-file' | 'audit-file-sync';
 /**
@@ -81,8 +90,24 @@ let cpuMark: NodeJS.CpuUsage = process.cpuUsage();
 const silent: Logger = pino({ level: 'silent' });
 function ignore(): void {}
 
+const actorSystems = new ActorSystemPool();
+const CHART_TIMING = { handshakeTimeoutMs: 10_000, closeTimeoutMs: 5_000, heartbeatIntervalMs: 30_000 };
+
+function withActor(ws: WebSocket): void {
+  const slot = actorSystems.acquire();
+  const actor = createActor(connectionMachine, { input: CHART_TIMING, parent: slot.root });
+  actor.start();
+  actor.send({ type: 'OPENED' });
+  ws.once('close', (code: number) => {
+    actor.send({ type: 'TRANSPORT_CLOSED', code, reason: '' });
+    actorSystems.release(slot);
+  });
+  if (closeOnConnect) actor.send({ type: 'CLOSE', code: 1000, reason: 'churn' });
+}
+
 function onConnection(ws: WebSocket): void {
-  if (acceptMode === 'raw') {
+  if (acceptMode === 'raw' || acceptMode === 'raw+actor') {
+    if (acceptMode === 'raw+actor') withActor(ws);
     // What a minimal raw ws server does: handle errors and messages.
     ws.on('error', ignore);
     ws.on('message', ignore);
@@ -291,7 +316,7 @@ serveAgent({
   stop,
   /** Choose who takes over new sockets, and whether they are closed as soon as they are connected. */
   mode: (args: { accept: AcceptMode; closeOnConnect?: boolean }) => {
-    if (args.accept !== 'raw') managerNamed(args.accept);
+    if (args.accept !== 'raw' && args.accept !== 'raw+actor') managerNamed(args.accept);
     acceptMode = args.accept;
     closeOnConnect = args.closeOnConnect ?? false;
   },

@@ -8,7 +8,7 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { SessionClient, type ClientSocketConstructor } from '../src/client.js';
-import { nowMs, until } from './clock.js';
+import { cpuMicrosSince, nowMs, until } from './clock.js';
 import { serveAgent } from './rpc.js';
 import type { StormSubject } from './storm-server.js';
 
@@ -63,6 +63,7 @@ serveAgent({
   now: () => nowMs(),
   connect: async (args: { subject: StormSubject; port: number; count: number }) => {
     clients = [];
+    // manager-plain: the manager without sessions, its clients plain ws like raw ws's.
     const make = args.subject === 'socket.io' ? ioSocket : args.subject === 'manager' ? sessionClient : wsClient;
     const url = args.subject === 'socket.io' ? `http://127.0.0.1:${args.port}` : `ws://127.0.0.1:${args.port}/?user=u`;
     for (let i = 0; i < args.count; i += OPEN_BATCH) {
@@ -71,10 +72,14 @@ serveAgent({
       await until(() => batch.every((c) => c.connected()), `${clients.length} ${args.subject} clients`, WAIT_MS, 5);
     }
   },
-  /** Wait until every client is connected again after `since`; per-client times from `since`, sorted. */
+  /**
+   * Wait until every client is connected again after `since`; per-client times from `since`, sorted, and this
+   * process's CPU meanwhile (the clients' own work: one process plays every client here).
+   */
   back: async (args: { since: number }) => {
+    const mark = process.cpuUsage();
     await until(() => clients.every((c) => c.connectedAt > args.since && c.connected()), 'every client back', WAIT_MS, 5);
-    return clients.map((c) => c.connectedAt - args.since).sort((a, b) => a - b);
+    return { times: clients.map((c) => c.connectedAt - args.since).sort((a, b) => a - b), cpuMicros: cpuMicrosSince(mark) };
   },
   close: () => {
     for (const c of clients) c.close();

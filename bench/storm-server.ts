@@ -1,6 +1,6 @@
 /**
  * The server process of the storm scenario (#14): a ConnectionManager with
- * sessions (its clients resume), a raw ws server, or Socket.IO 4 with
+ * sessions (its clients resume) or without, a raw ws server, or Socket.IO 4 with
  * connection state recovery. `drop` cuts every connection at once, as a
  * deploy or a network blip does; the process samples its heap meanwhile.
  */
@@ -13,7 +13,8 @@ import { ConnectionManager } from '../src/index.js';
 import { cpuMicrosSince, nowMs } from './clock.js';
 import { serveAgent } from './rpc.js';
 
-export type StormSubject = 'manager' | 'ws' | 'socket.io';
+/** `manager-plain`: the manager without sessions, its clients plain ws reconnecting at once: the storm with no resume. */
+export type StormSubject = 'manager' | 'manager-plain' | 'ws' | 'socket.io';
 
 let subject: StormSubject = 'manager';
 let http: HttpServer | undefined;
@@ -26,7 +27,7 @@ let peakHeap = 0;
 
 function connected(): number {
   if (subject === 'socket.io') return io!.engine.clientsCount;
-  if (subject === 'manager') return manager!.counts.connected;
+  if (manager !== undefined) return manager.counts.connected;
   return wss!.clients.size;
 }
 
@@ -38,8 +39,8 @@ serveAgent({
       io = new IoServer(http, { transports: ['websocket'], serveClient: false, connectionStateRecovery: { maxDisconnectionDuration: 120_000 } });
     } else {
       wss = new WebSocketServer({ server: http });
-      if (subject === 'manager') {
-        manager = new ConnectionManager({ logger: pino({ level: 'silent' }), sessions: { ttlMs: 120_000 } });
+      if (subject === 'manager' || subject === 'manager-plain') {
+        manager = new ConnectionManager({ logger: pino({ level: 'silent' }), ...(subject === 'manager' ? { sessions: { ttlMs: 120_000 } } : {}) });
         manager.attach(wss, { identify: (request) => ({ userId: new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('user') ?? 'u' }) });
       } else {
         wss.on('connection', (ws) => {
@@ -64,7 +65,7 @@ serveAgent({
     cpuMark = process.cpuUsage();
     const at = nowMs();
     if (subject === 'socket.io') for (const socket of io!.sockets.sockets.values()) socket.conn.close();
-    else if (subject === 'manager') for (const connection of manager!.connections()) void connection.terminate();
+    else if (manager !== undefined) for (const connection of manager.connections()) void connection.terminate();
     else for (const ws of wss!.clients) ws.terminate();
     return { at, heapBefore: before };
   },

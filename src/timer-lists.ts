@@ -28,7 +28,8 @@ export interface TimerOwner {
 
 const NODE_CLOCK: TimerClock = {
   now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  // Unref'd: each connection's socket holds the process open while the connection lives; a timer must not.
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout)
 };
 
@@ -99,12 +100,9 @@ export class TimerLists {
     if (slot.next === undefined) list.tail = slot.prev;
     else slot.next.prev = slot.prev;
     slot.prev = slot.next = slot.list = undefined;
-    // A list with slots left keeps its Node timer, set for the old head: it fires early once and is set again,
-    // cheaper than resetting it per disarm. An empty list keeps none, so no timer holds the process open.
-    if (list.head === undefined && list.handle !== undefined) {
-      this.#clock.clearTimeout(list.handle);
-      list.handle = undefined;
-    }
+    // The list keeps its Node timer, set for the old head: it fires early once and is set again, or finds the list
+    // empty and lapses. Clearing it here would cost a clear and a set per accepted connection, whose handshake timer
+    // is armed and disarmed in one step (#14). The Node timer is unref'd, so a lapsing one holds no process open.
   }
 
   /** Armed slots over all lists (for tests and the inspector's totals). */

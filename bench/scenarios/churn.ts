@@ -3,7 +3,9 @@
  * socket over (manager: to `connected`; raw: nothing), closes it with 1000
  * at once, and the client counts it when the close handshake is complete.
  * Socket.IO (#14): the server disconnects each socket once connected, the
- * client counts it at `disconnect`.
+ * client counts it at `disconnect`. `ws+actor` is raw ws with the chart's
+ * XState actor run beside each socket and no binding (#14): how much of the
+ * manager's cost an actor per connection sets by itself.
  */
 import type { BenchOptions } from '../options.js';
 import { Samples, type Metric, type ResultRow } from '../results.js';
@@ -33,7 +35,7 @@ export async function measureChurn(
   });
   await untilCounts(
     pair.server,
-    (c) => c.ws === 0 && c.socketIo === 0 && (accept === 'raw' || io || live(c, accept) === 0),
+    (c) => c.ws === 0 && c.socketIo === 0 && (accept === 'raw' || accept === 'raw+actor' || io || live(c, accept) === 0),
     `every churned connection closed (${accept})`
   );
   const cpuMicros = await pair.server.call<number>('cpuSinceRun');
@@ -47,6 +49,8 @@ export async function measureChurn(
 const SUBJECTS = [
   { name: 'manager', accept: 'silent' },
   { name: 'ws', accept: 'raw' },
+  // The connection chart's actor beside each raw socket: what an actor per connection costs with no binding (#14).
+  { name: 'ws+actor', accept: 'raw+actor' },
   { name: 'socket.io', accept: 'socket.io' }
 ] as const;
 
@@ -65,6 +69,8 @@ export async function runChurn(options: BenchOptions): Promise<ResultRow[]> {
     return [
       samples.row('churn', 'connections_per_sec', 'manager', 'ws'),
       samples.row('churn', 'server_cpu_us_per_connection', 'manager', 'ws'),
+      samples.row('churn', 'connections_per_sec', 'ws+actor', 'ws'),
+      samples.row('churn', 'server_cpu_us_per_connection', 'ws+actor', 'ws'),
       samples.row('churn', 'connections_per_sec', 'manager', 'socket.io'),
       samples.row('churn', 'server_cpu_us_per_connection', 'manager', 'socket.io')
     ];

@@ -4,12 +4,12 @@
  * the interleaving of arms, re-arms, disarms and owners re-arming as they
  * elapse: a timer elapses exactly when due, once per arm, never after it
  * was disarmed or replaced, and no clock timer is left once nothing is
- * armed. A fast-check property, and the same property failing against a
+ * armed and the longest duration has passed. A fast-check property, and the same property failing against a
  * naive variant (a Node timer per arm that a re-arm does not clear).
  */
 import fc from 'fast-check';
 import { SimulatedClock } from 'xstate';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TimerLists, TimerSlot, type TimerClock, type TimerOwner } from '../../src/timer-lists.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
@@ -128,16 +128,29 @@ describe('TimerLists', () => {
     expect(outcome.failed).toBe(true);
   });
 
-  it('keeps one clock timer per duration however many slots are armed', () => {
+  it('keeps one clock timer per duration however many slots are armed, and sets none per arm', () => {
     const clock = new CountingClock();
     const timers = new TimerLists(clock);
-    const slots = Array.from({ length: 100 }, () => new TimerSlot({ _timerElapsed: () => {} }));
+    let elapsed = 0;
+    const slots = Array.from({ length: 100 }, () => new TimerSlot({ _timerElapsed: () => elapsed++ }));
     slots.forEach((slot, i) => timers.arm(slot, DURATIONS[i % DURATIONS.length]!));
     expect(timers.size).toBe(100);
     expect(clock.pending).toBe(DURATIONS.length);
     for (const slot of slots) timers.disarm(slot);
     expect(timers.size).toBe(0);
+    // An accepted connection arms and disarms its handshake timer in one step: no clock timer is set or cleared.
+    const setTimeout = vi.spyOn(clock, 'setTimeout');
+    const clearTimeout = vi.spyOn(clock, 'clearTimeout');
+    for (const slot of slots) {
+      timers.arm(slot, DURATIONS[0]);
+      timers.disarm(slot);
+    }
+    expect(setTimeout).not.toHaveBeenCalled();
+    expect(clearTimeout).not.toHaveBeenCalled();
+    // The lists' timers lapse: none is left, and nothing elapsed.
+    clock.increment(Math.max(...DURATIONS));
     expect(clock.pending).toBe(0);
+    expect(elapsed).toBe(0);
   });
 
   it('treats a duration of 0 as off: arming with it only disarms', () => {
