@@ -4,11 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../machines/connection.machine.js';
 import { CLOSE_CODES, DEFAULTS } from './constants.js';
+import { newId } from './ids.js';
 import { Connection, type ConnectionHost, type TransitionRecord } from './connection.js';
 import { ConnectionRegistry, type StateCounts } from './connection-registry.js';
 import { LocalDelivery, type Delivery } from './delivery.js';
@@ -69,7 +69,7 @@ export interface ConnectionManagerOptions {
   closedHistoryLimit?: number;
   /** Runs in `connecting` for accepted sockets; bounded by `handshakeTimeoutMs`. */
   authenticate?: (request: AuthenticateRequest) => AuthenticateResult | Promise<AuthenticateResult>;
-  /** Makes connection ids. Default `crypto.randomUUID`. */
+  /** Makes connection ids. Default: a random UUID (`crypto.randomUUID`, held as one flat string). */
   generateId?: () => string;
   /**
    * Turns a message into a frame: a string is sent as text, bytes as
@@ -206,7 +206,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     this.#historyLimit = o.historyLimit;
     this.#closedHistoryLimit = o.closedHistoryLimit;
     this.#authenticate = options.authenticate;
-    this.#generateId = options.generateId ?? randomUUID;
+    this.#generateId = options.generateId ?? newId;
     if (options.serialize !== undefined && typeof options.serialize !== 'function') {
       throw new TypeError(`Invalid option serialize: ${typeof options.serialize} (expected a function)`);
     }

@@ -6,7 +6,7 @@
  * or is told it cannot. `MemoryTopicStore` is the embedded default; a
  * shared store (Redis) implements the same interface.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from './ids.js';
 
 /** One stored message. */
 export interface TopicEntry {
@@ -197,7 +197,7 @@ export class MemoryTopicStore implements TopicStore {
     let history = this.#topics.get(topic);
     if (history === undefined) {
       // A new epoch: whatever a client holds of a forgotten topic is told epoch_changed, never a silent gap.
-      history = { epoch: randomUUID(), last: 0, entries: [], head: 0, bytes: 0 };
+      history = { epoch: newId(), last: 0, entries: [], head: 0, bytes: 0 };
       this.#topics.set(topic, history);
       if (this.#topics.size > this.#limits.maxTopics) this.forget(this.#topics.keys().next().value!);
     }
