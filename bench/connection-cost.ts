@@ -201,13 +201,16 @@ function tables({ cpu, heap }: Measured, results: ResultRow[]): string {
     `| **a managed connection, in process** | **${us(cpu.managed)}** | |`,
     `| XState \`after\` delays in place of the timers (before #14) | +${us(cpu.after - cpu.chart)} | removed by #14 |`
   ];
+  const withActor = results.find((r) => r.scenario === 'churn' && r.metric === 'server_cpu_us_per_connection' && r.subject === 'ws+actor');
   if (churn) {
-    const remainder = churn.median - churn.baseline_median - cpu.managed;
+    const over = (median: number): string => `${us(median)} (+${us(median - churn.baseline_median)}, ${(median / churn.baseline_median).toFixed(2)}x)`;
     lines.push(
-      `| raw ws and Node.js, per connection (churn benchmark, server) | ${us(churn.baseline_median)} | |`,
-      `| the manager, per connection (same run) | ${us(churn.median)} (${(churn.median / churn.baseline_median).toFixed(2)}x) | |`,
-      `| left after ws and the in-process life: GC and cache pressure under load | ${us(remainder)} | |`
+      `| server CPU per connection under load (churn benchmark, same run): raw ws and Node.js | ${us(churn.baseline_median)} | |`
     );
+    if (withActor) {
+      lines.push(`| raw ws with the chart's actor beside each socket, no binding (\`ws+actor\`) | ${over(withActor.median)} | nobody: an actor per connection under load |`);
+    }
+    lines.push(`| the manager | ${over(churn.median)} | |`);
   }
   lines.push(
     '',

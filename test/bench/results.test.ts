@@ -103,11 +103,17 @@ describe('targets', () => {
     expect(targetFor({ ...p99, ratio: 1.11 })?.met({ ...p99, ratio: 1.11 })).toBe(false);
   });
 
-  it('holds extra heap per connection to 4 KiB over raw ws', () => {
+  it('holds extra heap per connection to 2 KiB over raw ws (#14)', () => {
     const memory = row({ scenario: 'memory-10000', metric: 'heap_bytes_per_connection', subject: 'manager', baseline: 'ws' });
-    const target = targetFor({ ...memory, median: 7096, min: 7000, max: 7200, baseline_median: 3000 });
-    expect(target?.met({ ...memory, median: 7096, baseline_median: 3000 })).toBe(true);
-    expect(targetFor(memory)?.met({ ...memory, median: 7097, baseline_median: 3000 })).toBe(false);
+    const target = targetFor({ ...memory, median: 5048, min: 5000, max: 5100, baseline_median: 3000 });
+    expect(target?.met({ ...memory, median: 5048, baseline_median: 3000 })).toBe(true);
+    expect(targetFor(memory)?.met({ ...memory, median: 5049, baseline_median: 3000 })).toBe(false);
+  });
+
+  it('holds no reference row to a target: raw ws with only the actor is not this module (#14)', () => {
+    const reference = row({ scenario: 'churn', metric: 'connections_per_sec', subject: 'ws+actor', baseline: 'ws', ratio: 0.5 });
+    expect(targetFor(reference)).toBeUndefined();
+    expect(targetFor({ ...reference, subject: 'manager' })?.met({ ...reference, subject: 'manager' })).toBe(false);
   });
 
   it('prints a table line per row with the verdict', () => {
