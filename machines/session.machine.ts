@@ -4,7 +4,10 @@
  * live connection belongs to it, `detached` while none does (its history
  * is kept for resume), `expired` (final) once it stayed detached for
  * `ttlMs` or was ended. Audited like the connection machine: every state
- * runs `reportEntry`.
+ * runs `reportEntry`. The TTL is a timer of the chart, as the connection
+ * machine's timeouts are (#14): `detached` arms it on entry
+ * (`startTimer(sessionTtl)`), the binding sends `after sessionTtl` when it
+ * elapses, and the other states cancel it.
  */
 import { assign, setup } from 'xstate';
 
@@ -25,6 +28,8 @@ export interface SessionContext extends SessionMachineInput {
 }
 
 export type SessionEvent =
+  /** The TTL armed in `detached` elapsed. */
+  | { type: 'after sessionTtl' }
   /** A connection joined the session (a resume). */
   | { type: 'ATTACH' }
   /** A connection of the session closed. */
@@ -41,14 +46,15 @@ export const sessionMachine = setup({
   actions: {
     /** The session entered `state`: the binding records the transition. */
     reportEntry: (_, _params: { state: SessionState }) => {},
+    /** Arm the session's one timer for `context.ttlMs`; the binding sends `after sessionTtl` when it elapses. */
+    startTimer: (_, _params: { timer: 'sessionTtl' }) => {},
+    /** Disarm it: a session attached again, or over, does not expire. */
+    cancelTimer: () => {},
     countAttach: assign({ connections: ({ context }) => context.connections + 1 }),
     countDetach: assign({ connections: ({ context }) => context.connections - 1 })
   },
   guards: {
     lastConnection: ({ context }) => context.connections === 1
-  },
-  delays: {
-    sessionTtl: ({ context }) => context.ttlMs
   }
 }).createMachine({
   id: 'session',
@@ -57,7 +63,7 @@ export const sessionMachine = setup({
   context: ({ input }) => ({ ttlMs: input.ttlMs, connections: 1 }),
   states: {
     attached: {
-      entry: { type: 'reportEntry', params: { state: 'attached' } },
+      entry: [{ type: 'reportEntry', params: { state: 'attached' } }, 'cancelTimer'],
       on: {
         ATTACH: { actions: ['countAttach'] },
         DETACH: [{ guard: 'lastConnection', target: 'detached', actions: ['countDetach'] }, { actions: ['countDetach'] }],
@@ -65,18 +71,19 @@ export const sessionMachine = setup({
       }
     },
     detached: {
-      entry: { type: 'reportEntry', params: { state: 'detached' } },
+      entry: [
+        { type: 'reportEntry', params: { state: 'detached' } },
+        { type: 'startTimer', params: { timer: 'sessionTtl' } }
+      ],
       on: {
         ATTACH: { target: 'attached', actions: ['countAttach'] },
-        END: { target: 'expired' }
-      },
-      after: {
-        sessionTtl: { target: 'expired' }
+        END: { target: 'expired' },
+        'after sessionTtl': { target: 'expired' }
       }
     },
     expired: {
       type: 'final',
-      entry: { type: 'reportEntry', params: { state: 'expired' } }
+      entry: ['cancelTimer', { type: 'reportEntry', params: { state: 'expired' } }]
     }
   }
 });

@@ -2,9 +2,10 @@
  * Connection and session actors share XState actor systems instead of each
  * creating one: a system costs about 3 KiB per actor. A system is shared by
  * at most {@link ACTORS_PER_SYSTEM} live actors because stopping an actor
- * scans every event its system has scheduled: the session machine's TTL is
- * an XState `after`. (Connection actors schedule nothing since #14; one
- * system for all of them measured no different.)
+ * scans every event its system has scheduled. Since #14 neither machine
+ * schedules any (their timers are the binding's, src/timer-lists.ts), and
+ * one system for all connections measured no different in CPU; the bound
+ * stays for a machine that uses XState's own delays.
  */
 import { createEmptyActor, type AnyActorRef } from 'xstate';
 

@@ -40,7 +40,7 @@ import { eventLabel } from './machine-graph.js';
 import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
 import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, type WireData } from './serialization.js';
-import { TimerLists, TimerSlot } from './timer-lists.js';
+import { TimerSlot, processTimers as timers } from './timer-lists.js';
 import { assertCloseArgs } from './validation.js';
 import { errorCloseCode, onCloseFrame, rawSocket } from './ws-internals.js';
 
@@ -129,7 +129,6 @@ const boundMachine = connectionMachine.provide({
 });
 
 const systems = new ActorSystemPool();
-const timers = new TimerLists();
 
 type ConnectionActor = Actor<typeof boundMachine>;
 

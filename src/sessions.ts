@@ -18,7 +18,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
-import { sessionMachine, type SessionState } from '../machines/session.machine.js';
+import { sessionMachine, type SessionEvent, type SessionState } from '../machines/session.machine.js';
+import { TimerSlot, processTimers } from './timer-lists.js';
 import type { Connection } from './connection.js';
 import { eventLabel } from './machine-graph.js';
 import { emptyReport, type SendReport, type SendResult } from './send-result.js';
@@ -101,6 +102,8 @@ interface Session {
   lastClientId: number;
   /** Client messages checked against the shared record one after another, so they are delivered in order. */
   clientIds: Promise<void>;
+  /** The chart's TTL timer (`startTimer` in `detached`). */
+  readonly timer: TimerSlot;
 }
 
 /** A connection's place in one topic's feed: buffering while it catches up, then live. */
@@ -123,6 +126,7 @@ const TOKEN_BYTES = 24;
 /** Session actors share systems like connection actors do (about 3 KiB saved per session). */
 const systems = new ActorSystemPool();
 const PONG = encodeFrame({ type: 'pong' });
+const TTL_ELAPSED: SessionEvent = Object.freeze({ type: 'after sessionTtl' });
 /** The close code and reason when the store cannot be reached to resume: the client tries again later. */
 const TRY_AGAIN = { code: 1013, reason: 'history unavailable, try again later' };
 
@@ -177,7 +181,17 @@ export class SessionHub {
   constructor(host: SessionHost, options: SessionOptions = {}) {
     this.#host = host;
     this.#machine = sessionMachine.provide({
-      actions: { reportEntry: ({ self, event }, { state }) => this.#entered(this.#sessionOfActor.get(self), state, event.type) }
+      actions: {
+        reportEntry: ({ self, event }, { state }) => this.#entered(this.#sessionOfActor.get(self), state, event.type),
+        startTimer: ({ self, context }) => {
+          const session = this.#sessionOfActor.get(self);
+          if (session) processTimers.arm(session.timer, context.ttlMs);
+        },
+        cancelTimer: ({ self }) => {
+          const session = this.#sessionOfActor.get(self);
+          if (session) processTimers.disarm(session.timer);
+        }
+      }
     });
     this.#store = options.store ?? new MemoryTopicStore();
     this.#ttlMs = options.ttlMs ?? 120_000;
@@ -657,7 +671,8 @@ export class SessionHub {
       state: 'attached',
       seq: 0,
       lastClientId,
-      clientIds: Promise.resolve()
+      clientIds: Promise.resolve(),
+      timer: new TimerSlot({ _timerElapsed: () => actor.send(TTL_ELAPSED) })
     };
     this.#sessionOfActor.set(actor, session);
     this.#sessions.set(id, session);

@@ -135,3 +135,6 @@ export class TimerLists {
     }
   }
 }
+
+/** The lists every connection and session of this process arms its timers on. */
+export const processTimers = new TimerLists();

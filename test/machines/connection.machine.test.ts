@@ -17,12 +17,12 @@ import {
   type ConnectionContext,
   type ConnectionEvent,
   type ConnectionMachineInput,
-  type ConnectionState
+  type ConnectionState,
+  type ConnectionTimer
 } from '../../machines/connection.machine.js';
 import { readRules } from '../../src/connection-rules.js';
 import { eventLabel, lifecycleChart, readChart, type ChartTransition } from '../../src/machine-graph.js';
-import { TimerLists, TimerSlot } from '../../src/timer-lists.js';
-import { matchesId } from '../support/machine.js';
+import { chartTimers, matchesId } from '../support/machine.js';
 
 const INPUT: ConnectionMachineInput = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };
 
@@ -48,22 +48,17 @@ function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
       };
   const clock = new SimulatedClock();
   // The timers as the binding runs them (src/connection.ts), on the simulated clock.
-  const timers = new TimerLists(clock);
-  let elapsed: ConnectionEvent | undefined;
-  const slot = new TimerSlot({ _timerElapsed: () => actor.send(elapsed!) });
+  const timers = chartTimers(clock, (context: ConnectionContext, timer) => timerDuration(context, timer as ConnectionTimer));
   const machine = connectionMachine.provide({
     actions: {
       closeTransport: spy('closeTransport'),
       terminateTransport: spy('terminateTransport'),
       sendPing: spy('sendPing'),
-      startTimer: ({ context }, { timer }) => {
-        elapsed = { type: `after ${timer}` };
-        timers.arm(slot, timerDuration(context, timer));
-      },
-      cancelTimer: () => timers.disarm(slot)
+      ...timers.actions
     }
   });
   const actor = createActor(machine, { input }).start();
+  timers.bind(actor);
   const apply = (step: Step): void => {
     if ('advance' in step) clock.increment(step.advance);
     else actor.send(step);

@@ -4,7 +4,8 @@
  */
 import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { SESSION_STATES, sessionMachine, type SessionEvent } from '../../machines/session.machine.js';
+import { SESSION_STATES, sessionMachine, type SessionContext, type SessionEvent } from '../../machines/session.machine.js';
+import { chartTimers } from '../support/machine.js';
 import { allowedTransitions, lifecycleChart, readChart } from '../../src/machine-graph.js';
 
 const TTL = 1_000;
@@ -13,8 +14,11 @@ type Step = SessionEvent | { advance: number };
 function run(steps: Step[]) {
   const clock = new SimulatedClock();
   const entered: string[] = [];
-  const machine = sessionMachine.provide({ actions: { reportEntry: (_, { state }) => void entered.push(state) } });
-  const actor = createActor(machine, { clock, input: { ttlMs: TTL } }).start();
+  // The TTL as the binding runs it (src/sessions.ts), on the simulated clock.
+  const timers = chartTimers(clock, (context: SessionContext) => context.ttlMs);
+  const machine = sessionMachine.provide({ actions: { reportEntry: (_, { state }) => void entered.push(state), ...timers.actions } });
+  const actor = createActor(machine, { input: { ttlMs: TTL } }).start();
+  timers.bind(actor);
   for (const step of steps) {
     if ('advance' in step) clock.increment(step.advance);
     else actor.send(step);

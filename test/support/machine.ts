@@ -1,5 +1,6 @@
-/** Reading machine snapshots by chart id (`live.connected.idle`), for tests of any machine. */
-import type { AnyMachineSnapshot, StateValue } from 'xstate';
+/** Reading machine snapshots by chart id (`live.connected.idle`), and running a chart's timers, for tests of any machine. */
+import type { AnyActorRef, AnyMachineSnapshot, StateValue } from 'xstate';
+import { TimerLists, TimerSlot, type TimerClock } from '../../src/timer-lists.js';
 
 /**
  * @param {string} id A state id from `readChart()`
@@ -18,4 +19,32 @@ export function valueOf(id: string): StateValue {
  */
 export function matchesId(snapshot: AnyMachineSnapshot, id: string): boolean {
   return snapshot.matches(valueOf(id));
+}
+
+/**
+ * A machine's chart timers as the binding runs them (`startTimer(<timer>)`
+ * arms, `cancelTimer` disarms, `after <timer>` is sent when it elapses), on
+ * the given clock: XState's `SimulatedClock` in machine tests.
+ *
+ * @param {TimerClock} clock The clock
+ * @param {(context: C, timer: string) => number} duration A timer's duration in a context
+ * @returns The actions to `provide()`, and `bind` to give them the started actor
+ */
+export function chartTimers<C>(clock: TimerClock, duration: (context: C, timer: string) => number) {
+  const lists = new TimerLists(clock);
+  let actor: AnyActorRef | undefined;
+  let elapsed: { type: string } | undefined;
+  const slot = new TimerSlot({ _timerElapsed: () => actor!.send(elapsed!) });
+  return {
+    bind(started: AnyActorRef): void {
+      actor = started;
+    },
+    actions: {
+      startTimer: ({ context }: { context: C }, { timer }: { timer: string }): void => {
+        elapsed = { type: `after ${timer}` };
+        lists.arm(slot, duration(context, timer));
+      },
+      cancelTimer: (): void => lists.disarm(slot)
+    }
+  };
 }
