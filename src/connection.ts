@@ -185,7 +185,7 @@ export class Connection {
   readonly #system: ActorSystemSlot;
   /** The chart's one armed timer, and what it sends when it elapses. */
   readonly #timer = new TimerSlot(this);
-  #timerEvent: ConnectionEvent = TERMINATE;
+  #timerEvent: ConnectionEvent = TIMER_EVENTS.handshakeTimeout;
   #windowStart = 0;
   #windowCount = 0;
   #batch: SendBatch | undefined;

@@ -1,12 +1,13 @@
 /**
- * The timers of every connection's chart, in one list per duration (#14).
+ * The timers of every connection's and session's chart, in one list per
+ * duration (#14).
  *
  * The connections of a manager arm the same few durations (its
- * `handshakeTimeoutMs`, `heartbeatIntervalMs`, `closeTimeoutMs`), so within
- * one list a timer armed later is due later: arming appends, disarming
- * unlinks, both O(1) and without allocating, and each list keeps one Node
- * timer, for its head. A connection holds one {@link TimerSlot} for its
- * whole life, since its chart arms one timer at a time.
+ * `handshakeTimeoutMs`, `heartbeatIntervalMs`, `closeTimeoutMs`; sessions
+ * their `ttlMs`), so within one list a timer armed later is due later:
+ * arming appends, disarming unlinks, both O(1) and without allocating, and
+ * each list keeps one Node timer, for its head. A connection or session holds one {@link TimerSlot}
+ * for its whole life, since its chart arms one timer at a time.
  *
  * XState's own `after` made, per arm, a scheduled-event record, a random id,
  * a key string and a Node timer, and scanned every scheduled event of the
@@ -105,7 +106,7 @@ export class TimerLists {
     // is armed and disarmed in one step (#14). The Node timer is unref'd, so a lapsing one holds no process open.
   }
 
-  /** Armed slots over all lists (for tests and the inspector's totals). */
+  /** Armed slots over all lists (for tests). */
   get size(): number {
     let size = 0;
     for (const list of this.#lists.values()) for (let slot = list.head; slot !== undefined; slot = slot.next) size++;
