@@ -54,6 +54,8 @@ class TimerList {
   head: TimerSlot | undefined = undefined;
   tail: TimerSlot | undefined = undefined;
   handle: unknown = undefined;
+  /** When the pending Node timer is due. */
+  handleDue = 0;
   firing = false;
 
   constructor(readonly ms: number) {}
@@ -89,7 +91,7 @@ export class TimerLists {
     if (list.tail === undefined) list.head = slot;
     else list.tail.next = slot;
     list.tail = slot;
-    if (list.handle === undefined && !list.firing) this.#schedule(list, ms);
+    if (list.handle === undefined && !list.firing) this.#schedule(list, slot.due, slot.due - ms);
   }
 
   /** @param {TimerSlot} slot Disarmed if armed; nothing happens otherwise */
@@ -113,15 +115,18 @@ export class TimerLists {
     return size;
   }
 
-  #schedule(list: TimerList, ms: number): void {
-    list.handle = this.#clock.setTimeout(() => this.#fire(list), Math.max(1, Math.ceil(ms)));
+  #schedule(list: TimerList, due: number, now: number): void {
+    list.handleDue = due;
+    list.handle = this.#clock.setTimeout(() => this.#fire(list), Math.max(1, Math.ceil(due - now)));
   }
 
   /** The list's Node timer fired: every slot due now elapses, in the order armed. */
   #fire(list: TimerList): void {
     list.handle = undefined;
     list.firing = true;
-    const now = this.#clock.now();
+    // The timer fired, so its due time has come, whatever the clock reads: Node's timers may fire a little before
+    // performance.now() reaches it, and a test's fake timers move setTimeout's time without moving the clock.
+    const now = Math.max(this.#clock.now(), list.handleDue);
     try {
       for (let slot = list.head; slot !== undefined && slot.due <= now; slot = list.head) {
         this.disarm(slot);
@@ -132,7 +137,7 @@ export class TimerLists {
       list.firing = false;
       const head = list.head;
       // An empty list keeps no timer and stays in the map: managers arm the same few durations all their life.
-      if (head !== undefined) this.#schedule(list, head.due - now);
+      if (head !== undefined) this.#schedule(list, head.due, now);
     }
   }
 }

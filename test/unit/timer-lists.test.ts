@@ -153,6 +153,28 @@ describe('TimerLists', () => {
     expect(elapsed).toBe(0);
   });
 
+  it("elapses on time under a test's fake timers, which move setTimeout's time and not performance.now()", () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      // The process's own clock: Node's timers (faked here) and the real performance.now().
+      const timers = new TimerLists();
+      let elapsed = 0;
+      const slot = new TimerSlot({ _timerElapsed: () => elapsed++ });
+      timers.arm(slot, 5_000);
+      vi.advanceTimersByTime(4_999);
+      expect(elapsed).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(elapsed).toBe(1);
+      // Armed again from inside nothing: a heartbeat's next interval.
+      timers.arm(slot, 5_000);
+      vi.advanceTimersByTime(5_000);
+      expect(elapsed).toBe(2);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('treats a duration of 0 as off: arming with it only disarms', () => {
     const clock = new CountingClock();
     const timers = new TimerLists(clock);
