@@ -86,7 +86,12 @@ export class Agent {
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#child.send({ id, cmd, args } satisfies Request);
+      // A process killed but not yet reported exited fails the write (EPIPE): the call fails, nothing throws.
+      this.#child.send({ id, cmd, args } satisfies Request, (error) => {
+        if (!error) return;
+        this.#pending.delete(id);
+        reject(error);
+      });
     });
   }
 

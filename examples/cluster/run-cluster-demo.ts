@@ -119,7 +119,12 @@ class NodeProcess {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve as (value: unknown) => void);
-      this.#child.send({ ...request, id });
+      // Killed but not yet reported exited: the write fails (EPIPE) and the call is answered as if it had died first.
+      this.#child.send({ ...request, id }, (error) => {
+        if (!error) return;
+        this.#pending.delete(id);
+        resolve(undefined);
+      });
     });
   }
 
