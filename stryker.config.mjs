@@ -12,11 +12,11 @@ export default {
   // The lifecycle, the send/close/broadcast paths and what they return, whole files.
   mutate: [
     'machines/connection.machine.ts',
-    'src/connection.ts',
-    'src/connection-manager.ts',
-    'src/serialization.ts',
-    'src/send-result.ts',
-    'src/send-batch.ts'
+    'src/core/connection.ts',
+    'src/manager/connection-manager.ts',
+    'src/core/serialization.ts',
+    'src/core/send-result.ts',
+    'src/core/send-batch.ts'
   ],
   ignorePatterns: ['dist', 'coverage', 'reports'],
   coverageAnalysis: 'perTest',

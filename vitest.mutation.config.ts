@@ -9,7 +9,7 @@
  *   beforeAll/afterAll, outside any test. Stryker counts code run there as
  *   "static" and then runs the whole suite for every mutant it reaches
  *   (about 400 of them), which doubled the run. What only they caught is
- *   pinned by test/unit/*.test.ts cases.
+ *   pinned by test/core/ and test/manager/ cases.
  */
 import { relative } from 'node:path';
 import type { RunnerTestCase, RunnerTestFile } from 'vitest';
@@ -18,7 +18,7 @@ import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
 /** Cheapest and most decisive first: Stryker stops a mutant's run at its first failing test. */
-const FOLDERS = ['test/machines/', 'test/unit/', 'test/chart/', 'test/races/', 'test/hardening/', 'test/property/'];
+const FOLDERS = ['test/machines/', 'test/core/', 'test/manager/', 'test/sessions/', 'test/tools/chart/', 'test/races/', 'test/hardening/', 'test/property/'];
 
 /** Runs the folders in {@link FOLDERS} order, files by name within one; never by last duration or failure. */
 class CheapFirstSequencer extends BaseSequencer {

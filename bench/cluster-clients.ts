@@ -6,7 +6,7 @@
  */
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { SessionClient, type ClientSocketConstructor } from '../src/client.js';
+import { SessionClient, type ClientSocketConstructor } from '../src/client/session-client.js';
 import type { ClusterSubject } from './cluster-server.js';
 import { nowMs, until } from './clock.js';
 import { serveAgent } from './rpc.js';

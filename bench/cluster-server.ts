@@ -12,8 +12,8 @@ import { createClient } from 'redis';
 import { Server as IoServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import { ConnectionManager } from '../src/index.js';
-import { RedisCluster } from '../src/redis.js';
-import { userTopic } from '../src/sessions.js';
+import { RedisCluster } from '../src/cluster/redis.js';
+import { userTopic } from '../src/sessions/session-hub.js';
 import { nextTurn, nowMs } from './clock.js';
 import { serveAgent } from './rpc.js';
 

@@ -26,9 +26,9 @@ import { pino } from 'pino';
 import { createActor, createEmptyActor, type AnyActorRef, type AnyStateMachine } from 'xstate';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { ConnectionManager } from '../src/index.js';
-import { ActorSystemPool } from '../src/actor-systems.js';
-import { DEFAULTS } from '../src/constants.js';
-import { TimerLists, TimerSlot } from '../src/timer-lists.js';
+import { ActorSystemPool } from '../src/core/actor-systems.js';
+import { DEFAULTS } from '../src/core/constants.js';
+import { TimerLists, TimerSlot } from '../src/core/timer-lists.js';
 import { cpuMicrosSince } from './clock.js';
 import { floorMachine, withXStateAfter } from './machine-variants.js';
 import type { ResultRow } from './results.js';
@@ -68,7 +68,7 @@ class StandInSocket extends EventEmitter {
 const afterMachine = withXStateAfter(connectionMachine);
 
 
-/** Actors get parents from a pool, as src/connection.ts gives them. */
+/** Actors get parents from a pool, as src/core/connection.ts gives them. */
 function actorLives(machine: AnyStateMachine): number {
   const pool = new ActorSystemPool();
   const since = process.cpuUsage();

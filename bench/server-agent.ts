@@ -14,7 +14,7 @@ import { Server as SocketIoServer } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createActor } from 'xstate';
 import { connectionMachine } from '../machines/connection.machine.js';
-import { ActorSystemPool } from '../src/actor-systems.js';
+import { ActorSystemPool } from '../src/core/actor-systems.js';
 import { ConnectionManager, type Connection, type StateCounts } from '../src/index.js';
 import { cpuMicrosSince, nextTurn, nowMs } from './clock.js';
 import { makeMessage, type BenchMessage } from './messages.js';

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { Server as IoServer } from 'socket.io';
 import { WebSocketServer } from 'ws';
 import { ConnectionManager } from '../src/index.js';
-import { MemoryTopicStore } from '../src/topic-store.js';
+import { MemoryTopicStore } from '../src/sessions/topic-store.js';
 import { nextTurn, nowMs } from './clock.js';
 import { serveAgent } from './rpc.js';
 

@@ -7,7 +7,7 @@
  */
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { SessionClient, type ClientSocketConstructor } from '../src/client.js';
+import { SessionClient, type ClientSocketConstructor } from '../src/client/session-client.js';
 import { cpuMicrosSince, nowMs, until } from './clock.js';
 import { serveAgent } from './rpc.js';
 import type { StormSubject } from './storm-server.js';

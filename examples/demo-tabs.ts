@@ -10,7 +10,7 @@
  * is not open.
  */
 import { WebSocket } from 'ws';
-import { SessionClient, type ClientSocketConstructor, type TopicCursor } from '../src/client.js';
+import { SessionClient, type ClientSocketConstructor, type TopicCursor } from '../src/client/session-client.js';
 
 /** What happens to a tab in one round of the run. */
 export type TabDisruption =

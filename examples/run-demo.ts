@@ -16,8 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import { ConnectionManager, type ConnectionState, type SendFailureReason, type ShutdownReport } from '../src/index.js';
-import { createInspector } from '../src/inspector/inspector.js';
-import { userTopic } from '../src/sessions.js';
+import { createInspector } from '../src/tools/inspector/inspector.js';
+import { userTopic } from '../src/sessions/session-hub.js';
 import { DemoTab, TAB_DISRUPTIONS, caughtUp, guardSends, summarizeTab, type TabCounters, type TabDisruption, type TabSummaryLine } from './demo-tabs.js';
 import { seeded } from './seeded.js';
 

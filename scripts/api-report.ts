@@ -67,6 +67,9 @@ export function apiReport(): string {
   host.readFile = (file) => emitted.get(resolve(file)) ?? readFile(file);
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (file) => emitted.has(resolve(file)) || fileExists(file);
+  // Module resolution asks for folders too: the emitted ones exist even before (or without) a build.
+  const directoryExists = host.directoryExists?.bind(host);
+  host.directoryExists = (dir) => [...emitted.keys()].some((file) => file.startsWith(`${resolve(dir)}/`)) || (directoryExists?.(dir) ?? false);
   const program = ts.createProgram(
     entries.map((entry) => entry.declaration),
     { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, types: ['node'], skipLibCheck: true },

@@ -8,7 +8,7 @@
  * `ws-lifecycle/audit`, `ws-lifecycle/charts`, `ws-lifecycle/inspector`,
  * `ws-lifecycle/client` and the framework adapters.
  */
-export { ConnectionManager } from './connection-manager.js';
+export { ConnectionManager } from './manager/connection-manager.js';
 export type {
   AcceptOptions,
   AttachOptions,
@@ -19,27 +19,27 @@ export type {
   ConnectionManagerOptions,
   ShutdownOptions,
   ShutdownReport
-} from './connection-manager.js';
-export { Connection } from './connection.js';
-export type { TransitionRecord } from './connection.js';
-export type { StateCounts } from './connection-registry.js';
-export { CLOSE_CODES, DEFAULTS } from './constants.js';
-export type { AuditTarget } from './logging.js';
-export { SEND_FAILURE_REASONS } from './send-result.js';
-export type { SendFailureReason, SendReport, SendResult } from './send-result.js';
-export { SerializationError, serialize as defaultSerialize } from './serialization.js';
-export type { Serializer, WireData } from './serialization.js';
-export { isValidCloseCode } from './validation.js';
+} from './manager/connection-manager.js';
+export { Connection } from './core/connection.js';
+export type { TransitionRecord } from './core/connection.js';
+export type { StateCounts } from './core/connection-registry.js';
+export { CLOSE_CODES, DEFAULTS } from './core/constants.js';
+export type { AuditTarget } from './core/logging.js';
+export { SEND_FAILURE_REASONS } from './core/send-result.js';
+export type { SendFailureReason, SendReport, SendResult } from './core/send-result.js';
+export { SerializationError, serialize as defaultSerialize } from './core/serialization.js';
+export type { Serializer, WireData } from './core/serialization.js';
+export { isValidCloseCode } from './core/validation.js';
 export { ABNORMAL_CLOSURE, CONNECTION_STATES } from '../machines/connection.machine.js';
 export type { CloseInfo, CloseInitiator, ConnectionState } from '../machines/connection.machine.js';
-export { BROADCAST_TOPIC, userTopic } from './sessions.js';
-export type { PublishResult, SessionOptions, SessionTransitionRecord } from './sessions.js';
-export { MEMORY_STORE_DEFAULTS, MemoryTopicStore } from './topic-store.js';
-export type { MemoryTopicStoreOptions, TopicEntry, TopicPosition, TopicRead, TopicStore } from './topic-store.js';
-export { SESSION_CLOSE_CODES, SESSION_PROTOCOL } from './session-protocol.js';
-export type { ClientFrame, ServerFrame, TopicCursor, RecoveryFailure } from './session-protocol.js';
+export { BROADCAST_TOPIC, userTopic } from './sessions/session-hub.js';
+export type { PublishResult, SessionOptions, SessionTransitionRecord } from './sessions/session-hub.js';
+export { MEMORY_STORE_DEFAULTS, MemoryTopicStore } from './sessions/topic-store.js';
+export type { MemoryTopicStoreOptions, TopicEntry, TopicPosition, TopicRead, TopicStore } from './sessions/topic-store.js';
+export { SESSION_CLOSE_CODES, SESSION_PROTOCOL } from './protocol/session-protocol.js';
+export type { ClientFrame, ServerFrame, TopicCursor, RecoveryFailure } from './protocol/session-protocol.js';
 export { SESSION_STATES } from '../machines/session.machine.js';
 export type { SessionState } from '../machines/session.machine.js';
-export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster.js';
-export type { BrokerListener, TopicBroker } from './topic-broker.js';
-export type { SessionRecord, SessionRecords, TopicMessage } from './topic-store.js';
+export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster/cluster.js';
+export type { BrokerListener, TopicBroker } from './sessions/topic-broker.js';
+export type { SessionRecord, SessionRecords, TopicMessage } from './sessions/topic-store.js';

@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import { ConnectionManager } from '../../src/index.js';
-import { RedisCluster } from '../../src/redis.js';
-import { userTopic } from '../../src/sessions.js';
+import { RedisCluster } from '../../src/cluster/redis.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
 
 /** What the driver asks a node, over IPC. */
 export type NodeRequest =

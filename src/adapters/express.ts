@@ -6,7 +6,7 @@
  * Closing the server drains the manager first.
  */
 import type { Server } from 'node:http';
-import type { ConnectionManager } from '../connection-manager.js';
+import type { ConnectionManager } from '../manager/connection-manager.js';
 import { attachToServer, type HttpAdapterOptions, type HttpLifecycle } from './http.js';
 import { managerOf } from './upgrade.js';
 

@@ -11,8 +11,8 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 // Types only: @fastify/websocket's augmentation of Fastify (the `websocket` route option, `websocketServer`).
 import type { WebsocketHandler } from '@fastify/websocket';
 import type { ServerOptions } from 'ws';
-import type { ConnectionManager } from '../connection-manager.js';
-import { loadPeer } from '../optional-peer.js';
+import type { ConnectionManager } from '../manager/connection-manager.js';
+import { loadPeer } from '../core/optional-peer.js';
 import { decideUpgrade, identityOf, managerOf, rememberIdentity, type AdapterOptions } from './upgrade.js';
 
 export interface FastifyAdapterOptions extends AdapterOptions {

@@ -9,8 +9,8 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { WebSocket } from 'ws';
-import type { ConnectionManager, ShutdownReport } from '../connection-manager.js';
-import { loadPeer } from '../optional-peer.js';
+import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
+import { loadPeer } from '../core/optional-peer.js';
 import { decideUpgrade, drainOnClose, identityOf, managerOf, rememberIdentity, type AdapterOptions } from './upgrade.js';
 
 /** The Hono context this adapter reads and writes (kept structural: Hono's own types are generic per app). */

@@ -9,7 +9,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
-import type { ConnectionManager, ShutdownReport } from '../connection-manager.js';
+import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
 import { decideUpgrade, drainOnClose, managerOf, refuseUpgrade, type AdapterOptions } from './upgrade.js';
 
 export interface HttpAdapterOptions extends AdapterOptions {

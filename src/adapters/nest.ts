@@ -11,8 +11,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { ConnectionManager } from '../connection-manager.js';
-import { loadPeer } from '../optional-peer.js';
+import { ConnectionManager } from '../manager/connection-manager.js';
+import { loadPeer } from '../core/optional-peer.js';
 import { decideUpgrade, identityOf, managerOf, rememberIdentity, type AdapterOptions } from './upgrade.js';
 
 interface WsAdapterClass {

@@ -43,7 +43,7 @@ function closure(entry: string): { files: Set<string>; packages: Set<string> } {
 }
 
 const NODE = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
-const TOOLS = ['src/chart/', 'src/inspector/', 'src/audit/', 'src/adapters/', 'src/cli.ts', 'src/redis', 'scripts/', 'test/', 'bench/'];
+const TOOLS = ['src/tools/chart/', 'src/tools/inspector/', 'src/tools/audit/', 'src/adapters/', 'src/tools/cli.ts', 'src/cluster/redis', 'scripts/', 'test/', 'bench/'];
 
 describe('entry points', () => {
   it('ws-lifecycle loads xstate, ws and pino, and no tool', () => {
@@ -51,7 +51,7 @@ describe('entry points', () => {
     expect([...packages].filter((name) => !NODE.has(name)).sort()).toEqual(['pino', 'ws', 'xstate']);
     expect([...files].filter((file) => TOOLS.some((tool) => file.startsWith(tool)))).toEqual([]);
     // The reader follows re-exports: the entry reaches the binding and the machine.
-    expect(files).toContain('src/connection.ts');
+    expect(files).toContain('src/core/connection.ts');
     expect(files).toContain('machines/connection.machine.ts');
   });
 

@@ -7,7 +7,7 @@
 import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../machines/connection.machine.js';
-import { readChart } from '../../src/machine-graph.js';
+import { readChart } from '../../src/core/machine-graph.js';
 import { withXStateAfter } from '../../bench/machine-variants.js';
 
 const INPUT = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };

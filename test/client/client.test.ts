@@ -5,8 +5,8 @@
  */
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client.js';
-import { userTopic } from '../../src/sessions.js';
+import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client/session-client.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
 import { serverPerTest } from '../support/per-test-server.js';
 import { stallClient, waitFor } from '../support/server.js';
 

@@ -14,8 +14,8 @@ import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runClusterDemo } from '../../examples/cluster/run-cluster-demo.js';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
-import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client.js';
-import { RedisCluster } from '../../src/redis.js';
+import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client/session-client.js';
+import { RedisCluster } from '../../src/cluster/redis.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 
 const cleanups: Array<() => unknown> = [];

@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SessionClient, type ClientMessage, type ClientSocketConstructor } from '../../src/client.js';
-import { RedisCluster } from '../../src/redis.js';
-import { userTopic } from '../../src/sessions.js';
+import { SessionClient, type ClientMessage, type ClientSocketConstructor } from '../../src/client/session-client.js';
+import { RedisCluster } from '../../src/cluster/redis.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 
 const PREFIX = `wsl-test-${randomUUID().slice(0, 8)}`;

@@ -1,5 +1,5 @@
 /**
- * src/redis-store.ts and src/redis-broker.ts against a real Redis on
+ * src/cluster/redis-store.ts and src/cluster/redis-broker.ts against a real Redis on
  * 127.0.0.1:6379 (#12), under a key prefix of this test's own, deleted
  * afterwards: offsets without gaps under concurrent publishers on separate
  * connections, reads that recover or say why, binary payloads, a new
@@ -9,9 +9,9 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBroker } from '../../src/redis-broker.js';
-import { RedisTopicStore, type RedisCommander } from '../../src/redis-store.js';
-import type { TopicMessage } from '../../src/topic-store.js';
+import { RedisBroker } from '../../src/cluster/redis-broker.js';
+import { RedisTopicStore, type RedisCommander } from '../../src/cluster/redis-store.js';
+import type { TopicMessage } from '../../src/sessions/topic-store.js';
 import { waitFor } from '../support/server.js';
 
 const PREFIX = `wsl-test-${randomUUID().slice(0, 8)}`;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { TransitionRecord } from '../../src/index.js';
-import { verifyAudit } from '../../src/audit/verify.js';
+import { verifyAudit } from '../../src/tools/audit/verify.js';
 import { runDemo } from '../../examples/run-demo.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

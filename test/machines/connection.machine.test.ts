@@ -20,8 +20,8 @@ import {
   type ConnectionState,
   type ConnectionTimer
 } from '../../machines/connection.machine.js';
-import { readRules } from '../../src/connection-rules.js';
-import { eventLabel, lifecycleChart, readChart, type ChartTransition } from '../../src/machine-graph.js';
+import { readRules } from '../../src/core/connection-rules.js';
+import { eventLabel, lifecycleChart, readChart, type ChartTransition } from '../../src/core/machine-graph.js';
 import { chartTimers, matchesId } from '../support/machine.js';
 
 const INPUT: ConnectionMachineInput = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };
@@ -47,7 +47,7 @@ function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
         calls.push({ action, context: { ...context }, event });
       };
   const clock = new SimulatedClock();
-  // The timers as the binding runs them (src/connection.ts), on the simulated clock.
+  // The timers as the binding runs them (src/core/connection.ts), on the simulated clock.
   const timers = chartTimers(clock, (context: ConnectionContext, timer) => timerDuration(context, timer as ConnectionTimer));
   const machine = connectionMachine.provide({
     actions: {

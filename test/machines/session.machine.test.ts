@@ -6,7 +6,7 @@ import { createActor, SimulatedClock } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { SESSION_STATES, sessionMachine, type SessionContext, type SessionEvent } from '../../machines/session.machine.js';
 import { chartTimers } from '../support/machine.js';
-import { allowedTransitions, lifecycleChart, readChart } from '../../src/machine-graph.js';
+import { allowedTransitions, lifecycleChart, readChart } from '../../src/core/machine-graph.js';
 
 const TTL = 1_000;
 type Step = SessionEvent | { advance: number };
@@ -14,7 +14,7 @@ type Step = SessionEvent | { advance: number };
 function run(steps: Step[]) {
   const clock = new SimulatedClock();
   const entered: string[] = [];
-  // The TTL as the binding runs it (src/sessions.ts), on the simulated clock.
+  // The TTL as the binding runs it (src/sessions/session-hub.ts), on the simulated clock.
   const timers = chartTimers(clock, (context: SessionContext) => context.ttlMs);
   const machine = sessionMachine.provide({ actions: { reportEntry: (_, { state }) => void entered.push(state), ...timers.actions } });
   const actor = createActor(machine, { input: { ttlMs: TTL } }).start();

@@ -15,11 +15,11 @@
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
-import { SessionClient, type ClientSocketConstructor } from '../../src/client.js';
-import type { Connection } from '../../src/connection.js';
-import { SessionHub, userTopic } from '../../src/sessions.js';
-import type { TopicCursor } from '../../src/session-protocol.js';
-import { MemoryTopicStore } from '../../src/topic-store.js';
+import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
+import type { Connection } from '../../src/core/connection.js';
+import { SessionHub, userTopic } from '../../src/sessions/session-hub.js';
+import type { TopicCursor } from '../../src/protocol/session-protocol.js';
+import { MemoryTopicStore } from '../../src/sessions/topic-store.js';
 import { stallClient, startServer, waitFor, type TestServer } from '../support/server.js';
 import { checkRuns, recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 

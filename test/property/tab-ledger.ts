@@ -5,8 +5,8 @@
  * Shared by the single-node and the cluster properties.
  */
 import fc from 'fast-check';
-import type { SessionClient } from '../../src/client.js';
-import { userTopic } from '../../src/sessions.js';
+import type { SessionClient } from '../../src/client/session-client.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
 
 export interface TabLedger {
   user: string;

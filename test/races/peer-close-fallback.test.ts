@@ -1,5 +1,5 @@
 /**
- * The slower path of src/ws-internals.ts: when ws offers no hook for the
+ * The slower path of src/core/ws-internals.ts: when ws offers no hook for the
  * peer's close frame, the actor still leaves `connected` the first time
  * anything reads readyState (a send, a close, the heartbeat), and nothing
  * is written to the closing socket.
@@ -8,9 +8,9 @@ import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { serverPerTest } from '../support/per-test-server.js';
 import { waitFor } from '../support/server.js';
-import type * as WsInternals from '../../src/ws-internals.js';
+import type * as WsInternals from '../../src/core/ws-internals.js';
 
-vi.mock('../../src/ws-internals.js', async (importOriginal) => ({
+vi.mock('../../src/core/ws-internals.js', async (importOriginal) => ({
   ...(await importOriginal<typeof WsInternals>()),
   onCloseFrame: () => false
 }));

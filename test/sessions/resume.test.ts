@@ -4,8 +4,8 @@
  * exactly once, then live ones; when it cannot, it is told per topic.
  */
 import { describe, expect, it } from 'vitest';
-import { userTopic } from '../../src/sessions.js';
-import { SESSION_CLOSE_CODES } from '../../src/session-protocol.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
+import { SESSION_CLOSE_CODES } from '../../src/protocol/session-protocol.js';
 import { serverPerTest } from '../support/per-test-server.js';
 import { waitFor } from '../support/server.js';
 import { isWelcome, openSessionClient, recoveryOf } from '../support/session-client.js';

@@ -1,6 +1,6 @@
 /** Reading machine snapshots by chart id (`live.connected.idle`), and running a chart's timers, for tests of any machine. */
 import type { AnyActorRef, AnyMachineSnapshot, StateValue } from 'xstate';
-import { TimerLists, TimerSlot, type TimerClock } from '../../src/timer-lists.js';
+import { TimerLists, TimerSlot, type TimerClock } from '../../src/core/timer-lists.js';
 
 /**
  * @param {string} id A state id from `readChart()`

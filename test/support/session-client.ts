@@ -1,6 +1,6 @@
 /** A bare session-protocol client over ws, for tests: it records every frame and answers nothing by itself. */
 import { WebSocket } from 'ws';
-import { SESSION_PROTOCOL, type ServerFrame, type TopicCursor } from '../../src/session-protocol.js';
+import { SESSION_PROTOCOL, type ServerFrame, type TopicCursor } from '../../src/protocol/session-protocol.js';
 import { waitFor } from './server.js';
 
 export interface SessionTestClient {

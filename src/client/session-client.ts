@@ -1,0 +1,299 @@
+/**
+ * `ws-lifecycle/client`: the reconnecting session client (#11), one source
+ * for browsers (the global `WebSocket`) and Node (pass `ws`'s). Its
+ * lifecycle is machines/client.machine.ts; this file does the socket I/O.
+ * It resumes with its session token and its offset per topic, drops any
+ * message at or below an offset it already has, and queues what the
+ * application sends while it is away: each send is numbered, resent after
+ * a resume until the server acknowledges it, and delivered by the server
+ * once. No Node module is imported here.
+ */
+import { createActor } from 'xstate';
+import { clientMachine, type ClientState } from '../../machines/client.machine.js';
+import { SESSION_CLOSE_CODES, SESSION_PROTOCOL, type ServerFrame, type TopicCursor } from '../protocol/session-protocol.js';
+
+/** The part of the WebSocket API the client uses (the browser's, or `ws`'s). */
+export interface ClientSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+export type { TopicCursor };
+export type ClientSocketConstructor = new (url: string, protocols: string[]) => ClientSocket;
+
+export interface SessionClientOptions {
+  url: string;
+  /** The WebSocket class. Default: the global `WebSocket`. */
+  WebSocket?: ClientSocketConstructor;
+  /** First reconnect delay; doubles per failed attempt (with full jitter) up to `maxDelayMs`. Default 250. */
+  minDelayMs?: number;
+  /** Default 10,000. */
+  maxDelayMs?: number;
+  /** Sends kept while not acknowledged; one more is refused with `queue_full`. Default 1,000. */
+  maxQueued?: number;
+  /**
+   * Quiet time while open after which the client pings the server. Default
+   * 15,000: under the 30 s idle timeouts of common proxies and load balancers.
+   */
+  heartbeatIntervalMs?: number;
+  /** How long that ping waits for any frame before the socket is given up and the client reconnects. Default 10,000. */
+  heartbeatTimeoutMs?: number;
+  /** How long a connection attempt may take, from opening the socket to the welcome, before it is given up. Default 10,000. */
+  connectTimeoutMs?: number;
+  /** Resume where an earlier client (e.g. before a page reload) stopped. */
+  resume?: { session: string; cursors: Record<string, TopicCursor> };
+  /** Randomness for the jitter, injected in tests. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** A topic message. */
+export interface ClientMessage {
+  topic: string;
+  epoch: string;
+  offset: number;
+  data: unknown;
+}
+
+/** What the server said about one topic at a (re)connect. */
+export interface ClientRecovery {
+  topic: string;
+  recovered: boolean;
+  /** Why not, when `recovered` is false. */
+  reason?: string;
+  /** Where the stream continues. */
+  epoch: string;
+  offset: number;
+}
+
+export type SendOutcome = { ok: true } | { ok: false; reason: 'queue_full' | 'closed' };
+
+interface ClientEvents {
+  message: ClientMessage;
+  recovery: ClientRecovery;
+  state: ClientState;
+  error: { code: string; message: string };
+}
+
+interface Pending {
+  id: number;
+  text: string;
+  settle: (outcome: SendOutcome) => void;
+}
+
+const OPEN = 1;
+const MAX_DELAY_MS = 2 ** 31 - 1;
+const PING = JSON.stringify({ type: 'ping' });
+
+export class SessionClient {
+  readonly #options: Required<Omit<SessionClientOptions, 'resume' | 'WebSocket'>> & { WebSocket: ClientSocketConstructor };
+  readonly #listeners: { [K in keyof ClientEvents]: Set<(value: ClientEvents[K]) => void> } = {
+    message: new Set(),
+    recovery: new Set(),
+    state: new Set(),
+    error: new Set()
+  };
+  readonly #cursors = new Map<string, TopicCursor>();
+  readonly #pending: Pending[] = [];
+  readonly #actor;
+  #socket: ClientSocket | undefined;
+  #session: string | undefined;
+  #state: ClientState = 'idle';
+  #lastId = 0;
+  /** A frame arrived since the heartbeat last looked: one assignment per frame, no timer. */
+  #heard = false;
+
+  /**
+   * @param {SessionClientOptions} options Where and how to connect
+   * @throws {TypeError} If there is no WebSocket class to use
+   */
+  constructor(options: SessionClientOptions) {
+    const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: ClientSocketConstructor }).WebSocket;
+    if (WebSocketClass === undefined) throw new TypeError('No WebSocket class: pass options.WebSocket (in Node 20, the one from ws)');
+    this.#options = {
+      url: options.url,
+      WebSocket: WebSocketClass,
+      minDelayMs: options.minDelayMs ?? 250,
+      maxDelayMs: options.maxDelayMs ?? 10_000,
+      maxQueued: options.maxQueued ?? 1_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      random: options.random ?? Math.random
+    };
+    for (const name of ['minDelayMs', 'maxDelayMs', 'maxQueued', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'connectTimeoutMs'] as const) {
+      const value = this.#options[name];
+      // setTimeout fires at once past 2^31 - 1 ms, so that is the largest delay that means what it says.
+      if (!(typeof value === 'number' && value > 0 && value <= MAX_DELAY_MS)) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number from 1 to ${MAX_DELAY_MS})`);
+    }
+    if (options.resume) {
+      this.#session = options.resume.session;
+      for (const [topic, cursor] of Object.entries(options.resume.cursors)) this.#cursors.set(topic, cursor);
+    }
+    const machine = clientMachine.provide({
+      actions: {
+        openSocket: () => this.#open(),
+        // Both forget the socket first: nothing it still delivers reaches the application after this.
+        closeSocket: () => this.#dropSocket('client closed'),
+        abandonSocket: () => this.#dropSocket('no answer from the server'),
+        sendPing: () => this.#write(PING),
+        forgetHeard: () => {
+          this.#heard = false;
+        },
+        reportEntry: (_, { state }) => this.#entered(state)
+      },
+      guards: { heard: () => this.#heard },
+      delays: {
+        // Full jitter: a reconnect storm after a deploy spreads out instead of arriving at once.
+        backoff: ({ context }) =>
+          Math.round(this.#options.random() * Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1)))
+      }
+    });
+    const { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, connectTimeoutMs } = this.#options;
+    this.#actor = createActor(machine, { input: { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, connectTimeoutMs } });
+    this.#actor.start();
+  }
+
+  /** `idle`, `connecting`, `open`, `reconnecting` or `closed`. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The session token, once welcomed: keep it (with `cursors`) to resume after a reload. */
+  get session(): string | undefined {
+    return this.#session;
+  }
+
+  /** Where the client stands per topic. */
+  get cursors(): Record<string, TopicCursor> {
+    return Object.fromEntries(this.#cursors);
+  }
+
+  /** Sends not yet acknowledged by the server. */
+  get queued(): number {
+    return this.#pending.length;
+  }
+
+  start(): this {
+    this.#actor.send({ type: 'START' });
+    return this;
+  }
+
+  /** Close for good: pending sends resolve `{ ok: false, reason: 'closed' }`. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    this.#actor.send({ type: 'CLOSE' });
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  /**
+   * Send an application message (a JSON value). Resolves `{ ok: true }` once
+   * the server has acknowledged it; while the client is away it waits in
+   * the queue and is sent after the resume. Never rejects.
+   */
+  send(data: unknown): Promise<SendOutcome> {
+    if (this.#state === 'closed') return Promise.resolve({ ok: false, reason: 'closed' });
+    if (this.#pending.length >= this.#options.maxQueued) return Promise.resolve({ ok: false, reason: 'queue_full' });
+    return new Promise((settle) => {
+      const id = ++this.#lastId;
+      const pending: Pending = { id, text: JSON.stringify({ type: 'send', id, data }), settle };
+      this.#pending.push(pending);
+      if (this.#state === 'open') this.#write(pending.text);
+    });
+  }
+
+  #open(): void {
+    const socket = new this.#options.WebSocket(this.#options.url, [SESSION_PROTOCOL]);
+    this.#socket = socket;
+    socket.onopen = () => this.#write(JSON.stringify({ type: 'hello', session: this.#session, topics: this.cursors }));
+    socket.onmessage = (event) => {
+      if (this.#socket !== socket) return;
+      this.#heard = true;
+      if (typeof event.data === 'string') this.#frame(JSON.parse(event.data) as ServerFrame);
+    };
+    socket.onerror = () => {};
+    socket.onclose = (event) => {
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      // Closed by the application: the machine is done and takes no more events.
+      if (this.#state === 'closed') return;
+      const final = event.code === SESSION_CLOSE_CODES.FORBIDDEN || event.code === SESSION_CLOSE_CODES.PROTOCOL_ERROR;
+      this.#actor.send({ type: 'SOCKET_CLOSED', final });
+    };
+  }
+
+  #dropSocket(reason: string): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.close(1000, reason);
+  }
+
+  /** The one place the client writes: only to an open socket (what is not acknowledged is resent after a resume). */
+  #write(text: string): void {
+    const socket = this.#socket;
+    if (socket !== undefined && socket.readyState === OPEN) socket.send(text);
+  }
+
+  #frame(frame: ServerFrame): void {
+    switch (frame.type) {
+      case 'welcome':
+        this.#session = frame.session;
+        this.#actor.send({ type: 'WELCOMED' });
+        // What was not acknowledged goes again; the server delivers each id once.
+        for (const pending of this.#pending) this.#write(pending.text);
+        return;
+      case 'recovery':
+        if (!frame.recovered) this.#cursors.set(frame.topic, { epoch: frame.epoch, offset: frame.offset });
+        this.#emit('recovery', { topic: frame.topic, recovered: frame.recovered, reason: frame.reason, epoch: frame.epoch, offset: frame.offset });
+        return;
+      case 'message': {
+        const cursor = this.#cursors.get(frame.topic);
+        // At or below what the client has: a duplicate, dropped.
+        if (cursor !== undefined && cursor.epoch === frame.epoch && frame.offset <= cursor.offset) return;
+        this.#cursors.set(frame.topic, { epoch: frame.epoch, offset: frame.offset });
+        this.#emit('message', { topic: frame.topic, epoch: frame.epoch, offset: frame.offset, data: frame.b64 ?? frame.data });
+        return;
+      }
+      case 'ack': {
+        const index = this.#pending.findIndex((pending) => pending.id === frame.id);
+        if (index >= 0) this.#pending.splice(index, 1)[0]!.settle({ ok: true });
+        return;
+      }
+      case 'error':
+        this.#emit('error', { code: frame.code, message: frame.message });
+        return;
+      case 'replayed':
+      case 'pong':
+        return;
+    }
+  }
+
+  #entered(state: ClientState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    if (state === 'closed') {
+      for (const pending of this.#pending.splice(0)) pending.settle({ ok: false, reason: 'closed' });
+    }
+    this.#emit('state', state);
+  }
+
+  #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
+    for (const listener of this.#listeners[event]) {
+      try {
+        listener(value);
+      } catch (error) {
+        // An application listener's bug must not break the stream: reported, not thrown into it.
+        const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+        if (report) report(error);
+        else console.error(error);
+      }
+    }
+  }
+}

@@ -1,0 +1,581 @@
+/**
+ * A `Connection` binds one `ws` socket to one connection actor. The actor
+ * decides; this file does the I/O the actor's named actions ask for, and
+ * holds the one guarded path that writes to the socket.
+ *
+ * The write path has two choices to make, each for speed, neither for
+ * correctness (the property tests hold either way):
+ *
+ * - How sends are grouped. The first send of an event-loop turn is written
+ *   at once (`#sendFirstOfTurn`). A later one in the same turn is *batched*
+ *   (`#sendBatched`): it corks the socket, uncorked when the turn's
+ *   synchronous code is done or at BATCH_FLUSH_BYTES, so a burst is one
+ *   writev (3.7x the messages per second of a `ws.send` loop at 100 B,
+ *   docs/benchmarks.md).
+ * - How a write is reported (`_transmit`). *Direct*: nothing is queued on
+ *   the socket, no extension, not corked, not a Blob, so ws writes the
+ *   frame straight through; the socket is read right after, and a frame the
+ *   kernel took whole is reported there and then, with no closure and no
+ *   tick (paced sends 0.62-0.96x of `ws.send` before, 0.88-0.96x after).
+ *   *Reported*: anything else; ws's write callback settles it later.
+ */
+import type { Duplex } from 'node:stream';
+import { WebSocket, type RawData } from 'ws';
+import { createActor, type Actor } from 'xstate';
+import {
+  closeInfoOf,
+  connectionMachine,
+  timerDuration,
+  type CloseInfo,
+  type ConnectionContext,
+  type ConnectionEvent,
+  type ConnectionMachineInput,
+  type ConnectionState,
+  type ConnectionTimer
+} from '../../machines/connection.machine.js';
+import { CLOSE_CODES } from './constants.js';
+import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
+import { readRules } from './connection-rules.js';
+import { eventLabel } from './machine-graph.js';
+import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
+import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
+import { SerializationError, isBinary, type WireData } from './serialization.js';
+import { TimerSlot, processTimers as timers } from './timer-lists.js';
+import { assertCloseArgs } from './validation.js';
+import { errorCloseCode, onCloseFrame, rawSocket } from './ws-internals.js';
+
+/** One audit record: a change of state of one connection. */
+export interface TransitionRecord {
+  connectionId: string;
+  userId: string | undefined;
+  /** 1 for the connection's first transition, then +1 each. */
+  seq: number;
+  from: ConnectionState;
+  to: ConnectionState;
+  /** The event that caused it, e.g. `OPENED`, `CLOSE`, `after closeTimeout`. */
+  event: string;
+  /** When it happened, in milliseconds since the epoch. */
+  at: number;
+  /** Set when `to` is `closing` or `closed`. */
+  code?: number | null;
+  reason?: string;
+  initiator?: string | null;
+}
+
+/** What a connection needs from its owner; one object per manager serves them all. */
+export interface ConnectionHost {
+  readonly maxBufferedBytes: number;
+  readonly backpressurePolicy: 'reject' | 'close';
+  readonly maxMessagesPerSecond: number;
+  /** The manager's serializer; never throws. */
+  serialize(message: unknown): WireData | SerializationError;
+  onTransition(connection: Connection, record: TransitionRecord): void;
+  onClosed(connection: Connection, info: CloseInfo): void;
+  onOpen(connection: Connection): void;
+  onMessage(connection: Connection, data: string | Buffer, isBinary: boolean): void;
+  onRefused(connection: Connection, reason: SendFailureReason): void;
+  onSerializationFailed(connection: Connection | undefined, error: SerializationError): void;
+  onTransportError(connection: Connection, error: Error): void;
+  onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void;
+}
+
+/** Options for creating a {@link Connection}; the manager fills them in. */
+export interface ConnectionInit {
+  id: string;
+  userId: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  timing: ConnectionMachineInput;
+}
+
+const kConnection = Symbol('ws-lifecycle.connection');
+type BoundSocket = WebSocket & { [kConnection]?: Connection };
+
+/** Where sends are accepted, and with what they are refused elsewhere: read from the machine. */
+const { sendRefusal: SEND_REFUSAL, delivering: DELIVERING } = readRules();
+
+/** What {@link Connection._transmit} returns when the kernel took the whole frame before it returned. */
+export const WRITTEN = 'written';
+/** A refusal, {@link WRITTEN}, or `undefined`: the write callback will report. */
+export type TransmitOutcome = SendFailureReason | typeof WRITTEN | undefined;
+
+const EMPTY = Buffer.alloc(0);
+const TEXT = Object.freeze({ binary: false });
+const BINARY = Object.freeze({ binary: true });
+const PEER_CLOSING: ConnectionEvent = Object.freeze({ type: 'PEER_CLOSING' });
+const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
+const PEER_ACTIVE: ConnectionEvent = Object.freeze({ type: 'PEER_ACTIVE' });
+const PING_WRITTEN: ConnectionEvent = Object.freeze({ type: 'PING_WRITTEN' });
+const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
+/** What each of the chart's timers sends when it elapses. */
+const TIMER_EVENTS: Readonly<Record<ConnectionTimer, ConnectionEvent>> = {
+  handshakeTimeout: Object.freeze({ type: 'after handshakeTimeout' }),
+  heartbeatInterval: Object.freeze({ type: 'after heartbeatInterval' }),
+  closeTimeout: Object.freeze({ type: 'after closeTimeout' })
+};
+
+/** Actor -> connection, for the machine's actions and the inspector. */
+const connections = new WeakMap<object, Connection>();
+
+/** The machine with its I/O provided: built once, shared by every connection. */
+const boundMachine = connectionMachine.provide({
+  actions: {
+    closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
+    terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
+    sendPing: ({ self }) => connections.get(self)?._ping(),
+    startTimer: ({ self, context }, { timer }) => connections.get(self)?._startTimer(timer, timerDuration(context, timer)),
+    cancelTimer: ({ self }) => connections.get(self)?._cancelTimer(),
+    reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
+  }
+});
+
+const systems = new ActorSystemPool();
+
+type ConnectionActor = Actor<typeof boundMachine>;
+
+function dispatchPeerClosing(connection: Connection): void {
+  if (connection.state === 'connected') connection._dispatch(PEER_CLOSING);
+}
+
+/** Write one connection's send batch at the end of the turn (shared: no closure per batch). */
+function flushBatch(connection: Connection): void {
+  connection._flush();
+}
+
+// Socket listeners are shared by all connections: no closures per socket.
+function onSocketOpen(this: BoundSocket): void {
+  this[kConnection]?._socketOpened();
+}
+function onSocketMessage(this: BoundSocket, data: RawData, binary: boolean): void {
+  this[kConnection]?._receive(data, binary);
+}
+// A pong, a ping or a message from the peer: each proves it alive.
+function onSocketFrame(this: BoundSocket): void {
+  this[kConnection]?._peerActive();
+}
+function onSocketCloseFrame(this: BoundSocket): void {
+  const connection = this[kConnection];
+  if (connection?.state === 'connected') connection._dispatch(PEER_CLOSING);
+}
+function onSocketError(this: BoundSocket, error: Error): void {
+  this[kConnection]?._transportError(error);
+}
+function onSocketClose(this: BoundSocket, code: number, reason: Buffer): void {
+  this[kConnection]?._dispatch({ type: 'TRANSPORT_CLOSED', code, reason: reason.toString() });
+}
+
+/**
+ * A handle on one WebSocket connection. Create it through
+ * `ConnectionManager.accept()` or `.connect()`.
+ */
+export class Connection {
+  /** Unique id of this connection. */
+  readonly id: string;
+
+  readonly #host: ConnectionHost;
+  #userId: string | undefined;
+  #metadata: Record<string, unknown> | undefined;
+  #state: ConnectionState = 'connecting';
+  #seq = 0;
+  // The closed promise is made on first use: most connections never need it.
+  #closed: Promise<CloseInfo> | undefined;
+  #resolveClosed: ((info: CloseInfo) => void) | undefined;
+  #closeInfo: CloseInfo | undefined;
+  readonly #ws: BoundSocket;
+  readonly #actor: ConnectionActor;
+  readonly #system: ActorSystemSlot;
+  /** The chart's one armed timer, and what it sends when it elapses. */
+  readonly #timer = new TimerSlot(this);
+  #timerEvent: ConnectionEvent = TIMER_EVENTS.handshakeTimeout;
+  #windowStart = 0;
+  #windowCount = 0;
+  #batch: SendBatch | undefined;
+  /** The turn of this connection's last send that was written alone (see {@link currentTurn}). */
+  #sendTurn = 0;
+  /** The TCP socket under ws, read at open (see ws-internals.ts); `undefined` if ws hides it. */
+  #tcp: Duplex | undefined;
+  /** No extension (permessage-deflate) negotiated and the TCP socket known: ws writes each frame as it is sent. */
+  #plainFrames = false;
+
+  /**
+   * @internal Made by the manager (`accept()`, `connect()`), never by the application.
+   * @param {ConnectionHost} host The owner told of every transition
+   * @param {WebSocket} ws The socket, open (accepted) or connecting (outgoing)
+   * @param {ConnectionInit} init Identity and timings
+   */
+  constructor(host: ConnectionHost, ws: WebSocket, init: ConnectionInit) {
+    this.id = init.id;
+    this.#host = host;
+    this.#userId = init.userId;
+    this.#metadata = init.metadata;
+    this.#ws = ws;
+    this.#system = systems.acquire();
+    this.#actor = createActor(boundMachine, { input: init.timing, parent: this.#system.root });
+    connections.set(this.#actor, this);
+    this.#ws[kConnection] = this;
+    ws.on('message', onSocketMessage);
+    ws.on('pong', onSocketFrame);
+    ws.on('ping', onSocketFrame);
+    ws.on('error', onSocketError);
+    ws.on('close', onSocketClose);
+    if (ws.readyState === WebSocket.CONNECTING) ws.once('open', onSocketOpen);
+  }
+
+  /** The user this connection belongs to, if known. */
+  get userId(): string | undefined {
+    return this.#userId;
+  }
+
+  /** Application data attached at accept or by `authenticate`. */
+  get metadata(): Record<string, unknown> | undefined {
+    return this.#metadata;
+  }
+
+  /** Resolves once the connection is `closed`, with how it ended. */
+  // The same made-on-first-use shape as SendBatch.promise; not shared, since a helper object would cost every idle connection an allocation.
+  get closed(): Promise<CloseInfo> {
+    if (this.#closed === undefined) {
+      const info = this.#closeInfo;
+      this.#closed =
+        info !== undefined
+          ? Promise.resolve(info)
+          : new Promise((resolve) => {
+            this.#resolveClosed = resolve;
+          });
+    }
+    return this.#closed;
+  }
+
+  /** One of `connecting`, `connected`, `closing`, `closed`. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The underlying `ws` socket (read its properties; write through this handle). */
+  get socket(): WebSocket {
+    return this.#ws;
+  }
+
+  /**
+   * Send one message. Accepted only in `connected` while the socket is open;
+   * never throws or rejects. The first send of an event-loop turn is written
+   * at once; the ones after it in the same turn are written together at the
+   * end of the turn (one `writev`) and share one result.
+   *
+   * @param {unknown} message A string (text), bytes (binary) or a value sent as JSON text
+   * @returns {Promise<SendResult>} `{ ok: true }` once ws reports the frame
+   *   written, or `{ ok: false, reason }`
+   */
+  send(message: unknown): Promise<SendResult> {
+    const refusal = SEND_REFUSAL[this.#state];
+    if (refusal !== undefined) return this.#refuse(refusal);
+    const data = this.#host.serialize(message);
+    if (data instanceof SerializationError) {
+      this.#host.onSerializationFailed(this, data);
+      return Promise.resolve(failure('serialization_failed', data));
+    }
+    const turn = currentTurn();
+    if (this.#sendTurn === turn) return this.#sendBatched(data);
+    this.#sendTurn = turn;
+    return this.#sendFirstOfTurn(data);
+  }
+
+  /**
+   * The first send of a turn: written at once, reported at once when the
+   * kernel took it all. A batch still open from the turn before holds the
+   * socket corked, so this frame queues behind it, in order.
+   */
+  #sendFirstOfTurn(data: WireData): Promise<SendResult> {
+    const alone = new SendBatch();
+    alone.add();
+    const outcome = this._transmit(data, isBinary(data), alone.written);
+    if (outcome === WRITTEN) return SENT_PROMISE;
+    if (outcome !== undefined) return this.#refuse(outcome);
+    alone.seal();
+    return alone.promise;
+  }
+
+  /** A later send in the same turn: joins the turn's batch, opened (and the socket corked) by the first of them. */
+  #sendBatched(data: WireData): Promise<SendResult> {
+    const batch = this.#batch ?? this.#openBatch();
+    batch.add();
+    const outcome = this._transmit(data, isBinary(data), batch.written);
+    if (outcome === WRITTEN) {
+      batch.written();
+    } else if (outcome !== undefined) {
+      batch.withdraw();
+      return this.#refuse(outcome);
+    }
+    if (this.#ws.bufferedAmount >= BATCH_FLUSH_BYTES) this._flush();
+    return batch.promise;
+  }
+
+  #openBatch(): SendBatch {
+    const batch = (this.#batch = new SendBatch());
+    this.#tcp?.cork();
+    process.nextTick(flushBatch, this);
+    return batch;
+  }
+
+  /**
+   * @internal Write the pending send batch now: uncork the socket and seal
+   * the batch. A no-op when no batch is open.
+   */
+  _flush(): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    batch.seal();
+    this.#tcp?.uncork();
+  }
+
+  /**
+   * Start the close handshake. The connection is in `closing` when this
+   * returns; a connection already closing or closed is left as it is.
+   *
+   * @param {number} [code=1000] Close code (1000-1003, 1007-1014, 3000-4999)
+   * @param {string} [reason=''] Close reason, at most 123 bytes of UTF-8
+   * @returns {Promise<CloseInfo>} The {@link closed} promise
+   * @throws {RangeError} If the code or reason is invalid; nothing changes then
+   */
+  close(code: number = 1000, reason: string = ''): Promise<CloseInfo> {
+    assertCloseArgs(code, reason);
+    if (this.#state === 'connected' && this.#peerIsClosing()) this._dispatch(PEER_CLOSING);
+    else if (this.#state === 'connecting' || this.#state === 'connected') this._dispatch({ type: 'CLOSE', code, reason });
+    return this.closed;
+  }
+
+  /**
+   * Destroy the socket without a close handshake; the connection is
+   * `closed` when this returns.
+   *
+   * @returns {Promise<CloseInfo>} The {@link closed} promise
+   */
+  terminate(): Promise<CloseInfo> {
+    this._dispatch(TERMINATE);
+    return this.closed;
+  }
+
+  /** A plain summary, for logs and `JSON.stringify`. */
+  toJSON(): { id: string; userId: string | undefined; state: ConnectionState } {
+    return { id: this.id, userId: this.#userId, state: this.#state };
+  }
+
+  /**
+   * The one guarded write. The state check and the write happen in one
+   * synchronous step, so nothing can close the socket in between.
+   *
+   * When nothing is queued on the socket, the frame is written without a
+   * callback and the socket tells at once whether the kernel took all of it
+   * ({@link WRITTEN}): Node then allocates nothing and schedules nothing for
+   * the write. Otherwise `callback` reports it, later.
+   *
+   * @internal
+   * @returns The refusal; {@link WRITTEN}; or `undefined` when `callback` will report the write
+   */
+  _transmit(data: WireData, binary: boolean, callback: (error?: Error | null) => void): TransmitOutcome {
+    const refusal = SEND_REFUSAL[this.#state];
+    if (refusal !== undefined) return refusal;
+    const ws = this.#ws;
+    if (this.#peerIsClosing()) {
+      this._dispatch(PEER_CLOSING);
+      return 'closing';
+    }
+    const limit = this.#host.maxBufferedBytes;
+    if (ws.bufferedAmount >= limit) {
+      // A batch open in this turn is not backpressure: write it, then judge what the kernel left.
+      this._flush();
+      if (ws.bufferedAmount >= limit) return this.#backpressure();
+    }
+    const socket = this.#tcp;
+    // Direct when ws writes the frame straight to the socket (no extension, nothing ahead of it, not corked, no Blob to
+    // read first); reported otherwise, by ws's callback. One ws.send either way: one line writes a frame.
+    const direct =
+      socket !== undefined && this.#plainFrames && ws.bufferedAmount === 0 && socket.writableCorked === 0 && !(data instanceof Blob);
+    ws.send(data, binary ? BINARY : TEXT, direct ? undefined : callback);
+    if (!direct) return undefined;
+    // A failed write leaves the socket errored at once (destroyed only on the next tick).
+    if (ws.bufferedAmount === 0 && socket.writable) return WRITTEN;
+    // Partly written, or failed: an empty write queued behind it reports when the rest is out, or the error.
+    socket.write(EMPTY, callback);
+    return undefined;
+  }
+
+  #backpressure(): SendFailureReason {
+    if (this.#host.backpressurePolicy === 'close') {
+      this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.BACKPRESSURE, reason: 'send buffer over maxBufferedBytes' });
+    }
+    return 'backpressure';
+  }
+
+  /** Refuse a send: tell the host, allocate nothing. */
+  #refuse(reason: SendFailureReason): Promise<SendResult> {
+    this.#host.onRefused(this, reason);
+    return refused(reason);
+  }
+
+  /** @internal */
+  _start(): void {
+    this.#actor.start();
+  }
+
+  /** @internal An outgoing socket opened: the host decides whether to admit it. */
+  _socketOpened(): void {
+    this.#host.onOpen(this);
+  }
+
+  /** @internal */
+  _transportError(error: Error): void {
+    this.#host.onTransportError(this, error);
+    this._dispatch({ type: 'TRANSPORT_ERROR', message: error.message, code: errorCloseCode(error) });
+  }
+
+  /** @internal The socket is open and the peer authenticated. */
+  _open(): void {
+    const ws = this.#ws;
+    this.#tcp = rawSocket(ws);
+    this.#plainFrames = ws.extensions === '' && this.#tcp !== undefined;
+    onCloseFrame(ws, onSocketCloseFrame);
+    this._dispatch(OPENED);
+  }
+
+  /** @internal */
+  _identify(userId: string | undefined, metadata: Record<string, unknown> | undefined): void {
+    this.#userId = userId;
+    this.#metadata = metadata;
+  }
+
+  /**
+   * @internal Send an event to the actor, counting those it ignores. XState
+   * keeps the same snapshot object when no transition is taken (no handler,
+   * or no guard held), so that is the test. Not for use inside the
+   * machine's own actions, where the event would only be queued.
+   */
+  _dispatch(event: ConnectionEvent): void {
+    if (this.#state === 'closed') return;
+    const actor = this.#actor;
+    const before = actor.getSnapshot();
+    actor.send(event);
+    if (actor.getSnapshot() === before) this.#host.onEventIgnored(this, event.type);
+  }
+
+  /**
+   * @internal The actor entered `to` (its `reportEntry` action): record the
+   * transition, and settle everything once `closed`.
+   */
+  _entered(to: ConnectionState, context: ConnectionContext, eventType: string): void {
+    const from = this.#state;
+    // The initial state reports its entry when the actor starts, and the heartbeat re-enters connected: not changes of state.
+    if (to === from) return;
+    this.#state = to;
+    const record: TransitionRecord = {
+      connectionId: this.id,
+      userId: this.#userId,
+      seq: ++this.#seq,
+      from,
+      to,
+      event: eventLabel(eventType),
+      at: Date.now()
+    };
+    if (to === 'closing' || to === 'closed') {
+      record.code = context.code;
+      record.reason = context.reason;
+      record.initiator = context.initiator;
+    }
+    this.#host.onTransition(this, record);
+    if (to === 'closed') {
+      const info = closeInfoOf(context);
+      connections.delete(this.#actor);
+      systems.release(this.#system);
+      this.#closeInfo = info;
+      this.#resolveClosed?.(info);
+      this.#host.onClosed(this, info);
+    }
+  }
+
+  /** @internal Inbound data reaches the application only in `connected`. */
+  _receive(data: RawData, binary: boolean): void {
+    if (!DELIVERING[this.#state]) return;
+    const limit = this.#host.maxMessagesPerSecond;
+    if (limit > 0) {
+      const now = Date.now();
+      if (now - this.#windowStart >= 1000) {
+        this.#windowStart = now;
+        this.#windowCount = 0;
+      }
+      if (++this.#windowCount > limit) {
+        this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.RATE_LIMITED, reason: 'message rate limit exceeded' });
+        return;
+      }
+    }
+    this._peerActive();
+    // ws's default binaryType, nodebuffer, hands over one Buffer even for a fragmented message.
+    this._deliver(binary ? (data as Buffer) : (data as Buffer).toString(), binary);
+  }
+
+  /**
+   * @internal A frame from the peer arrived. Only the machine's written
+   * ping cares, so the event is sent only then: one read of the snapshot
+   * per frame instead of an event through the interpreter.
+   */
+  _peerActive(): void {
+    if (this.#state === 'connected' && this.#actor.getSnapshot().context.ping === 'written') this._dispatch(PEER_ACTIVE);
+  }
+
+  /** @internal */
+  _deliver(data: string | Buffer, binary: boolean): void {
+    this.#host.onMessage(this, data, binary);
+  }
+
+  /** @internal */
+  _closeTransport(code: number, reason: string): void {
+    const ws = this.#ws;
+    // Closing a client socket that is still connecting aborts its handshake.
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(code, reason);
+  }
+
+  /** @internal */
+  _terminateTransport(): void {
+    // What was accepted this turn reaches the kernel first, as it would unbatched.
+    this._flush();
+    this.#ws.terminate();
+  }
+
+  /** @internal */
+  _ping(): void {
+    const ws = this.#ws;
+    // The peer's deadline starts when the frame is written, not here: it may queue behind compression (#10).
+    if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => this.#pingWritten(error));
+    // Inside the machine's own action: dispatch once it is done (see _dispatch).
+    else process.nextTick(dispatchPeerClosing, this);
+  }
+
+  /** @internal The machine armed `timer` (its `startTimer` action). */
+  _startTimer(timer: ConnectionTimer, ms: number): void {
+    this.#timerEvent = TIMER_EVENTS[timer];
+    timers.arm(this.#timer, ms);
+  }
+
+  /** @internal */
+  _cancelTimer(): void {
+    timers.disarm(this.#timer);
+  }
+
+  /** @internal The armed timer elapsed: the state that armed it is still current (arming the next disarms it). */
+  _timerElapsed(): void {
+    this._dispatch(this.#timerEvent);
+  }
+
+  #pingWritten(error: Error | null | undefined): void {
+    // A failed write is followed by the transport's error and close. (Node passes null for success.)
+    if (!error) this._dispatch(PING_WRITTEN);
+  }
+
+  /**
+   * Whether the socket left OPEN while the actor is `connected`: ws saw the
+   * peer's close frame (or a protocol error) but emits nothing until 'close'.
+   */
+  #peerIsClosing(): boolean {
+    return this.#ws.readyState !== WebSocket.OPEN;
+  }
+}

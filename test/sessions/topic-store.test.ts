@@ -1,0 +1,155 @@
+/**
+ * src/sessions/topic-store.ts (#11): offsets with no gaps, reads that return every
+ * message after a position or say why they cannot, bounds trimmed oldest
+ * first and never the newest. A fast-check property over random appends,
+ * reads and time, and the same property failing against a naive store
+ * that returns what is left (a silent gap).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MemoryTopicStore, type TopicRead } from '../../src/sessions/topic-store.js';
+
+const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+
+type Op = { kind: 'append'; topic: number; size: number } | { kind: 'read'; topic: number; back: number } | { kind: 'wait'; ms: number };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), topic: fc.nat(2), size: fc.integer({ min: 1, max: 300 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), topic: fc.nat(2), back: fc.nat(1_000) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 400 }) }) }
+);
+
+const LIMITS = { maxEntriesPerTopic: 20, maxBytesPerTopic: 3_000, maxBytes: 5_000, maxAgeMs: 1_000 };
+
+/** Run the ops; return the first broken invariant, or undefined. */
+function violation(make: (now: () => number) => MemoryTopicStore, ops: Op[]): string | undefined {
+  let time = 0;
+  const store = make(() => time);
+  const published = new Map<string, string[]>();
+  for (const step of ops) {
+    if (step.kind === 'wait') {
+      time += step.ms;
+      continue;
+    }
+    const topic = `t${step.topic}`;
+    const sent = published.get(topic) ?? [];
+    published.set(topic, sent);
+    if (step.kind === 'append') {
+      const payload = `${topic}:${sent.length + 1}:${'x'.repeat(step.size)}`;
+      const position = store.append(topic, payload);
+      sent.push(payload);
+      if (position.offset !== sent.length) return `append to ${topic} got offset ${position.offset}, expected ${sent.length}`;
+      continue;
+    }
+    const { epoch, offset: last } = store.position(topic);
+    // From one past the newest (the future) down to -1 (invalid), every position in between.
+    const from = last + 1 - (step.back % (last + 3));
+    const read: TopicRead = store.readAfter(topic, epoch, from);
+    if (from < 0 || from > last) {
+      if (read.recovered) return `read after ${from} (last ${last}) of ${topic} recovered`;
+      continue;
+    }
+    if (!read.recovered) {
+      if (read.reason !== 'trimmed') return `read after ${from} of ${topic}: ${read.reason}`;
+      continue;
+    }
+    const expected = sent.slice(from);
+    const got = read.entries.map((e) => e.payload);
+    if (JSON.stringify(got) !== JSON.stringify(expected)) return `read after ${from} of ${topic} returned offsets ${read.entries.map((e) => e.offset).join(',')}, expected ${from + 1}..${last}`;
+  }
+  return undefined;
+}
+
+function holds(make: (now: () => number) => MemoryTopicStore, seed: number): { failed: boolean; counterexample?: string } {
+  const result = fc.check(
+    fc.property(fc.array(op, { minLength: 1, maxLength: 150, size: 'max' }), (ops) => violation(make, ops) === undefined),
+    { seed, numRuns: 200 }
+  );
+  return { failed: result.failed, counterexample: result.counterexample ? violation(make, result.counterexample[0]) : undefined };
+}
+
+/** Hands back what is left after a trim as if nothing were missing: a silent gap. */
+class NaiveStore extends MemoryTopicStore {
+  override readAfter(topic: string, epoch: string, offset: number): TopicRead {
+    const read = super.readAfter(topic, epoch, offset);
+    if (read.recovered || read.reason !== 'trimmed') return read;
+    let after = offset;
+    let rest = super.readAfter(topic, epoch, after);
+    while (!rest.recovered) rest = super.readAfter(topic, epoch, ++after);
+    return rest;
+  }
+}
+
+describe('MemoryTopicStore', () => {
+  it('numbers each topic 1, 2, 3... and reads every message after a position, or says it was trimmed (fast-check)', () => {
+    console.log(`topic-store.test.ts: fast-check seed ${SEED} (replay with FC_SEED=${SEED})`);
+    const outcome = holds((now) => new MemoryTopicStore({ ...LIMITS, now }), SEED);
+    expect(outcome.counterexample).toBeUndefined();
+    expect(outcome.failed).toBe(false);
+  });
+
+  it('the naive store, which hands back what is left, fails the same property', () => {
+    const outcome = holds((now) => new NaiveStore({ ...LIMITS, now }), SEED);
+    console.log(`naive store: failed=${outcome.failed}: ${outcome.counterexample ?? ''}`);
+    expect(outcome.failed).toBe(true);
+  });
+
+  it('keeps the bounds, oldest first, and always the newest message', () => {
+    let time = 0;
+    const store = new MemoryTopicStore({ ...LIMITS, now: () => time });
+    for (let i = 0; i < 50; i++) store.append('a', 'x'.repeat(100));
+    const read = store.readAfter('a', store.position('a').epoch, 30);
+    expect(read).toMatchObject({ recovered: true });
+    expect(read.recovered && read.entries.map((e) => e.offset)).toEqual(Array.from({ length: 20 }, (_, i) => 31 + i));
+    expect(store.readAfter('a', store.position('a').epoch, 29)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 50 });
+    store.append('b', 'y'.repeat(4_000));
+    expect(store.bytes).toBeLessThanOrEqual(LIMITS.maxBytes);
+    expect(store.readAfter('b', store.position('b').epoch, 0)).toMatchObject({ recovered: true });
+    // Older than maxAgeMs: trimmed on the next read, all but the newest.
+    time += LIMITS.maxAgeMs + 1;
+    expect(store.readAfter('a', store.position('a').epoch, 48)).toMatchObject({ recovered: false, reason: 'trimmed' });
+    const newest = store.readAfter('a', store.position('a').epoch, 49);
+    expect(newest.recovered && newest.entries.map((e) => e.offset)).toEqual([50]);
+  });
+
+  it('tells a changed epoch and an offset from the future apart from a gap', () => {
+    const store = new MemoryTopicStore();
+    store.append('t', 'one');
+    const { epoch } = store.position('t');
+    expect(store.readAfter('t', 'another-epoch', 0)).toEqual({ recovered: false, reason: 'epoch_changed', epoch, offset: 1 });
+    expect(store.readAfter('t', epoch, 5)).toEqual({ recovered: false, reason: 'future_offset', epoch, offset: 1 });
+    expect(store.readAfter('t', epoch, 1)).toEqual({ recovered: true, epoch, entries: [] });
+    // Nothing published yet is not a gap: a resume from 0 recovers.
+    const fresh = store.position('quiet');
+    expect(store.readAfter('quiet', fresh.epoch, 0)).toEqual({ recovered: true, epoch: fresh.epoch, entries: [] });
+  });
+
+  it('forgets the topic appended to longest ago past maxTopics; a resume from it is told epoch_changed', () => {
+    const store = new MemoryTopicStore({ maxTopics: 2 });
+    store.append('a', '"a1"');
+    const b = store.append('b', '"b1"');
+    store.append('a', '"a2"');
+    // A third topic: b, appended to longest ago, goes with its bytes.
+    store.append('c', '"c1"');
+    expect(store.size).toBe(2);
+    expect(store.bytes).toBe(3 * 4);
+    expect(store.readAfter('a', store.position('a').epoch, 0)).toMatchObject({ recovered: true });
+    // b comes back as a new topic: what a client held of it is told, not gapped.
+    expect(store.readAfter('b', b.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
+  });
+
+  it('forget drops a topic and its bytes; the topic comes back in a new epoch', () => {
+    const store = new MemoryTopicStore();
+    const old = store.append('a', '"a1"');
+    store.append('b', '"b1"');
+    store.forget('a');
+    store.forget('never-seen');
+    expect(store.size).toBe(1);
+    expect(store.bytes).toBe(4);
+    expect(store.readAfter('a', old.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
+  });
+
+  it('refuses a bound that is not a positive number, naming it', () => {
+    expect(() => new MemoryTopicStore({ maxBytes: 0 })).toThrow(new RangeError('Invalid option maxBytes: 0 (expected a number > 0)'));
+  });
+});

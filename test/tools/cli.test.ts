@@ -1,0 +1,192 @@
+/**
+ * The `ws-lifecycle` command, spawned as a process (through tsx, so it runs
+ * the source under test): exit codes 0, 1 and 2, one-line errors, no
+ * stack traces.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHART_FORMATS, chartFile } from '../../src/tools/chart/index.js';
+import { verifyAudit } from '../../src/tools/audit/verify.js';
+import { recordAuditRun, type AuditRun } from './audit/scenario.js';
+import { startServer, waitFor } from '../support/server.js';
+import { isWelcome, openSessionClient } from '../support/session-client.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'src', 'tools', 'cli.ts');
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI to completion (bounded by a timeout); never rejects. */
+function cli(args: string[], stdin = ''): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 20_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+/** A failure is one line on stderr naming the problem, with no stack trace. */
+function expectOneLineError(outcome: Outcome, pattern: RegExp): void {
+  expect(outcome.code).toBe(2);
+  expect(outcome.stdout).toBe('');
+  expect(outcome.stderr).toMatch(/^ws-lifecycle: [^\n]+\n$/);
+  expect(outcome.stderr).toMatch(pattern);
+}
+
+let run: AuditRun;
+let clean: string;
+let broken: string;
+let garbage: string;
+let lines: string[];
+
+beforeAll(async () => {
+  run = await recordAuditRun(false);
+  clean = run.auditFile;
+  lines = (await readFile(clean, 'utf8')).split('\n').filter((line) => line !== '');
+  broken = join(run.dir, 'broken.jsonl');
+  // Drop the second record: the third then jumps from seq 1 to seq 3.
+  const second = lines.findIndex((line) => line.includes('"seq":2,'));
+  await writeFile(broken, lines.filter((_, i) => i !== second).join('\n') + '\n');
+  garbage = join(run.dir, 'garbage.jsonl');
+  await writeFile(garbage, [lines[0], '<html>not a log</html>', lines[1]!.slice(0, 30)].join('\n'));
+});
+afterAll(() => run.cleanup());
+
+describe.concurrent('ws-lifecycle audit verify', () => {
+  it('exits 0 on a consistent trail', async () => {
+    const outcome = await cli(['audit', 'verify', clean]);
+    expect(outcome).toEqual({ code: 0, stderr: '', stdout: `${clean}: consistent: ${run.emitted.length} transitions of 7 connections\n` });
+  });
+
+  it('exits 1 on a trail with a record missing, naming the line', async () => {
+    const outcome = await cli(['audit', 'verify', broken]);
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr).toBe('');
+    expect(outcome.stdout).toMatch(new RegExp(`^${broken}:\\d+: seq_gap \\[conn-\\d\\]: seq 3 follows seq 1 \\(line \\d+\\): 1 record missing\n`));
+    expect(outcome.stdout).toContain(`${broken}: INCONSISTENT: 1 error in `);
+  });
+
+  it('exits 2 on garbage and truncated JSON, naming each line', async () => {
+    const outcome = await cli(['audit', 'verify', garbage]);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stdout).toContain(`${garbage}: UNREADABLE: 2 lines are not JSON; `);
+    expect(outcome.stderr).toBe('');
+    expect(outcome.stdout).toMatch(new RegExp(`^${garbage}:2: parse: not valid JSON .*"<html>not a log</html>"\n${garbage}:3: parse: not valid JSON`));
+  });
+
+  it('prints the whole report as JSON with --json', async () => {
+    const outcome = await cli(['audit', 'verify', '--json', broken]);
+    expect(outcome.code).toBe(1);
+    expect(JSON.parse(outcome.stdout)).toEqual(verifyAudit(await readFile(broken, 'utf8')));
+  });
+
+  it('reads standard input for -', async () => {
+    const outcome = await cli(['audit', 'verify', '-'], lines.join('\n'));
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toMatch(/^-: consistent: /);
+  });
+
+  it('exits 2 with one line when the file cannot be read', async () => {
+    expectOneLineError(await cli(['audit', 'verify', join(run.dir, 'missing.jsonl')]), /cannot read .*missing\.jsonl: no such file/);
+    expectOneLineError(await cli(['audit', 'verify', run.dir]), /cannot read .*: it is a directory/);
+  });
+
+  it.each([
+    [[], /no command given/],
+    [['frobnicate'], /unknown command: "frobnicate"/],
+    [['audit', 'verify'], /takes one FILE, got none/],
+    [['audit', 'verify', '--bogus', 'a.jsonl'], /Unknown option '--bogus'/],
+    [['chart', '--format', 'png'], /unknown chart format: "png"/],
+    [['chart', '--check'], /--check needs --out DIR/],
+    [['chart'], /give --out DIR to write several charts/]
+  ])('exits 2 with one line for the usage error %j', async (args, pattern) => {
+    expectOneLineError(await cli(args), pattern);
+  });
+});
+
+describe('ws-lifecycle help', () => {
+  it('prints the usage on stdout and exits 0', async () => {
+    const outcome = await cli(['chart', '--help']);
+    expect(outcome.code).toBe(0);
+    expect(outcome.stderr).toBe('');
+    expect(outcome.stdout).toMatch(/^Usage:\n {2}ws-lifecycle audit verify FILE\.jsonl/);
+  });
+});
+
+describe.concurrent('ws-lifecycle chart', () => {
+  it('prints one format to stdout', async () => {
+    const outcome = await cli(['chart', '--format', 'mermaid']);
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toBe(await readFile(join(ROOT, 'docs', chartFile('connection', 'mermaid')), 'utf8'));
+  });
+
+  it('finds docs/ current with --check', async () => {
+    const outcome = await cli(['chart', '--out', 'docs', '--check']);
+    expect(outcome).toEqual({ code: 0, stdout: 'charts in docs are current\n', stderr: '' });
+  });
+
+  it('writes every format, then --check names the files that went stale', async () => {
+    const out = join(run.dir, 'charts');
+    await mkdir(out);
+    const written = await cli(['chart', '--out', out]);
+    expect(written.code).toBe(0);
+    for (const format of CHART_FORMATS) {
+      expect(await readFile(join(out, chartFile('connection', format)), 'utf8')).toBe(await readFile(join(ROOT, 'docs', chartFile('connection', format)), 'utf8'));
+    }
+    await writeFile(join(out, chartFile('connection', 'dot')), 'digraph edited {}\n');
+    await rm(join(out, chartFile('connection', 'scxml')));
+    const checked = await cli(['chart', '--out', out, '--check']);
+    expect(checked.code).toBe(1);
+    expect(checked.stdout).toContain(`${join(out, chartFile('connection', 'scxml'))}, ${join(out, chartFile('connection', 'dot'))}`);
+    expect(checked.stdout).not.toContain(chartFile('connection', 'mermaid'));
+    // --format limits the check to the files named.
+    expect((await cli(['chart', '--out', out, '--check', '--format', 'mermaid,svg'])).code).toBe(0);
+  });
+});
+
+describe('audit verify checks session trails too', () => {
+  it('passes a real session trail and names the line of a forged session transition', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ws-lifecycle-sessions-'));
+    try {
+      const file = join(dir, 'audit.jsonl');
+      const audit = pino.destination({ dest: file, sync: true });
+      const server = await startServer({ heartbeatIntervalMs: 0, audit, sessions: { ttlMs: 50 } });
+      const client = await openSessionClient(server.port, 'alice');
+      client.hello();
+      await client.next(isWelcome, 'welcome');
+      client.ws.close();
+      await client.closed;
+      await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
+      await server.stop();
+      audit.flushSync();
+
+      const ok = await cli(['audit', 'verify', file]);
+      expect(ok.code).toBe(0);
+      expect(ok.stdout).toContain('consistent: 2 session transitions of 1 session');
+      const trail = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
+      const detached = trail.findIndex((line) => line.includes('"msg":"session transition"') && line.includes('"to":"detached"'));
+      expect(detached).toBeGreaterThanOrEqual(0);
+      const forged = trail.map((line, i) => (i === detached ? line.replace('"to":"detached"', '"to":"expired"') : line));
+      const tampered = join(dir, 'tampered.jsonl');
+      await writeFile(tampered, forged.join('\n') + '\n');
+      const bad = await cli(['audit', 'verify', tampered]);
+      expect(bad.code).toBe(1);
+      expect(bad.stdout).toContain(`${tampered}:${detached + 1}: disallowed`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
