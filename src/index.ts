@@ -21,7 +21,7 @@ export type {
   ShutdownReport
 } from './manager/connection-manager.js';
 export { Connection } from './core/connection.js';
-export type { TransitionRecord } from './core/connection.js';
+export type { TransitionRecord } from './core/connection-host.js';
 export type { StateCounts } from './core/connection-registry.js';
 export { CLOSE_CODES, DEFAULTS } from './core/constants.js';
 export type { AuditTarget } from './core/logging.js';

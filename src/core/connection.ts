@@ -21,147 +21,52 @@
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
-import { createActor, type Actor } from 'xstate';
+import { createActor } from 'xstate';
 import {
   closeInfoOf,
-  connectionMachine,
-  timerDuration,
   type CloseInfo,
   type ConnectionContext,
   type ConnectionEvent,
-  type ConnectionMachineInput,
   type ConnectionState,
   type ConnectionTimer
 } from '../../machines/connection.machine.js';
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
+import { WRITTEN, type ConnectionHost, type ConnectionInit, type TransitionRecord, type TransmitOutcome } from './connection-host.js';
 import { readRules } from './connection-rules.js';
 import { eventLabel } from './machine-graph.js';
 import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
 import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, type WireData } from './serialization.js';
 import { TimerSlot, processTimers as timers } from './timer-lists.js';
+import { RateWindow } from './rate-window.js';
 import { assertCloseArgs } from './validation.js';
 import { errorCloseCode, onCloseFrame, rawSocket } from './ws-internals.js';
-
-/** One audit record: a change of state of one connection. */
-export interface TransitionRecord {
-  connectionId: string;
-  userId: string | undefined;
-  /** 1 for the connection's first transition, then +1 each. */
-  seq: number;
-  from: ConnectionState;
-  to: ConnectionState;
-  /** The event that caused it, e.g. `OPENED`, `CLOSE`, `after closeTimeout`. */
-  event: string;
-  /** When it happened, in milliseconds since the epoch. */
-  at: number;
-  /** Set when `to` is `closing` or `closed`. */
-  code?: number | null;
-  reason?: string;
-  initiator?: string | null;
-}
-
-/** What a connection needs from its owner; one object per manager serves them all. */
-export interface ConnectionHost {
-  readonly maxBufferedBytes: number;
-  readonly backpressurePolicy: 'reject' | 'close';
-  readonly maxMessagesPerSecond: number;
-  /** The manager's serializer; never throws. */
-  serialize(message: unknown): WireData | SerializationError;
-  onTransition(connection: Connection, record: TransitionRecord): void;
-  onClosed(connection: Connection, info: CloseInfo): void;
-  onOpen(connection: Connection): void;
-  onMessage(connection: Connection, data: string | Buffer, isBinary: boolean): void;
-  onRefused(connection: Connection, reason: SendFailureReason): void;
-  onSerializationFailed(connection: Connection | undefined, error: SerializationError): void;
-  onTransportError(connection: Connection, error: Error): void;
-  onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void;
-}
-
-/** Options for creating a {@link Connection}; the manager fills them in. */
-export interface ConnectionInit {
-  id: string;
-  userId: string | undefined;
-  metadata: Record<string, unknown> | undefined;
-  timing: ConnectionMachineInput;
-}
-
-const kConnection = Symbol('ws-lifecycle.connection');
-type BoundSocket = WebSocket & { [kConnection]?: Connection };
+import {
+  OPENED,
+  PEER_ACTIVE,
+  PEER_CLOSING,
+  PING_WRITTEN,
+  TERMINATE,
+  TIMER_EVENTS,
+  bindActor,
+  bindSocket,
+  boundMachine,
+  dispatchPeerClosing,
+  flushBatch,
+  onSocketCloseFrame,
+  unbindActor,
+  type ConnectionActor
+} from './socket-binding.js';
 
 /** Where sends are accepted, and with what they are refused elsewhere: read from the machine. */
 const { sendRefusal: SEND_REFUSAL, delivering: DELIVERING } = readRules();
 
-/** What {@link Connection._transmit} returns when the kernel took the whole frame before it returned. */
-export const WRITTEN = 'written';
-/** A refusal, {@link WRITTEN}, or `undefined`: the write callback will report. */
-export type TransmitOutcome = SendFailureReason | typeof WRITTEN | undefined;
-
 const EMPTY = Buffer.alloc(0);
 const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
-const PEER_CLOSING: ConnectionEvent = Object.freeze({ type: 'PEER_CLOSING' });
-const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
-const PEER_ACTIVE: ConnectionEvent = Object.freeze({ type: 'PEER_ACTIVE' });
-const PING_WRITTEN: ConnectionEvent = Object.freeze({ type: 'PING_WRITTEN' });
-const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
-/** What each of the chart's timers sends when it elapses. */
-const TIMER_EVENTS: Readonly<Record<ConnectionTimer, ConnectionEvent>> = {
-  handshakeTimeout: Object.freeze({ type: 'after handshakeTimeout' }),
-  heartbeatInterval: Object.freeze({ type: 'after heartbeatInterval' }),
-  closeTimeout: Object.freeze({ type: 'after closeTimeout' })
-};
-
-/** Actor -> connection, for the machine's actions and the inspector. */
-const connections = new WeakMap<object, Connection>();
-
-/** The machine with its I/O provided: built once, shared by every connection. */
-const boundMachine = connectionMachine.provide({
-  actions: {
-    closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
-    terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
-    sendPing: ({ self }) => connections.get(self)?._ping(),
-    startTimer: ({ self, context }, { timer }) => connections.get(self)?._startTimer(timer, timerDuration(context, timer)),
-    cancelTimer: ({ self }) => connections.get(self)?._cancelTimer(),
-    reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
-  }
-});
 
 const systems = new ActorSystemPool();
-
-type ConnectionActor = Actor<typeof boundMachine>;
-
-function dispatchPeerClosing(connection: Connection): void {
-  if (connection.state === 'connected') connection._dispatch(PEER_CLOSING);
-}
-
-/** Write one connection's send batch at the end of the turn (shared: no closure per batch). */
-function flushBatch(connection: Connection): void {
-  connection._flush();
-}
-
-// Socket listeners are shared by all connections: no closures per socket.
-function onSocketOpen(this: BoundSocket): void {
-  this[kConnection]?._socketOpened();
-}
-function onSocketMessage(this: BoundSocket, data: RawData, binary: boolean): void {
-  this[kConnection]?._receive(data, binary);
-}
-// A pong, a ping or a message from the peer: each proves it alive.
-function onSocketFrame(this: BoundSocket): void {
-  this[kConnection]?._peerActive();
-}
-function onSocketCloseFrame(this: BoundSocket): void {
-  const connection = this[kConnection];
-  if (connection?.state === 'connected') connection._dispatch(PEER_CLOSING);
-}
-function onSocketError(this: BoundSocket, error: Error): void {
-  this[kConnection]?._transportError(error);
-}
-function onSocketClose(this: BoundSocket, code: number, reason: Buffer): void {
-  this[kConnection]?._dispatch({ type: 'TRANSPORT_CLOSED', code, reason: reason.toString() });
-}
 
 /**
  * A handle on one WebSocket connection. Create it through
@@ -180,14 +85,14 @@ export class Connection {
   #closed: Promise<CloseInfo> | undefined;
   #resolveClosed: ((info: CloseInfo) => void) | undefined;
   #closeInfo: CloseInfo | undefined;
-  readonly #ws: BoundSocket;
+  readonly #ws: WebSocket;
   readonly #actor: ConnectionActor;
   readonly #system: ActorSystemSlot;
   /** The chart's one armed timer, and what it sends when it elapses. */
   readonly #timer = new TimerSlot(this);
   #timerEvent: ConnectionEvent = TIMER_EVENTS.handshakeTimeout;
-  #windowStart = 0;
-  #windowCount = 0;
+  /** Inbound messages this second, when `maxMessagesPerSecond` is set. */
+  #rate: RateWindow | undefined;
   #batch: SendBatch | undefined;
   /** The turn of this connection's last send that was written alone (see {@link currentTurn}). */
   #sendTurn = 0;
@@ -210,14 +115,8 @@ export class Connection {
     this.#ws = ws;
     this.#system = systems.acquire();
     this.#actor = createActor(boundMachine, { input: init.timing, parent: this.#system.root });
-    connections.set(this.#actor, this);
-    this.#ws[kConnection] = this;
-    ws.on('message', onSocketMessage);
-    ws.on('pong', onSocketFrame);
-    ws.on('ping', onSocketFrame);
-    ws.on('error', onSocketError);
-    ws.on('close', onSocketClose);
-    if (ws.readyState === WebSocket.CONNECTING) ws.once('open', onSocketOpen);
+    bindActor(this.#actor, this);
+    bindSocket(ws, this, ws.readyState === WebSocket.CONNECTING);
   }
 
   /** The user this connection belongs to, if known. */
@@ -484,7 +383,7 @@ export class Connection {
     this.#host.onTransition(this, record);
     if (to === 'closed') {
       const info = closeInfoOf(context);
-      connections.delete(this.#actor);
+      unbindActor(this.#actor);
       systems.release(this.#system);
       this.#closeInfo = info;
       this.#resolveClosed?.(info);
@@ -496,16 +395,9 @@ export class Connection {
   _receive(data: RawData, binary: boolean): void {
     if (!DELIVERING[this.#state]) return;
     const limit = this.#host.maxMessagesPerSecond;
-    if (limit > 0) {
-      const now = Date.now();
-      if (now - this.#windowStart >= 1000) {
-        this.#windowStart = now;
-        this.#windowCount = 0;
-      }
-      if (++this.#windowCount > limit) {
-        this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.RATE_LIMITED, reason: 'message rate limit exceeded' });
-        return;
-      }
+    if (limit > 0 && !(this.#rate ??= new RateWindow()).admit(limit, Date.now())) {
+      this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.RATE_LIMITED, reason: 'message rate limit exceeded' });
+      return;
     }
     this._peerActive();
     // ws's default binaryType, nodebuffer, hands over one Buffer even for a fragmented message.

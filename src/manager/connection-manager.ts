@@ -4,148 +4,39 @@
  */
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { WebSocket, type ClientOptions, type WebSocketServer } from 'ws';
+import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../../machines/connection.machine.js';
-import { CLOSE_CODES, DEFAULTS } from '../core/constants.js';
+import { CLOSE_CODES } from '../core/constants.js';
 import { newId } from '../core/ids.js';
-import { Connection, type ConnectionHost, type TransitionRecord } from '../core/connection.js';
+import { Connection } from '../core/connection.js';
+import type { ConnectionHost, TransitionRecord } from '../core/connection-host.js';
 import { ConnectionRegistry, type StateCounts } from '../core/connection-registry.js';
-import { LocalDelivery, type Delivery } from './delivery.js';
-import { auditLogger, defaultLogger, type AuditTarget } from '../core/logging.js';
-import { countRejected, mergeReports, refused, type SendFailureReason, type SendReport, type SendResult } from '../core/send-result.js';
-import { type SerializationError, guardSerializer, serialize, type Serializer } from '../core/serialization.js';
+import { auditLogger, defaultLogger } from '../core/logging.js';
+import { refused, type SendFailureReason, type SendReport, type SendResult } from '../core/send-result.js';
+import { type SerializationError, guardSerializer, serialize } from '../core/serialization.js';
+import { assertCloseArgs, assertMembership } from '../core/validation.js';
 import { SESSION_PROTOCOL } from '../protocol/session-protocol.js';
-import {
-  BROADCAST_TOPIC,
-  SessionHub,
-  userTopic,
-  type PublishResult,
-  type SessionHost,
-  type SessionOptions,
-  type SessionTransitionRecord
-} from '../sessions/session-hub.js';
+import { SessionHub, type PublishResult, type SessionHost, type SessionOptions, type SessionTransitionRecord } from '../sessions/session-hub.js';
 import type { TopicPosition } from '../sessions/topic-store.js';
 import type { Cluster, ClusterCounts, UserPresence } from '../cluster/cluster.js';
-import { assertCloseArgs, assertMembership, assertNumberOption } from '../core/validation.js';
+import { Admission } from './admission.js';
+import { LocalDelivery } from './delivery.js';
+import { FanOut } from './fan-out.js';
+import { Histories } from './histories.js';
+import type {
+  AcceptOptions,
+  AttachOptions,
+  ConnectOptions,
+  ConnectionManagerEvents,
+  ConnectionManagerOptions,
+  ShutdownOptions,
+  ShutdownReport
+} from './options.js';
+import { managerSettings } from './settings.js';
+import { closeAll, shutdownPlan } from './shutdown.js';
 
-/** What the `authenticate` hook is given. */
-export interface AuthenticateRequest {
-  connection: Connection;
-  /** The HTTP upgrade request, when the socket came from a server. */
-  request: IncomingMessage | undefined;
-}
-
-/**
- * What `authenticate` may return: `true` (or nothing) to accept as is,
- * `false` to refuse (closed with 1008), or the identity to accept with.
- */
-export type AuthenticateResult = boolean | void | { userId?: string; metadata?: Record<string, unknown> };
-
-export interface ConnectionManagerOptions {
-  /** Application logger (pino). Default: pino at info. */
-  logger?: Logger;
-  /** Where audit records go: a pino logger or destination. Default: `logger`. */
-  audit?: AuditTarget;
-  /** Close handshake limit before the socket is terminated. Default 5000. */
-  closeTimeoutMs?: number;
-  /** Limit on `connecting` (open plus `authenticate`). Default 10000. */
-  handshakeTimeoutMs?: number;
-  /** Ping period; a peer that misses a pong is terminated. 0 disables. Default 30000. */
-  heartbeatIntervalMs?: number;
-  /** Live connections at most; more are closed with 1013. Default Infinity. */
-  maxConnections?: number;
-  /** Live connections per user at most; more are closed with 1008. Default Infinity. */
-  maxConnectionsPerUser?: number;
-  /** Send refused once `ws.bufferedAmount` reaches this. Default 8 MiB. */
-  maxBufferedBytes?: number;
-  /** On backpressure, refuse the send (`reject`) or also close with 1013 (`close`). Default `reject`. */
-  backpressurePolicy?: 'reject' | 'close';
-  /** Inbound messages per second per connection; more closes it with 1008. 0 disables. Default 0. */
-  maxMessagesPerSecond?: number;
-  /** Transitions kept per connection for `history()`. Default 32. */
-  historyLimit?: number;
-  /** Closed connections whose history is kept. Default 256. */
-  closedHistoryLimit?: number;
-  /** Runs in `connecting` for accepted sockets; bounded by `handshakeTimeoutMs`. */
-  authenticate?: (request: AuthenticateRequest) => AuthenticateResult | Promise<AuthenticateResult>;
-  /** Makes connection ids. Default: a random UUID (`crypto.randomUUID`, held as one flat string). */
-  generateId?: () => string;
-  /**
-   * Turns a message into a frame: a string is sent as text, bytes as
-   * binary; a throw refuses the send as `serialization_failed`. Default:
-   * `defaultSerialize` (strings as text, bytes as binary, anything else as JSON).
-   */
-  serialize?: Serializer;
-  /**
-   * Sessions, for connections that ask for the subprotocol `ws-lifecycle.v1`
-   * (docs/protocol.md): TTL, topic store, hello timeout. Plain connections are not affected.
-   */
-  sessions?: SessionOptions;
-  /**
-   * One logical server on many nodes (#12): a shared topic store and
-   * broker (they take the place of `sessions.store` and `sessions.broker`)
-   * and presence across nodes, e.g. `await RedisCluster.connect()` from
-   * `ws-lifecycle/redis`.
-   */
-  cluster?: Cluster;
-  /** @internal Makes the session hub; tests pass a naive variant. */
-  sessionHub?: (host: SessionHost, options: SessionOptions | undefined) => SessionHub;
-}
-
-export interface AcceptOptions {
-  userId?: string;
-  metadata?: Record<string, unknown>;
-  /** The upgrade request, passed on to `authenticate`. */
-  request?: IncomingMessage;
-}
-
-export interface AttachOptions {
-  /** Derive the user and metadata from the upgrade request. */
-  identify?: (request: IncomingMessage) => Omit<AcceptOptions, 'request'> | undefined;
-}
-
-export interface ConnectOptions {
-  userId?: string;
-  metadata?: Record<string, unknown>;
-  /** Options for the `ws` client. */
-  ws?: ClientOptions;
-}
-
-export interface ShutdownOptions {
-  code?: number;
-  reason?: string;
-  /** After this, whatever is not `closed` is terminated. Default 10000. */
-  timeoutMs?: number;
-  /** Connections closed per batch. Default: all at once. */
-  batchSize?: number;
-  /** Pause between batches; at 0 the next batch still waits for the next turn of the event loop. Default 0. */
-  batchIntervalMs?: number;
-}
-
-/** What `shutdown()` resolves to. */
-export interface ShutdownReport {
-  /** Connections that completed a close. */
-  closed: number;
-  /** Connections terminated by a timeout. */
-  terminated: number;
-}
-
-/** Typed events of a {@link ConnectionManager}. */
-export interface ConnectionManagerEvents {
-  /** A connection was accepted or opened (it is `connecting` or already `connected`). */
-  connection: [connection: Connection];
-  /** A connection changed state; the record is the audit record. */
-  transition: [connection: Connection, record: TransitionRecord];
-  /** A connection reached `closed`. */
-  close: [connection: Connection, info: CloseInfo];
-  /** An inbound message on a `connected` connection; text arrives as a string. */
-  message: [connection: Connection, data: string | Buffer, isBinary: boolean];
-  /** An application message on a session connection, decoded, delivered once even when the client resent it. */
-  sessionMessage: [connection: Connection, data: unknown];
-  /** A session changed state; the record is its audit record. */
-  sessionTransition: [record: SessionTransitionRecord];
-}
+export type * from './options.js';
 
 const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
 
@@ -156,20 +47,15 @@ const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
 export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   /** What every connection of this manager calls back; not part of the API. */
   readonly #host: ConnectionHost;
-  readonly #delivery: Delivery;
+  readonly #fanOut: FanOut;
+  readonly #admission: Admission;
   readonly #sessions: SessionHub;
   readonly #cluster: Cluster | undefined;
   readonly #logger: Logger;
   readonly #audit: Logger;
   readonly #registry = new ConnectionRegistry();
-  readonly #histories = new Map<string, TransitionRecord[]>();
-  readonly #closedHistories = new Map<string, TransitionRecord[]>();
+  readonly #histories: Histories;
   readonly #timing: { handshakeTimeoutMs: number; closeTimeoutMs: number; heartbeatIntervalMs: number };
-  readonly #maxConnections: number;
-  readonly #maxConnectionsPerUser: number;
-  readonly #historyLimit: number;
-  readonly #closedHistoryLimit: number;
-  readonly #authenticate: ConnectionManagerOptions['authenticate'];
   readonly #generateId: () => string;
   #shuttingDown = false;
   #ignoredEvents = 0;
@@ -181,19 +67,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   constructor(options: ConnectionManagerOptions = {}) {
     // An async listener's rejection comes back to captureRejectionSymbol below instead of going unhandled.
     super({ captureRejections: true });
-    const o = { ...DEFAULTS, ...stripUndefined(options) };
-    assertNumberOption('closeTimeoutMs', o.closeTimeoutMs, 1);
-    assertNumberOption('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
-    assertNumberOption('heartbeatIntervalMs', o.heartbeatIntervalMs, 0);
-    assertNumberOption('maxConnections', o.maxConnections, 1);
-    assertNumberOption('maxConnectionsPerUser', o.maxConnectionsPerUser, 1);
-    assertNumberOption('maxBufferedBytes', o.maxBufferedBytes, 0);
-    assertNumberOption('maxMessagesPerSecond', o.maxMessagesPerSecond, 0);
-    assertNumberOption('historyLimit', o.historyLimit, 0);
-    assertNumberOption('closedHistoryLimit', o.closedHistoryLimit, 0);
-    if (o.backpressurePolicy !== 'reject' && o.backpressurePolicy !== 'close') {
-      throw new RangeError(`Invalid option backpressurePolicy: ${String(o.backpressurePolicy)} (expected 'reject' or 'close')`);
-    }
+    const o = managerSettings(options);
     this.#logger = options.logger ?? defaultLogger();
     this.#audit = auditLogger(this.#logger, options.audit);
     this.#timing = {
@@ -201,15 +75,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       closeTimeoutMs: o.closeTimeoutMs,
       heartbeatIntervalMs: o.heartbeatIntervalMs
     };
-    this.#maxConnections = o.maxConnections;
-    this.#maxConnectionsPerUser = o.maxConnectionsPerUser;
-    this.#historyLimit = o.historyLimit;
-    this.#closedHistoryLimit = o.closedHistoryLimit;
-    this.#authenticate = options.authenticate;
+    this.#histories = new Histories(o.historyLimit, o.closedHistoryLimit);
     this.#generateId = options.generateId ?? newId;
-    if (options.serialize !== undefined && typeof options.serialize !== 'function') {
-      throw new TypeError(`Invalid option serialize: ${typeof options.serialize} (expected a function)`);
-    }
     this.#host = {
       maxBufferedBytes: o.maxBufferedBytes,
       backpressurePolicy: o.backpressurePolicy,
@@ -217,7 +84,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       serialize: options.serialize === undefined ? serialize : guardSerializer(options.serialize),
       onTransition: (connection, record) => this.#onTransition(connection, record),
       onClosed: (connection, info) => this.#onClosed(connection, info),
-      onOpen: (connection) => this.#admit(connection),
+      onOpen: (connection) => this.#admission.admit(connection),
       onMessage: (connection, data, isBinary) => {
         if (this.#sessions.owns(connection)) this.#sessions.receive(connection, data, isBinary);
         else this.#emitSafely('message', connection, data, isBinary);
@@ -248,7 +115,12 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         }
       });
     }
-    this.#delivery = new LocalDelivery(this.#registry, this.#host, this.#logger, (connection) => this.#sessions.owns(connection));
+    const delivery = new LocalDelivery(this.#registry, this.#host, this.#logger, (connection) => this.#sessions.owns(connection));
+    this.#fanOut = new FanOut(delivery, this.#sessions);
+    const { maxConnections, maxConnectionsPerUser, authenticate } = o;
+    this.#admission = new Admission(this.#registry, { maxConnections, maxConnectionsPerUser, authenticate, logger: this.#logger }, (connection) => {
+      if (connection.socket.protocol === SESSION_PROTOCOL) this.#sessions.admit(connection);
+    });
   }
 
   /** Sessions not yet expired. */
@@ -336,9 +208,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @returns {TransitionRecord[] | undefined} Oldest first; `undefined` if unknown
    */
   history(id: string): TransitionRecord[] | undefined {
-    const records = this.#histories.get(id) ?? this.#closedHistories.get(id);
-    if (records) return records.slice();
-    return this.#registry.get(id) ? [] : undefined;
+    return this.#histories.of(id) ?? (this.#registry.get(id) ? [] : undefined);
   }
 
   /**
@@ -350,15 +220,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    */
   accept(ws: WebSocket, options: AcceptOptions = {}): Connection {
     const connection = this.#register(ws, options.userId, options.metadata);
-    if (this.#shuttingDown) {
-      void connection.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
-    } else if (this.#registry.size > this.#maxConnections) {
-      void connection.close(CLOSE_CODES.TRY_AGAIN_LATER, 'server at capacity');
-    } else if (this.#authenticate) {
-      void this.#runAuthenticate(connection, options.request);
-    } else {
-      this.#admit(connection);
-    }
+    this.#admission.decide(connection, options.request, this.#shuttingDown);
     this.#emitSafely('connection', connection);
     return connection;
   }
@@ -424,12 +286,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @returns {Promise<SendReport>} Once every write is reported
    */
   broadcast(message: unknown, filter?: (connection: Connection) => boolean): Promise<SendReport> {
-    const plain = this.#delivery.deliver({ kind: 'everyone', filter }, message);
-    // Session connections get it as a message of the broadcast topic (a filter applies to plain connections only).
-    if (filter !== undefined) return plain;
-    // Kept for resumes only while a session exists: with none, no one could ask for it back.
-    if (!this.#sessions.active && !this.#sessions.shared) return plain;
-    return Promise.all([plain, this.#sessions.publish(BROADCAST_TOPIC, message)]).then(([a, b]) => mergeReports(a, publishReport(b)));
+    return this.#fanOut.broadcast(message, filter);
   }
 
   /**
@@ -440,10 +297,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @returns {Promise<SendReport>} Once every write is reported
    */
   sendToUser(userId: string, message: unknown): Promise<SendReport> {
-    // Stored in the user's topic while the user has a session, live or detached: a tab that comes back gets it.
-    const plain = this.#delivery.deliver({ kind: 'user', userId }, message);
-    if (!this.#sessions.hasUser(userId) && !this.#sessions.shared) return plain;
-    return Promise.all([plain, this.#sessions.publish(userTopic(userId), message)]).then(([a, b]) => mergeReports(a, publishReport(b)));
+    return this.#fanOut.toUser(userId, message);
   }
 
   /**
@@ -521,43 +375,12 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @throws {RangeError} If the code or reason is invalid
    */
   async shutdown(options: ShutdownOptions = {}): Promise<ShutdownReport> {
-    const code = options.code ?? DEFAULTS.shutdownCode;
-    const reason = options.reason ?? DEFAULTS.shutdownReason;
-    const timeoutMs = options.timeoutMs ?? DEFAULTS.shutdownTimeoutMs;
-    const batchSize = options.batchSize ?? DEFAULTS.shutdownBatchSize;
-    const batchIntervalMs = options.batchIntervalMs ?? DEFAULTS.shutdownBatchIntervalMs;
-    assertCloseArgs(code, reason);
-    assertNumberOption('timeoutMs', timeoutMs, 0);
-    assertNumberOption('batchSize', batchSize, 1);
-    assertNumberOption('batchIntervalMs', batchIntervalMs, 0);
+    const plan = shutdownPlan(options);
     this.#shuttingDown = true;
-    const targets = [...this.#registry.values()];
-    const outcomes = Promise.all(targets.map((c) => c.closed));
-    let terminated = 0;
-    const deadline = setTimeout(() => {
-      for (const connection of targets) {
-        if (connection.state !== 'closed') {
-          terminated++;
-          void connection.terminate();
-        }
-      }
-    }, timeoutMs);
-    try {
-      for (let i = 0; i < targets.length; i += batchSize) {
-        // Yield between batches even at 0 ms, so each batch's close frames go out before the next.
-        if (i > 0) await delay(batchIntervalMs);
-        for (const connection of targets.slice(i, i + batchSize)) {
-          if (connection.state === 'connecting' || connection.state === 'connected') void connection.close(code, reason);
-        }
-      }
-      const infos = await outcomes;
-      // Sessions end with the server: no TTL timer outlives shutdown, and each session's trail ends in `expired`.
-      this.#sessions.endAll();
-      terminated += infos.filter((info) => info.initiator === 'timeout').length;
-      return { closed: infos.length - terminated, terminated };
-    } finally {
-      clearTimeout(deadline);
-    }
+    const report = await closeAll([...this.#registry.values()], plan);
+    // Sessions end with the server: no TTL timer outlives shutdown, and each session's trail ends in `expired`.
+    this.#sessions.endAll();
+    return report;
   }
 
   #register(ws: WebSocket, userId: string | undefined, metadata: Record<string, unknown> | undefined): Connection {
@@ -567,54 +390,9 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     return connection;
   }
 
-  async #runAuthenticate(connection: Connection, request: IncomingMessage | undefined): Promise<void> {
-    let result: AuthenticateResult;
-    try {
-      result = await this.#authenticate!({ connection, request });
-    } catch (error) {
-      this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'authenticate threw; closing');
-      result = false;
-    }
-    if (connection.state !== 'connecting') return;
-    if (result === false) {
-      void connection.close(CLOSE_CODES.POLICY_VIOLATION, 'authentication failed');
-      return;
-    }
-    if (typeof result === 'object' && result !== null) {
-      const previous = connection.userId;
-      connection._identify(result.userId ?? previous, result.metadata ?? connection.metadata);
-      this.#registry.reindex(connection, previous);
-    }
-    this.#admit(connection);
-  }
-
-  /** Open a connection unless its user is over the limit. */
-  #admit(connection: Connection): void {
-    const userId = connection.userId;
-    if (userId !== undefined && this.#maxConnectionsPerUser !== Infinity) {
-      let live = 0;
-      for (const other of this.#registry.byUser(userId) ?? NO_CONNECTIONS) {
-        if (other !== connection && (other.state === 'connecting' || other.state === 'connected')) live++;
-      }
-      if (live >= this.#maxConnectionsPerUser) {
-        void connection.close(CLOSE_CODES.POLICY_VIOLATION, 'too many connections for user');
-        return;
-      }
-    }
-    connection._open();
-    if (connection.state === 'connected' && connection.socket.protocol === SESSION_PROTOCOL) this.#sessions.admit(connection);
-  }
-
   #onTransition(connection: Connection, record: TransitionRecord): void {
     this.#registry.moved(record.from, record.to);
-    const history = this.#histories.get(connection.id);
-    // A one-element literal: an idle connection's history holds one record, not a grown array.
-    if (history === undefined) {
-      if (this.#historyLimit > 0) this.#histories.set(connection.id, [record]);
-    } else {
-      history.push(record);
-      if (history.length > this.#historyLimit) history.shift();
-    }
+    this.#histories.record(connection.id, record);
     this.#audit.info(record, 'transition');
     this.#emitSafely('transition', connection, record);
   }
@@ -622,14 +400,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   #onClosed(connection: Connection, info: CloseInfo): void {
     this.#sessions.closed(connection);
     this.#registry.remove(connection);
-    const history = this.#histories.get(connection.id);
-    this.#histories.delete(connection.id);
-    if (history && this.#closedHistoryLimit > 0) {
-      this.#closedHistories.set(connection.id, history);
-      if (this.#closedHistories.size > this.#closedHistoryLimit) {
-        this.#closedHistories.delete(this.#closedHistories.keys().next().value!);
-      }
-    }
+    this.#histories.closed(connection.id);
     this.#emitSafely('close', connection, info);
   }
 
@@ -679,20 +450,4 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 }
 
-function stripUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export type { ConnectionState };
-
-/** A publish as a send report: a message the store did not take counts as one refusal with its reason. */
-function publishReport(result: PublishResult): SendReport {
-  if (result.ok || result.reason === undefined) return result.report;
-  const report: SendReport = { sent: result.report.sent, rejected: result.report.rejected, reasons: { ...result.report.reasons } };
-  countRejected(report, result.reason);
-  return report;
-}

@@ -6,9 +6,9 @@
  * interface around it, so `Connection` does not change for either (#9).
  */
 import type { Logger } from 'pino';
-import type { Connection, ConnectionHost } from '../core/connection.js';
+import type { Connection } from '../core/connection.js';
+import { WRITTEN, type ConnectionHost } from '../core/connection-host.js';
 import type { ConnectionRegistry } from '../core/connection-registry.js';
-import { WRITTEN } from '../core/connection.js';
 import { countRejected, type SendReport } from '../core/send-result.js';
 import { SerializationError } from '../core/serialization.js';
 

@@ -9,7 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionManager } from '../../manager/connection-manager.js';
-import type { TransitionRecord } from '../../core/connection.js';
+import type { TransitionRecord } from '../../core/connection-host.js';
 import type { StateCounts } from '../../core/connection-registry.js';
 import { transitionKey } from '../../core/machine-graph.js';
 import { assertNumberOption } from '../../core/validation.js';

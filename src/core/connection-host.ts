@@ -1,0 +1,57 @@
+/**
+ * What a connection and its owner exchange: the audit record of a
+ * transition, the callbacks one owner object gives every connection, and
+ * what `_transmit` reports. Types and one constant only.
+ */
+import type { CloseInfo, ConnectionEvent, ConnectionMachineInput, ConnectionState } from '../../machines/connection.machine.js';
+import type { Connection } from './connection.js';
+import type { SendFailureReason } from './send-result.js';
+import type { SerializationError, WireData } from './serialization.js';
+
+/** One audit record: a change of state of one connection. */
+export interface TransitionRecord {
+  connectionId: string;
+  userId: string | undefined;
+  /** 1 for the connection's first transition, then +1 each. */
+  seq: number;
+  from: ConnectionState;
+  to: ConnectionState;
+  /** The event that caused it, e.g. `OPENED`, `CLOSE`, `after closeTimeout`. */
+  event: string;
+  /** When it happened, in milliseconds since the epoch. */
+  at: number;
+  /** Set when `to` is `closing` or `closed`. */
+  code?: number | null;
+  reason?: string;
+  initiator?: string | null;
+}
+
+/** What a connection needs from its owner; one object per manager serves them all. */
+export interface ConnectionHost {
+  readonly maxBufferedBytes: number;
+  readonly backpressurePolicy: 'reject' | 'close';
+  readonly maxMessagesPerSecond: number;
+  /** The manager's serializer; never throws. */
+  serialize(message: unknown): WireData | SerializationError;
+  onTransition(connection: Connection, record: TransitionRecord): void;
+  onClosed(connection: Connection, info: CloseInfo): void;
+  onOpen(connection: Connection): void;
+  onMessage(connection: Connection, data: string | Buffer, isBinary: boolean): void;
+  onRefused(connection: Connection, reason: SendFailureReason): void;
+  onSerializationFailed(connection: Connection | undefined, error: SerializationError): void;
+  onTransportError(connection: Connection, error: Error): void;
+  onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void;
+}
+
+/** Options for creating a {@link Connection}; the manager fills them in. */
+export interface ConnectionInit {
+  id: string;
+  userId: string | undefined;
+  metadata: Record<string, unknown> | undefined;
+  timing: ConnectionMachineInput;
+}
+
+/** What {@link Connection._transmit} returns when the kernel took the whole frame before it returned. */
+export const WRITTEN = 'written';
+/** A refusal, {@link WRITTEN}, or `undefined`: the write callback will report. */
+export type TransmitOutcome = SendFailureReason | typeof WRITTEN | undefined;

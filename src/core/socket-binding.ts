@@ -1,0 +1,104 @@
+/**
+ * The glue between one `ws` socket, one connection actor and the
+ * `Connection` that binds them: the machine with its I/O actions provided,
+ * and the socket listeners. Both are built once and shared by every
+ * connection; each finds its connection through the actor (a WeakMap) or
+ * the socket (a symbol), so nothing here allocates a closure per socket.
+ */
+import { type WebSocket, type RawData } from 'ws';
+import type { Actor } from 'xstate';
+import { connectionMachine, timerDuration, type ConnectionEvent, type ConnectionTimer } from '../../machines/connection.machine.js';
+import type { Connection } from './connection.js';
+
+const kConnection = Symbol('ws-lifecycle.connection');
+type BoundSocket = WebSocket & { [kConnection]?: Connection };
+
+// The events a connection sends its actor, made once.
+export const PEER_CLOSING: ConnectionEvent = Object.freeze({ type: 'PEER_CLOSING' });
+export const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
+export const PEER_ACTIVE: ConnectionEvent = Object.freeze({ type: 'PEER_ACTIVE' });
+export const PING_WRITTEN: ConnectionEvent = Object.freeze({ type: 'PING_WRITTEN' });
+export const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
+/** What each of the chart's timers sends when it elapses. */
+export const TIMER_EVENTS: Readonly<Record<ConnectionTimer, ConnectionEvent>> = {
+  handshakeTimeout: Object.freeze({ type: 'after handshakeTimeout' }),
+  heartbeatInterval: Object.freeze({ type: 'after heartbeatInterval' }),
+  closeTimeout: Object.freeze({ type: 'after closeTimeout' })
+};
+
+/** Actor -> connection, for the machine's actions. */
+const connections = new WeakMap<object, Connection>();
+
+/** The machine with its I/O provided: built once, shared by every connection. */
+export const boundMachine = connectionMachine.provide({
+  actions: {
+    closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
+    terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
+    sendPing: ({ self }) => connections.get(self)?._ping(),
+    startTimer: ({ self, context }, { timer }) => connections.get(self)?._startTimer(timer, timerDuration(context, timer)),
+    cancelTimer: ({ self }) => connections.get(self)?._cancelTimer(),
+    reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
+  }
+});
+
+export type ConnectionActor = Actor<typeof boundMachine>;
+
+/** The actor's actions reach `connection` from now on. */
+export function bindActor(actor: ConnectionActor, connection: Connection): void {
+  connections.set(actor, connection);
+}
+
+/** The actor is done (`closed`): its actions reach nothing any more. */
+export function unbindActor(actor: ConnectionActor): void {
+  connections.delete(actor);
+}
+
+/** Dispatch PEER_CLOSING once the machine's own action that found it is done (see `_dispatch`). */
+export function dispatchPeerClosing(connection: Connection): void {
+  if (connection.state === 'connected') connection._dispatch(PEER_CLOSING);
+}
+
+/** Write one connection's send batch at the end of the turn (shared: no closure per batch). */
+export function flushBatch(connection: Connection): void {
+  connection._flush();
+}
+
+// Socket listeners are shared by all connections: no closures per socket.
+function onSocketOpen(this: BoundSocket): void {
+  this[kConnection]?._socketOpened();
+}
+function onSocketMessage(this: BoundSocket, data: RawData, binary: boolean): void {
+  this[kConnection]?._receive(data, binary);
+}
+// A pong, a ping or a message from the peer: each proves it alive.
+function onSocketFrame(this: BoundSocket): void {
+  this[kConnection]?._peerActive();
+}
+/** The peer's close frame arrived (ws-internals' hook): ws itself reports nothing until 'close'. */
+export function onSocketCloseFrame(this: BoundSocket): void {
+  const connection = this[kConnection];
+  if (connection?.state === 'connected') connection._dispatch(PEER_CLOSING);
+}
+function onSocketError(this: BoundSocket, error: Error): void {
+  this[kConnection]?._transportError(error);
+}
+function onSocketClose(this: BoundSocket, code: number, reason: Buffer): void {
+  this[kConnection]?._dispatch({ type: 'TRANSPORT_CLOSED', code, reason: reason.toString() });
+}
+
+/**
+ * Route the socket's events to `connection`.
+ *
+ * @param {WebSocket} ws The socket
+ * @param {Connection} connection Its connection
+ * @param {boolean} connecting Whether the socket is still opening (an outgoing one): its `open` is routed too
+ */
+export function bindSocket(ws: WebSocket, connection: Connection, connecting: boolean): void {
+  (ws as BoundSocket)[kConnection] = connection;
+  ws.on('message', onSocketMessage);
+  ws.on('pong', onSocketFrame);
+  ws.on('ping', onSocketFrame);
+  ws.on('error', onSocketError);
+  ws.on('close', onSocketClose);
+  if (connecting) ws.once('open', onSocketOpen);
+}
