@@ -40,6 +40,6 @@ export { SESSION_CLOSE_CODES, SESSION_PROTOCOL } from './protocol/session-protoc
 export type { ClientFrame, ServerFrame, TopicCursor, RecoveryFailure } from './protocol/session-protocol.js';
 export { SESSION_STATES } from '../machines/session.machine.js';
 export type { SessionState } from '../machines/session.machine.js';
-export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster/cluster.js';
+export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from './manager/cluster.js';
 export type { BrokerListener, TopicBroker } from './sessions/topic-broker.js';
 export type { SessionRecord, SessionRecords, TopicMessage } from './sessions/topic-store.js';

@@ -8,7 +8,7 @@
  * changed, or after Redis came back) heals any count a lost write would
  * have left wrong.
  */
-import type { ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster.js';
+import type { ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
 import { hashReply, text, type RedisCommander } from './redis-store.js';
 
 export interface RedisPresenceOptions {

@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
 import { nodeMachine, type NodeState } from '../../machines/node.machine.js';
-import type { Cluster, PresenceSource } from './cluster.js';
+import type { Cluster, PresenceSource } from '../manager/cluster.js';
 import { defaultLogger } from '../core/logging.js';
 import { loadPeer } from '../core/optional-peer.js';
 import { RedisBroker, type RedisSubscriber } from './redis-broker.js';
@@ -27,7 +27,7 @@ export { RedisPresence } from './redis-presence.js';
 export { REDIS_STORE_DEFAULTS, RedisTopicStore } from './redis-store.js';
 export type { RedisCommander, RedisTopicStoreOptions } from './redis-store.js';
 export type { RedisPresenceOptions } from './redis-presence.js';
-export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from './cluster.js';
+export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
 export { NODE_STATES } from '../../machines/node.machine.js';
 export type { NodeState } from '../../machines/node.machine.js';
 

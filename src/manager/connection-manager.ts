@@ -19,7 +19,7 @@ import { assertCloseArgs, assertMembership } from '../core/validation.js';
 import { SESSION_PROTOCOL } from '../protocol/session-protocol.js';
 import { SessionHub, type PublishResult, type SessionHost, type SessionOptions, type SessionTransitionRecord } from '../sessions/session-hub.js';
 import type { TopicPosition } from '../sessions/topic-store.js';
-import type { Cluster, ClusterCounts, UserPresence } from '../cluster/cluster.js';
+import type { Cluster, ClusterCounts, UserPresence } from './cluster.js';
 import { Admission } from './admission.js';
 import { LocalDelivery } from './delivery.js';
 import { FanOut } from './fan-out.js';

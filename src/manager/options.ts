@@ -11,7 +11,7 @@ import type { TransitionRecord } from '../core/connection-host.js';
 import type { AuditTarget } from '../core/logging.js';
 import type { Serializer } from '../core/serialization.js';
 import type { SessionHost, SessionHub, SessionOptions, SessionTransitionRecord } from '../sessions/session-hub.js';
-import type { Cluster } from '../cluster/cluster.js';
+import type { Cluster } from './cluster.js';
 
 /** What the `authenticate` hook is given. */
 export interface AuthenticateRequest {

@@ -17,7 +17,7 @@ import { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
-import type { Cluster } from '../../src/cluster/cluster.js';
+import type { Cluster } from '../../src/manager/cluster.js';
 import { RedisCluster } from '../../src/cluster/redis.js';
 import type { RedisCommander } from '../../src/cluster/redis-store.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
