@@ -9,7 +9,8 @@
  * have left wrong.
  */
 import type { ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
-import { hashReply, text, type RedisCommander } from './redis-store.js';
+import { hashReply, text } from './redis-reply.js';
+import type { RedisCommander } from './redis-store.js';
 
 export interface RedisPresenceOptions {
   /** How often the node writes its heartbeat (and its snapshot when it changed). Default 1,000. */

@@ -12,7 +12,10 @@
  * Only types are imported from `redis`: the client is the caller's.
  */
 import { randomUUID } from 'node:crypto';
-import type { SessionRecord, SessionRecords, TopicEntry, TopicPosition, TopicRead, TopicStore } from '../sessions/topic-store.js';
+import type { SessionRecords, TopicEntry, TopicPosition, TopicRead, TopicStore } from '../sessions/topic-store.js';
+import { Scripts, text } from './redis-reply.js';
+import { RedisSessionRecords } from './redis-session-records.js';
+
 
 /** The part of a node-redis client the store and broker use. */
 export interface RedisCommander {
@@ -68,65 +71,14 @@ local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
 local first = last + 1
 if oldest then first = tonumber(string.match(oldest[1], '^(%d+)')) end
 if offset + 1 < first then return {'trimmed', epoch, last} end
-return {'ok', epoch, last, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`,
-  /** KEYS: session. ARGV: client id. 1 when new (recorded), 0 when a resend. */
-  clientId: `local last = tonumber(redis.call('HGET', KEYS[1], 'c') or '0')
-if tonumber(ARGV[1]) <= last then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'c', ARGV[1]) end
-return 1`
+return {'ok', epoch, last, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`
 } as const;
-
-type ScriptName = keyof typeof SCRIPTS;
-
-/** A Redis reply as text (replies come as strings or, binary-safe, as Buffers). */
-export function text(value: unknown): string {
-  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
-}
-
-/**
- * An HGETALL reply as a Map, whichever shape the client gives it (a flat
- * array in RESP2, a map or an object in RESP3).
- */
-export function hashReply(reply: unknown): Map<string, string> {
-  const record = new Map<string, string>();
-  if (Array.isArray(reply)) {
-    for (let i = 0; i + 1 < reply.length; i += 2) record.set(text(reply[i]), text(reply[i + 1]));
-  } else if (reply instanceof Map) {
-    for (const [key, value] of reply) record.set(text(key), text(value));
-  } else if (typeof reply === 'object' && reply !== null) {
-    for (const [key, value] of Object.entries(reply)) record.set(key, text(value));
-  }
-  return record;
-}
-
-/** Runs the scripts by their SHA and loads one again when Redis forgot it (a restart). */
-class Scripts {
-  readonly #redis: RedisCommander;
-  readonly #shas = new Map<ScriptName, string>();
-
-  constructor(redis: RedisCommander) {
-    this.#redis = redis;
-  }
-
-  async run<T>(name: ScriptName, keys: string[], args: Array<string | Buffer>, options?: object): Promise<T> {
-    const sha = this.#shas.get(name);
-    if (sha !== undefined) {
-      try {
-        return await this.#redis.sendCommand<T>(['EVALSHA', sha, String(keys.length), ...keys, ...args], options);
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      }
-    }
-    this.#shas.set(name, text(await this.#redis.sendCommand(['SCRIPT', 'LOAD', SCRIPTS[name]])));
-    return this.#redis.sendCommand<T>(['EVALSHA', this.#shas.get(name)!, String(keys.length), ...keys, ...args], options);
-  }
-}
 
 export class RedisTopicStore implements TopicStore {
   readonly prefix: string;
   readonly sessions: SessionRecords;
   readonly #redis: RedisCommander;
-  readonly #scripts: Scripts;
+  readonly #scripts: Scripts<typeof SCRIPTS>;
   readonly #maxEntries: number;
   readonly #ttlMs: number;
 
@@ -137,7 +89,7 @@ export class RedisTopicStore implements TopicStore {
    */
   constructor(redis: RedisCommander, options: RedisTopicStoreOptions = {}) {
     this.#redis = redis;
-    this.#scripts = new Scripts(redis);
+    this.#scripts = new Scripts(redis, SCRIPTS);
     this.prefix = options.prefix ?? REDIS_STORE_DEFAULTS.prefix;
     this.#maxEntries = options.maxEntriesPerTopic ?? REDIS_STORE_DEFAULTS.maxEntriesPerTopic;
     this.#ttlMs = options.topicTtlMs ?? REDIS_STORE_DEFAULTS.topicTtlMs;
@@ -145,7 +97,7 @@ export class RedisTopicStore implements TopicStore {
     for (const [name, value] of [['maxEntriesPerTopic', this.#maxEntries], ['topicTtlMs', this.#ttlMs]] as const) {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected an integer >= 1)`);
     }
-    this.sessions = new RedisSessionRecords(redis, this.prefix, this.#scripts);
+    this.sessions = new RedisSessionRecords(redis, this.prefix);
   }
 
   /** The channel a topic's messages are published on. */
@@ -205,41 +157,5 @@ export class RedisTopicStore implements TopicStore {
   #keys(topic: string): string[] {
     // One hash tag per topic: both keys in one slot, so the scripts also run on Redis Cluster.
     return [`${this.prefix}:t:{${topic}}:h`, `${this.prefix}:t:{${topic}}:s`];
-  }
-}
-
-class RedisSessionRecords implements SessionRecords {
-  readonly #redis: RedisCommander;
-  readonly #prefix: string;
-  readonly #scripts: Scripts;
-
-  constructor(redis: RedisCommander, prefix: string, scripts: Scripts) {
-    this.#redis = redis;
-    this.#prefix = prefix;
-    this.#scripts = scripts;
-  }
-
-  async create(id: string, userId: string | undefined, ttlMs: number): Promise<void> {
-    const key = this.#key(id);
-    await this.#redis.sendCommand(['HSET', key, 'c', '0', ...(userId === undefined ? [] : ['u', userId])]);
-    await this.#redis.sendCommand(['PEXPIRE', key, String(ttlMs)]);
-  }
-
-  async get(id: string): Promise<SessionRecord | undefined> {
-    const record = hashReply(await this.#redis.sendCommand(['HGETALL', this.#key(id)]));
-    if (record.size === 0) return undefined;
-    return { userId: record.get('u'), lastClientId: Number(record.get('c') ?? 0) };
-  }
-
-  async touch(ids: readonly string[], ttlMs: number): Promise<void> {
-    await Promise.all(ids.map((id) => this.#redis.sendCommand(['PEXPIRE', this.#key(id), String(ttlMs)])));
-  }
-
-  async acceptClientId(sessionId: string, id: number): Promise<boolean> {
-    return Number(await this.#scripts.run('clientId', [this.#key(sessionId)], [String(id)])) === 1;
-  }
-
-  #key(id: string): string {
-    return `${this.#prefix}:s:${id}`;
   }
 }

@@ -93,6 +93,8 @@ export class Connection {
   #timerEvent: ConnectionEvent = TIMER_EVENTS.handshakeTimeout;
   /** Inbound messages this second, when `maxMessagesPerSecond` is set. */
   #rate: RateWindow | undefined;
+  /** Why reading from the socket is paused: one bit per cause (`_pauseReading`); 0 reads. */
+  #paused = 0;
   #batch: SendBatch | undefined;
   /** The turn of this connection's last send that was written alone (see {@link currentTurn}). */
   #sendTurn = 0;
@@ -402,6 +404,25 @@ export class Connection {
     this._peerActive();
     // ws's default binaryType, nodebuffer, hands over one Buffer even for a fragmented message.
     this._deliver(binary ? (data as Buffer) : (data as Buffer).toString(), binary);
+  }
+
+  /**
+   * @internal Stop reading from the socket for `cause` (a bit of the
+   * caller's): the peer's frames wait in its socket and TCP slows it down,
+   * instead of this process holding them. Reading resumes once every cause
+   * that paused it has resumed. A peer paused for longer than the heartbeat
+   * interval is judged silent: pause briefly.
+   */
+  _pauseReading(cause: number): void {
+    if (this.#paused === 0) this.#ws.pause();
+    this.#paused |= cause;
+  }
+
+  /** @internal See {@link _pauseReading}. */
+  _resumeReading(cause: number): void {
+    if ((this.#paused & cause) === 0) return;
+    this.#paused &= ~cause;
+    if (this.#paused === 0) this.#ws.resume();
   }
 
   /**

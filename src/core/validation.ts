@@ -29,9 +29,38 @@ export function assertCloseArgs(code: unknown, reason: unknown): asserts code is
     throw new RangeError(`Invalid close reason: expected a string, got ${typeof reason}`);
   }
   const bytes = Buffer.byteLength(reason);
-  if (bytes > 123) {
-    throw new RangeError(`Invalid close reason: ${bytes} bytes long, at most 123 allowed`);
+  if (bytes > MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(`Invalid close reason: ${bytes} bytes long, at most ${MAX_CLOSE_REASON_BYTES} allowed`);
   }
+}
+
+/** The most bytes of UTF-8 a close frame's reason may hold (RFC 6455 section 5.5: 125 bytes of payload, 2 for the code). */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * A close reason that fits a close frame, whatever it was built from: text
+ * longer than {@link MAX_CLOSE_REASON_BYTES} bytes of UTF-8 is cut at the
+ * last whole character that fits, and marked with an ellipsis. The one
+ * place a reason built from untrusted input (a client's frame, an error
+ * message) is made safe to pass to `close()`.
+ *
+ * @param {string} text The reason as built
+ * @returns {string} At most 123 bytes of UTF-8, never half a character
+ */
+export function closeReason(text: string): string {
+  // Fast path: 123 UTF-16 units are at most 369 bytes, but 41 or fewer are at most 123.
+  if (text.length <= 41 || Buffer.byteLength(text) <= MAX_CLOSE_REASON_BYTES) return text;
+  const ellipsis = '...';
+  const budget = MAX_CLOSE_REASON_BYTES - ellipsis.length;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > budget) break;
+    bytes += size;
+    end += char.length;
+  }
+  return text.slice(0, end) + ellipsis;
 }
 
 /**
