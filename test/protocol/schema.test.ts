@@ -35,7 +35,9 @@ describe('protocol schema', () => {
     const field = fc.oneof(name, offset, fc.boolean(), fc.constant(null), fc.constant([]), fc.dictionary(name, fc.record({ epoch: name, offset })));
     const type = fc.constantFrom('hello', 'send', 'ping', 'welcome', 'recovery', 'message', 'replayed', 'unsubscribed', 'ack', 'pong', 'error', 'nope');
     const keys = ['client', 'session', 'topics', 'id', 'data', 'b64', 'topic', 'epoch', 'offset', 'recovered', 'reason', 'resumed', 'ttlMs', 'heartbeatMs', 'version', 'limits', 'code', 'message'];
-    const frame = fc.record({ type, fields: fc.dictionary(fc.constantFrom(...keys), field, { maxKeys: 8 }) }).map(({ type: t, fields }) => ({ type: t, ...fields }));
+    const frame = fc
+      .record({ type, fields: fc.dictionary(fc.constantFrom(...keys), field, { maxKeys: 8 }) })
+      .map(({ type: t, fields }) => ({ type: t, ...fields }));
     console.log(`schema.test.ts: fast-check seed=${SEED} (replay with FC_SEED=${SEED})`);
     let valid = 0;
     fc.assert(
