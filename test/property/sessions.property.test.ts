@@ -16,11 +16,11 @@ import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
-import type { Connection } from '../../src/core/connection.js';
 import { SessionHub, userTopic } from '../../src/sessions/session-hub.js';
 import type { TopicCursor } from '../../src/protocol/session-protocol.js';
 import { MemoryTopicStore } from '../../src/sessions/topic-store.js';
 import { stallClient, startServer, waitFor, type TestServer } from '../support/server.js';
+import { NaiveResumeHub } from './naive-hubs.js';
 import { checkRuns, recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
@@ -31,15 +31,6 @@ const TTL_MS = 300;
 const HISTORY = 24;
 /** How often each `recovered: false` reason was told over all runs: the steps reach trims and expiry, not only easy resumes. */
 const told = new Map<string, number>();
-
-/** Goes live first and replays a little later: live messages overtake the replay. */
-class NaiveResumeHub extends SessionHub {
-  protected override resumeTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
-    this.subscribe(connection, topic);
-    this.goLive(connection, topic, { epoch: '', offset: 0 });
-    setTimeout(() => void this.catchUp(connection, topic, cursor, resumed), 5);
-  }
-}
 
 type Step =
   | { kind: 'publish'; to: 'alice' | 'bob' | 'room'; count: number }
