@@ -14,6 +14,8 @@
  * actor's system when the actor stopped.
  */
 
+import { MAX_TIMER_MS } from './validation.js';
+
 /** What the lists read the time from and wait with; tests inject their own. */
 export interface TimerClock {
   /** Milliseconds on a monotonic clock. */
@@ -85,13 +87,14 @@ export class TimerLists {
       list = new TimerList(ms);
       this.#lists.set(ms, list);
     }
-    slot.due = this.#clock.now() + ms;
+    const now = this.#clock.now();
+    slot.due = now + ms;
     slot.list = list;
     slot.prev = list.tail;
     if (list.tail === undefined) list.head = slot;
     else list.tail.next = slot;
     list.tail = slot;
-    if (list.handle === undefined && !list.firing) this.#schedule(list, slot.due, slot.due - ms);
+    if (list.handle === undefined && !list.firing) this.#schedule(list, slot.due, now);
   }
 
   /** @param {TimerSlot} slot Disarmed if armed; nothing happens otherwise */
@@ -116,8 +119,12 @@ export class TimerLists {
   }
 
   #schedule(list: TimerList, due: number, now: number): void {
-    list.handleDue = due;
-    list.handle = this.#clock.setTimeout(() => this.#fire(list), Math.max(1, Math.ceil(due - now)));
+    const wait = Math.max(1, Math.ceil(due - now));
+    // Node fires a longer delay (Infinity too) after 1 ms: a due time that far off is reached in steps, each
+    // claiming only its own end, so the slots are not taken for due.
+    const step = wait > MAX_TIMER_MS ? MAX_TIMER_MS : wait;
+    list.handleDue = step === wait ? due : now + step;
+    list.handle = this.#clock.setTimeout(() => this.#fire(list), step);
   }
 
   /** The list's Node timer fired: every slot due now elapses, in the order armed. */

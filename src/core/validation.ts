@@ -77,6 +77,26 @@ export function assertNumberOption(name: string, value: unknown, min: number): v
   }
 }
 
+/** The longest delay Node's timers keep, 2^31 - 1 ms (about 24.8 days): a longer one, `Infinity` too, fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Throw unless `value` is a duration a timer can wait: milliseconds from 1
+ * to {@link MAX_TIMER_MS}, or 0 when `zeroMeans` says what 0 does (`'off'`
+ * for a timeout that can be turned off). Every duration option is checked
+ * with this, so none passes validation only to fire at once.
+ *
+ * @param {string} name The option's name, for the message (`'heartbeatIntervalMs'`, `'sessions.ttlMs'`)
+ * @param {unknown} value The option's value
+ * @param {string} [zeroMeans] What 0 means for this option; without it, 0 is refused
+ * @throws {RangeError} Naming the option, the value and the range
+ */
+export function assertDuration(name: string, value: unknown, zeroMeans?: string): asserts value is number {
+  if (typeof value === 'number' && ((value >= 1 && value <= MAX_TIMER_MS) || (value === 0 && zeroMeans !== undefined))) return;
+  const range = zeroMeans === undefined ? `1 to ${MAX_TIMER_MS}` : `1 to ${MAX_TIMER_MS}, or 0 (${zeroMeans})`;
+  throw new RangeError(`Invalid option ${name}: ${String(value)} (expected milliseconds from ${range})`);
+}
+
 /** Topic names are at most this long (the protocol's limit on names). */
 const MAX_TOPIC_LENGTH = 200;
 

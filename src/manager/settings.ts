@@ -4,7 +4,7 @@
  * nothing is made.
  */
 import { DEFAULTS } from '../core/constants.js';
-import { assertNumberOption } from '../core/validation.js';
+import { assertDuration, assertNumberOption } from '../core/validation.js';
 import type { ConnectionManagerOptions } from './options.js';
 
 /** Every option the defaults cover, filled in. */
@@ -22,9 +22,9 @@ function withDefaults(options: ConnectionManagerOptions) {
  */
 export function managerSettings(options: ConnectionManagerOptions): ManagerSettings {
   const o = withDefaults(options);
-  assertNumberOption('closeTimeoutMs', o.closeTimeoutMs, 1);
-  assertNumberOption('handshakeTimeoutMs', o.handshakeTimeoutMs, 1);
-  assertNumberOption('heartbeatIntervalMs', o.heartbeatIntervalMs, 0);
+  assertDuration('closeTimeoutMs', o.closeTimeoutMs);
+  assertDuration('handshakeTimeoutMs', o.handshakeTimeoutMs);
+  assertDuration('heartbeatIntervalMs', o.heartbeatIntervalMs, 'off');
   assertNumberOption('maxConnections', o.maxConnections, 1);
   assertNumberOption('maxConnectionsPerUser', o.maxConnectionsPerUser, 1);
   assertNumberOption('maxBufferedBytes', o.maxBufferedBytes, 0);

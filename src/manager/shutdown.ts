@@ -4,7 +4,7 @@
  */
 import type { Connection } from '../core/connection.js';
 import { DEFAULTS } from '../core/constants.js';
-import { assertCloseArgs, assertNumberOption } from '../core/validation.js';
+import { assertCloseArgs, assertDuration, assertNumberOption } from '../core/validation.js';
 import type { ShutdownOptions, ShutdownReport } from './options.js';
 
 /** Shutdown options with their defaults, checked. */
@@ -30,9 +30,9 @@ export function shutdownPlan(options: ShutdownOptions): ShutdownPlan {
     batchIntervalMs: options.batchIntervalMs ?? DEFAULTS.shutdownBatchIntervalMs
   };
   assertCloseArgs(plan.code, plan.reason);
-  assertNumberOption('timeoutMs', plan.timeoutMs, 0);
+  assertDuration('timeoutMs', plan.timeoutMs, 'terminate at once');
   assertNumberOption('batchSize', plan.batchSize, 1);
-  assertNumberOption('batchIntervalMs', plan.batchIntervalMs, 0);
+  assertDuration('batchIntervalMs', plan.batchIntervalMs, 'the next turn of the event loop');
   return plan;
 }
 

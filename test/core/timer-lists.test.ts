@@ -175,6 +175,25 @@ describe('TimerLists', () => {
     }
   });
 
+  it.each([2 ** 31, 3e9, Infinity])('does not elapse a timer of %d ms early, though Node fires a delay over 2^31 - 1 ms after 1 ms (#25)', (ms) => {
+    const clock = new CountingClock();
+    const timers = new TimerLists(clock);
+    let elapsed = 0;
+    const slot = new TimerSlot({ _timerElapsed: () => elapsed++ });
+    const setTimeout = vi.spyOn(clock, 'setTimeout');
+    timers.arm(slot, ms);
+    // No clock timer longer than Node keeps: the due time is reached in steps.
+    expect(setTimeout.mock.calls.map(([, delay]) => delay)).toEqual([2 ** 31 - 1]);
+    clock.increment(2 ** 31 - 1);
+    expect(elapsed).toBe(0);
+    expect(slot.armed).toBe(true);
+    if (ms !== Infinity) {
+      clock.increment(ms - (2 ** 31 - 1));
+      expect(elapsed).toBe(1);
+    }
+    timers.disarm(slot);
+  });
+
   it('treats a duration of 0 as off: arming with it only disarms', () => {
     const clock = new CountingClock();
     const timers = new TimerLists(clock);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertCloseArgs, assertNumberOption, isValidCloseCode } from '../../src/core/validation.js';
+import { MAX_TIMER_MS, assertCloseArgs, assertDuration, assertNumberOption, isValidCloseCode } from '../../src/core/validation.js';
 
 describe('isValidCloseCode (RFC 6455 section 7.4)', () => {
   it.each([1000, 1001, 1002, 1003, 1007, 1008, 1011, 1014, 3000, 3999, 4000, 4999])('accepts %d', (code) => {
@@ -74,4 +74,27 @@ describe('assertNumberOption', () => {
     expect(() => assertNumberOption('someOption', value, min)).toThrow(RangeError);
     expect(() => assertNumberOption('someOption', value, min)).toThrow(`Invalid option someOption: ${String(value)}`);
   });
+});
+
+describe('assertDuration: what a timer can wait (#25)', () => {
+  it.each([1, 1.5, 1_000, MAX_TIMER_MS])('accepts %d ms', (value) => {
+    expect(() => assertDuration('someTimeoutMs', value)).not.toThrow();
+  });
+
+  it('accepts 0 only where the option says what 0 means, and names it in the message otherwise', () => {
+    expect(() => assertDuration('heartbeatIntervalMs', 0, 'off')).not.toThrow();
+    expect(() => assertDuration('closeTimeoutMs', 0)).toThrow(
+      new RangeError(`Invalid option closeTimeoutMs: 0 (expected milliseconds from 1 to ${MAX_TIMER_MS})`)
+    );
+  });
+
+  // Node keeps no delay over 2^31 - 1 ms: a longer one, Infinity too, fires after 1 ms.
+  it.each([MAX_TIMER_MS + 1, 3e9, Infinity, -1, 0.5, Number.NaN, -Infinity, '1000', null, undefined, 1000n])(
+    'refuses %s, naming the option, the value and the range',
+    (value) => {
+      expect(() => assertDuration('heartbeatIntervalMs', value, 'off')).toThrow(
+        new RangeError(`Invalid option heartbeatIntervalMs: ${String(value)} (expected milliseconds from 1 to ${MAX_TIMER_MS}, or 0 (off))`)
+      );
+    }
+  );
 });
