@@ -27,9 +27,9 @@ export interface ConnectionRecord {
   /** The user the server knows the connection as (from the upgrade request); `undefined` for an anonymous one. */
   user: string | undefined;
   /** Every frame the client sent, in order, as sent (the first is its hello). */
-  sent: readonly string[];
+  sent: string[];
   /** Every message the server sent, in order: text frames as text, binary ones as bytes. */
-  received: ReadonlyArray<string | Uint8Array>;
+  received: Array<string | Uint8Array>;
   /** Absent while the connection is open. */
   close?: CloseRecord;
   /**
