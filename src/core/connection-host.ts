@@ -41,6 +41,8 @@ export interface ConnectionHost {
   onSerializationFailed(connection: Connection | undefined, error: SerializationError): void;
   onTransportError(connection: Connection, error: Error): void;
   onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void;
+  /** `onTransition` or `onClosed` threw: the connection went on (its state and `closed` are settled); report it. */
+  onCallbackFailed(connection: Connection, callback: 'onTransition' | 'onClosed', error: unknown): void;
 }
 
 /** Options for creating a {@link Connection}; the manager fills them in. */

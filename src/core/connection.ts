@@ -98,6 +98,8 @@ export class Connection {
   #batch: SendBatch | undefined;
   /** The turn of this connection's last send that was written alone (see {@link currentTurn}). */
   #sendTurn = 0;
+  /** Transitions the actor made in the step under way, told to the host once the step is done (see {@link _entered}). */
+  #untold: TransitionRecord[] | undefined;
   /** The TCP socket under ws, read at open (see ws-internals.ts); `undefined` if ws hides it. */
   #tcp: Duplex | undefined;
   /** No extension (permessage-deflate) negotiated and the TCP socket known: ws writes each frame as it is sent. */
@@ -357,11 +359,13 @@ export class Connection {
     const before = actor.getSnapshot();
     actor.send(event);
     if (actor.getSnapshot() === before) this.#host.onEventIgnored(this, event.type);
+    if (this.#untold !== undefined) this.#tell();
   }
 
   /**
-   * @internal The actor entered `to` (its `reportEntry` action): record the
-   * transition, and settle everything once `closed`.
+   * @internal The actor entered `to` (its `reportEntry` action): the state,
+   * the record and, once `closed`, the close info are settled here, in the
+   * step; the host is told once the step is done ({@link _dispatch}).
    */
   _entered(to: ConnectionState, context: ConnectionContext, eventType: string): void {
     const from = this.#state;
@@ -382,14 +386,39 @@ export class Connection {
       record.reason = context.reason;
       record.initiator = context.initiator;
     }
-    this.#host.onTransition(this, record);
+    (this.#untold ??= []).push(record);
     if (to === 'closed') {
       const info = closeInfoOf(context);
       unbindActor(this.#actor);
       systems.release(this.#system);
       this.#closeInfo = info;
       this.#resolveClosed?.(info);
-      this.#host.onClosed(this, info);
+    }
+  }
+
+  /**
+   * Tell the host of the transitions of the step just done. Never from
+   * inside the actor's step: what a listener does then (a `close()` from a
+   * `transition` listener) takes effect before it returns instead of being
+   * queued behind the step, and a throw (a logger on a full disk) cannot
+   * stop the actor and strand the connection. A throw is the host's to
+   * report; the lifecycle goes on.
+   */
+  #tell(): void {
+    const records = this.#untold!;
+    this.#untold = undefined;
+    for (const record of records) {
+      try {
+        this.#host.onTransition(this, record);
+      } catch (error) {
+        this.#host.onCallbackFailed(this, 'onTransition', error);
+      }
+      if (record.to !== 'closed') continue;
+      try {
+        this.#host.onClosed(this, this.#closeInfo!);
+      } catch (error) {
+        this.#host.onCallbackFailed(this, 'onClosed', error);
+      }
     }
   }
 

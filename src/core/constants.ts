@@ -16,7 +16,9 @@ export const DEFAULTS = Object.freeze({
   shutdownReason: 'server shutting down',
   shutdownTimeoutMs: 10_000,
   shutdownBatchSize: Infinity,
-  shutdownBatchIntervalMs: 0
+  shutdownBatchIntervalMs: 0,
+  /** How long `identify` may take before an upgrade is refused with 503 (`attach` and the adapters). */
+  identifyTimeoutMs: 10_000
 });
 
 /** Close codes this package sends on its own, with the reason it gives. */

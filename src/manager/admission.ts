@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Connection } from '../core/connection.js';
 import type { ConnectionRegistry } from '../core/connection-registry.js';
 import { CLOSE_CODES } from '../core/constants.js';
+import { logSafely } from '../core/logging.js';
 import type { AuthenticateResult, ConnectionManagerOptions } from './options.js';
 
 const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
@@ -72,7 +73,7 @@ export class Admission {
     try {
       result = await this.#rules.authenticate!({ connection, request });
     } catch (error) {
-      this.#rules.logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'authenticate threw; closing');
+      logSafely(this.#rules.logger, 'warn', { connectionId: connection.id, userId: connection.userId, err: error }, 'authenticate threw; closing');
       result = false;
     }
     if (connection.state !== 'connecting') return;

@@ -3,7 +3,6 @@
  * sends to one, to a user or to everyone, closes and shuts down.
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import type { CloseInfo, ConnectionEvent, ConnectionState } from '../../machines/connection.machine.js';
@@ -12,7 +11,7 @@ import { newId } from '../core/ids.js';
 import { Connection } from '../core/connection.js';
 import type { ConnectionHost, TransitionRecord } from '../core/connection-host.js';
 import { ConnectionRegistry, type StateCounts } from '../core/connection-registry.js';
-import { auditLogger, defaultLogger } from '../core/logging.js';
+import { auditLogger, defaultLogger, logSafely, logWriteFailures } from '../core/logging.js';
 import { refused, type SendFailureReason, type SendReport, type SendResult } from '../core/send-result.js';
 import { type SerializationError, guardSerializer, serialize } from '../core/serialization.js';
 import { assertCloseArgs, assertMembership } from '../core/validation.js';
@@ -21,6 +20,7 @@ import { SessionHub, type PublishResult, type SessionHost, type SessionOptions, 
 import type { TopicPosition } from '../sessions/topic-store.js';
 import type { Cluster, ClusterCounts, UserPresence } from './cluster.js';
 import { Admission } from './admission.js';
+import { attachServer } from './attach.js';
 import { LocalDelivery } from './delivery.js';
 import { FanOut } from './fan-out.js';
 import { Histories } from './histories.js';
@@ -92,8 +92,10 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       onRefused: (connection, reason) => this.#onRefused(connection, reason),
       onSerializationFailed: (connection, error) => this.#onSerializationFailed(connection, error),
       onTransportError: (connection, error) =>
-        this.#logger.warn({ connectionId: connection.id, userId: connection.userId, err: error }, 'transport error'),
-      onEventIgnored: (connection, event) => this.#onEventIgnored(connection, event)
+        logSafely(this.#logger, 'warn', { connectionId: connection.id, userId: connection.userId, err: error }, 'transport error'),
+      onEventIgnored: (connection, event) => this.#onEventIgnored(connection, event),
+      onCallbackFailed: (connection, callback, error) =>
+        logSafely(this.#logger, 'error', { connectionId: connection.id, userId: connection.userId, err: error }, `${callback} threw; the connection went on`)
     };
     const makeHub = options.sessionHub ?? ((host: SessionHost, sessionOptions: SessionOptions | undefined) => new SessionHub(host, sessionOptions));
     this.#sessions = makeHub(
@@ -175,6 +177,12 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     return this.#logger;
   }
 
+  /** Log and audit records dropped because the logger or the audit target threw (the first is a process warning). */
+  get logFailures(): number {
+    const logger = logWriteFailures(this.#logger);
+    return this.#audit === this.#logger ? logger : logger + logWriteFailures(this.#audit);
+  }
+
   /** Whether `shutdown()` was called. */
   get shuttingDown(): boolean {
     return this.#shuttingDown;
@@ -226,27 +234,16 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   /**
-   * Accept every connection of a `WebSocketServer`.
+   * Accept every connection of a `WebSocketServer`; `identify` decides
+   * before the handshake (a throw refuses with 500: fail closed).
    *
    * @param {WebSocketServer} wss The server
    * @param {AttachOptions} [options] How to identify users from the request
    * @returns {() => void} Detaches the manager from the server
+   * @throws {RangeError} If `identifyTimeoutMs` is not a duration
    */
   attach(wss: WebSocketServer, options: AttachOptions = {}): () => void {
-    const { identify } = options;
-    const onConnection = (ws: WebSocket, request: IncomingMessage): void => {
-      let identity: Omit<AcceptOptions, 'request'> | undefined;
-      try {
-        identity = identify?.(request);
-      } catch (error) {
-        this.#logger.error({ err: error }, 'identify threw; accepting without a user');
-      }
-      this.accept(ws, { ...identity, request });
-    };
-    wss.on('connection', onConnection);
-    return () => {
-      wss.off('connection', onConnection);
-    };
+    return attachServer(this, wss, options);
   }
 
   /**
@@ -273,7 +270,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   send(id: string, message: unknown): Promise<SendResult> {
     const connection = this.#registry.get(id);
     if (connection) return connection.send(message);
-    this.#logger.warn({ connectionId: id }, 'send to unknown connection');
+    logSafely(this.#logger, 'warn', { connectionId: id }, 'send to unknown connection');
     return refused('not_found');
   }
 
@@ -322,7 +319,6 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     return this.#sessions.position(topic);
   }
 
-
   /**
    * Make a user a member of a topic (a room): every session of the user,
    * now and later, follows it until `unsubscribe`. The server decides,
@@ -362,7 +358,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     assertCloseArgs(code, reason);
     const connection = this.#registry.get(id);
     if (connection) return connection.close(code, reason);
-    this.#logger.warn({ connectionId: id }, 'close of unknown connection');
+    logSafely(this.#logger, 'warn', { connectionId: id }, 'close of unknown connection');
     return Promise.resolve(undefined);
   }
 
@@ -393,34 +389,36 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   #onTransition(connection: Connection, record: TransitionRecord): void {
     this.#registry.moved(record.from, record.to);
     this.#histories.record(connection.id, record);
-    this.#audit.info(record, 'transition');
+    logSafely(this.#audit, 'info', record, 'transition');
     this.#emitSafely('transition', connection, record);
   }
 
   #onClosed(connection: Connection, info: CloseInfo): void {
-    this.#sessions.closed(connection);
+    // The registry first: nothing the session hub does may leave a closed connection in it.
     this.#registry.remove(connection);
     this.#histories.closed(connection.id);
+    try {
+      this.#sessions.closed(connection);
+    } catch (error) {
+      logSafely(this.#logger, 'error', { connectionId: connection.id, userId: connection.userId, err: error }, 'session hub failed on close');
+    }
     this.#emitSafely('close', connection, info);
   }
 
   #onRefused(connection: Connection, reason: SendFailureReason): void {
     if (this.#audit.isLevelEnabled('debug')) {
-      this.#audit.debug(
-        { connectionId: connection.id, userId: connection.userId, state: connection.state, reason },
-        'send refused'
-      );
+      logSafely(this.#audit, 'debug', { connectionId: connection.id, userId: connection.userId, state: connection.state, reason }, 'send refused');
     }
   }
 
   #onSerializationFailed(connection: Connection | undefined, error: SerializationError): void {
-    this.#logger.error({ connectionId: connection?.id, userId: connection?.userId, err: error }, 'message not serializable');
+    logSafely(this.#logger, 'error', { connectionId: connection?.id, userId: connection?.userId, err: error }, 'message not serializable');
   }
 
   #onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void {
     this.#ignoredEvents++;
     if (this.#logger.isLevelEnabled('debug')) {
-      this.#logger.debug({ connectionId: connection.id, userId: connection.userId, state: connection.state, event }, 'event ignored');
+      logSafely(this.#logger, 'debug', { connectionId: connection.id, userId: connection.userId, state: connection.state, event }, 'event ignored');
     }
   }
 
@@ -446,7 +444,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       subject instanceof Connection
         ? { connectionId: subject.id, userId: subject.userId }
         : { sessionId: (subject as SessionTransitionRecord).sessionId, userId: (subject as SessionTransitionRecord).userId };
-    this.#logger.error({ ...about, err: error }, `${event} listener ${how}`);
+    logSafely(this.#logger, 'error', { ...about, err: error }, `${event} listener ${how}`);
   }
 }
 

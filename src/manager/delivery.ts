@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Connection } from '../core/connection.js';
 import { WRITTEN, type ConnectionHost } from '../core/connection-host.js';
 import type { ConnectionRegistry } from '../core/connection-registry.js';
+import { logSafely } from '../core/logging.js';
 import { countRejected, type SendReport } from '../core/send-result.js';
 import { SerializationError } from '../core/serialization.js';
 
@@ -100,7 +101,7 @@ export class LocalDelivery implements Delivery {
     try {
       return filter(connection);
     } catch (error) {
-      this.#logger.error({ connectionId: connection.id, userId: connection.userId, err: error }, 'broadcast filter threw; skipping connection');
+      logSafely(this.#logger, 'error', { connectionId: connection.id, userId: connection.userId, err: error }, 'broadcast filter threw; skipping connection');
       return false;
     }
   }

@@ -12,6 +12,7 @@ import type { AuditTarget } from '../core/logging.js';
 import type { Serializer } from '../core/serialization.js';
 import type { SessionHost, SessionHub, SessionOptions, SessionTransitionRecord } from '../sessions/session-hub.js';
 import type { Cluster } from './cluster.js';
+import type { Identify } from './upgrade-gate.js';
 
 /** What the `authenticate` hook is given. */
 export interface AuthenticateRequest {
@@ -85,8 +86,15 @@ export interface AcceptOptions {
 }
 
 export interface AttachOptions {
-  /** Derive the user and metadata from the upgrade request. */
-  identify?: (request: IncomingMessage) => Omit<AcceptOptions, 'request'> | undefined;
+  /**
+   * Who the upgrade request belongs to, decided before the handshake (ws's
+   * `verifyClient`): `{ userId?, metadata? }`, `true` or nothing to accept,
+   * `false` for 401, `{ status, reason? }` to refuse; a throw is logged and
+   * refused with 500 (no connection is made, as with the adapters).
+   */
+  identify?: Identify;
+  /** How long `identify` may take; then the upgrade is refused with 503. Default 10000. */
+  identifyTimeoutMs?: number;
 }
 
 export interface ConnectOptions {

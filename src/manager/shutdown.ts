@@ -37,35 +37,48 @@ export function shutdownPlan(options: ShutdownOptions): ShutdownPlan {
 }
 
 /**
- * Close every target; terminate what is still open after `timeoutMs`.
+ * Close every target; terminate what is still open after `timeoutMs`. Ends
+ * by the deadline whatever the targets do: one whose `closed` has not
+ * settled by then is counted as terminated rather than waited for.
  *
- * @returns {Promise<ShutdownReport>} Once every target is `closed`
+ * @returns {Promise<ShutdownReport>} Once every target is `closed`, or at the deadline
  */
 export async function closeAll(targets: readonly Connection[], plan: ShutdownPlan): Promise<ShutdownReport> {
   const { code, reason, batchSize, batchIntervalMs } = plan;
-  const outcomes = Promise.all(targets.map((c) => c.closed));
+  // Counted as each settles, so the count stands at the deadline too.
+  let timedOut = 0;
+  const outcomes = Promise.all(
+    targets.map((c) =>
+      c.closed.then((info) => {
+        if (info.initiator === 'timeout') timedOut++;
+      })
+    )
+  );
   let terminated = 0;
-  const deadline = setTimeout(() => {
-    for (const connection of targets) {
-      if (connection.state !== 'closed') {
-        terminated++;
-        void connection.terminate();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'deadline'>((resolve) => {
+    timer = setTimeout(() => {
+      for (const connection of targets) {
+        if (connection.state !== 'closed') {
+          terminated++;
+          void connection.terminate();
+        }
       }
-    }
-  }, plan.timeoutMs);
+      resolve('deadline');
+    }, plan.timeoutMs);
+  });
   try {
     for (let i = 0; i < targets.length; i += batchSize) {
       // Yield between batches even at 0 ms, so each batch's close frames go out before the next.
-      if (i > 0) await delay(batchIntervalMs);
+      if (i > 0 && (await Promise.race([delay(batchIntervalMs), deadline])) === 'deadline') break;
       for (const connection of targets.slice(i, i + batchSize)) {
         if (connection.state === 'connecting' || connection.state === 'connected') void connection.close(code, reason);
       }
     }
-    const infos = await outcomes;
-    terminated += infos.filter((info) => info.initiator === 'timeout').length;
-    return { closed: infos.length - terminated, terminated };
+    await Promise.race([outcomes, deadline]);
+    return { closed: targets.length - terminated - timedOut, terminated: terminated + timedOut };
   } finally {
-    clearTimeout(deadline);
+    clearTimeout(timer);
   }
 }
 

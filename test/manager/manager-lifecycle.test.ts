@@ -5,6 +5,7 @@
  * history(), and what is logged for unknown ids.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
 import { ConnectionManager, type Connection, type ConnectionManagerOptions } from '../../src/index.js';
 import { serverPerTest } from '../support/per-test-server.js';
 import { LOG_LEVELS, captureLogger, silentLogger, stallClient, waitFor } from '../support/server.js';
@@ -65,7 +66,7 @@ describe('identify', () => {
     expect(records.filter((r) => r.level >= LOG_LEVELS.warn)).toEqual([]);
   });
 
-  it('that throws leaves the connection accepted with no user, and the error logged', async () => {
+  it('that throws refuses the upgrade with 500 before the handshake, no connection is made, and the error is logged (fail closed, #25)', async () => {
     const { logger, records } = captureLogger('warn');
     const s = await start({ logger });
     s.detach();
@@ -76,14 +77,87 @@ describe('identify', () => {
         }
       })
     );
+    let made = 0;
+    s.manager.on('connection', () => made++);
+    expect(await upgradeStatus(s.port)).toBe(500);
+    expect(made).toBe(0);
+    expect(s.manager.size).toBe(0);
+    expect(records).toEqual([
+      expect.objectContaining({ level: LOG_LEVELS.error, msg: 'identify threw; upgrade refused with 500', err: expect.objectContaining({ message: 'bad cookie' }) })
+    ]);
+  });
+
+  it.each([
+    ['false', () => false, 401],
+    ['{ status: 403 }', () => ({ status: 403, reason: 'not you' }), 403],
+    ['a number', () => 42 as never, 500],
+    ['a userId that is not a string', () => ({ userId: 7 }) as never, 500]
+  ])('that returns %s refuses the upgrade with %d', async (_name, identify, status) => {
+    const s = await start();
+    s.detach();
+    cleanup(s.manager.attach(s.wss, { identify }));
+    expect(await upgradeStatus(s.port)).toBe(status);
+    expect(s.manager.size).toBe(0);
+  });
+
+  it('that returns true accepts anonymously, as authenticate may (#25)', async () => {
+    const s = await start();
+    s.detach();
+    cleanup(s.manager.attach(s.wss, { identify: () => true }));
     const { connection } = await s.connect('ignored');
     expect(connection.state).toBe('connected');
     expect(connection.userId).toBeUndefined();
-    expect(records).toEqual([
-      expect.objectContaining({ level: LOG_LEVELS.error, msg: 'identify threw; accepting without a user', err: expect.objectContaining({ message: 'bad cookie' }) })
-    ]);
+  });
+
+  it('that does not answer within identifyTimeoutMs refuses with 503 (async, before the handshake)', async () => {
+    const { logger, records } = captureLogger('warn');
+    const s = await start({ logger });
+    s.detach();
+    cleanup(s.manager.attach(s.wss, { identify: () => new Promise(() => {}), identifyTimeoutMs: 100 }));
+    expect(await upgradeStatus(s.port)).toBe(503);
+    expect(s.manager.size).toBe(0);
+    expect(records).toEqual([expect.objectContaining({ level: LOG_LEVELS.warn, msg: 'identify did not answer in time; upgrade refused with 503', identifyTimeoutMs: 100 })]);
+  });
+
+  it('refuses a bad identifyTimeoutMs at attach, naming it', async () => {
+    const s = await start();
+    expect(() => s.manager.attach(s.wss, { identify: () => true, identifyTimeoutMs: 2 ** 31 })).toThrow(/Invalid option identifyTimeoutMs: 2147483648/);
+  });
+
+  it("runs the application's own verifyClient after identify, and detach puts it back", async () => {
+    const s = await start();
+    s.detach();
+    const seen: string[] = [];
+    const theirs = (info: { req: { url?: string } }): boolean => {
+      seen.push(info.req.url ?? '');
+      return !(info.req.url ?? '').includes('blocked');
+    };
+    (s.wss.options as { verifyClient?: unknown }).verifyClient = theirs;
+    const detach = s.manager.attach(s.wss, { identify: (request) => ({ userId: new URL(request.url!, 'http://x').searchParams.get('user') ?? undefined }) });
+    const { connection } = await s.connect('ann');
+    expect(connection.userId).toBe('ann');
+    expect(await upgradeStatus(s.port, '/?user=x&blocked')).toBe(401);
+    expect(seen).toEqual(['/?user=ann', '/?user=x&blocked']);
+    detach();
+    expect((s.wss.options as { verifyClient?: unknown }).verifyClient).toBe(theirs);
   });
 });
+
+/** The HTTP status a refused upgrade got. */
+function upgradeStatus(port: number, path = '/?user=u'): Promise<number> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+  ws.on('error', () => {});
+  return new Promise((resolve, reject) => {
+    ws.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error('the upgrade was accepted'));
+    });
+  });
+}
 
 describe('authenticate', () => {
   it.each([

@@ -1,0 +1,78 @@
+/**
+ * `manager.attach(wss)`: every connection of a `WebSocketServer`, with
+ * `identify` run before the handshake through the shared upgrade checks
+ * (`upgrade-gate.ts`, #25). The checks are the server's `verifyClient`, which
+ * ws calls from `handleUpgrade` with the socket guarded by its own 'error'
+ * listener, whether ws listens itself (`port`, `server`) or the
+ * application calls `handleUpgrade` (`noServer`). A `verifyClient` the
+ * application set runs after them; `detach` puts it back.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import { CLOSE_CODES, DEFAULTS } from '../core/constants.js';
+import type { Connection } from '../core/connection.js';
+import { logSafely } from '../core/logging.js';
+import { assertDuration } from '../core/validation.js';
+import type { AcceptOptions, AttachOptions } from './options.js';
+import { decideUpgrade, decidedIdentity, rememberIdentity, upgradeChecks } from './upgrade-gate.js';
+
+/** What attaching needs of the manager. */
+export interface AttachTarget {
+  readonly logger: Logger;
+  accept(ws: WebSocket, options: AcceptOptions): Connection;
+}
+
+type VerifyInfo = { origin: string; secure: boolean; req: IncomingMessage };
+type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
+type VerifyClient = ((info: VerifyInfo) => boolean) | ((info: VerifyInfo, callback: VerifyCallback) => void);
+
+/**
+ * @param {AttachTarget} manager Accepts the sockets
+ * @param {WebSocketServer} wss The server
+ * @param {AttachOptions} options `identify` and its timeout
+ * @returns {() => void} Detaches
+ * @throws {RangeError} If `identifyTimeoutMs` is not a duration
+ */
+export function attachServer(manager: AttachTarget, wss: WebSocketServer, options: AttachOptions): () => void {
+  const { identify } = options;
+  const identifyTimeoutMs = options.identifyTimeoutMs ?? DEFAULTS.identifyTimeoutMs;
+  assertDuration('identifyTimeoutMs', identifyTimeoutMs);
+  const logger = manager.logger;
+  const serverOptions = wss.options as { verifyClient?: VerifyClient | null };
+  const theirs = serverOptions.verifyClient ?? undefined;
+  let ours: VerifyClient | undefined;
+  if (identify !== undefined) {
+    const checks = upgradeChecks({ identify, identifyTimeoutMs, logger });
+    ours = (info: VerifyInfo, callback: VerifyCallback): void => {
+      void decideUpgrade(checks, info.req, logger)
+        .then((verdict) => {
+          if (!verdict.accept) return callback(false, verdict.status, verdict.reason);
+          rememberIdentity(info.req, verdict.identity);
+          if (theirs === undefined) return callback(true);
+          if (theirs.length === 2) return theirs(info, callback);
+          callback((theirs as (info: VerifyInfo) => boolean)(info));
+        })
+        .catch((error: unknown) => {
+          // ws threw from the callback (the socket upgraded twice) or the application's verifyClient threw.
+          logSafely(logger, 'error', { err: error }, 'upgrade failed after identify');
+          info.req.socket.destroy();
+        });
+    };
+    serverOptions.verifyClient = ours;
+  }
+  const onConnection = (ws: WebSocket, request: IncomingMessage): void => {
+    const identity = decidedIdentity(request);
+    if (identify !== undefined && identity === undefined) {
+      // Handed over without going through handleUpgrade's checks: fail closed, with a code the peer can read.
+      void manager.accept(ws, { request }).close(CLOSE_CODES.POLICY_VIOLATION, 'identity not decided');
+      return;
+    }
+    manager.accept(ws, { ...identity, request });
+  };
+  wss.on('connection', onConnection);
+  return () => {
+    wss.off('connection', onConnection);
+    if (ours !== undefined && serverOptions.verifyClient === ours) serverOptions.verifyClient = theirs ?? null;
+  };
+}
