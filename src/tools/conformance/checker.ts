@@ -27,6 +27,8 @@ const ERROR_CLOSES: Readonly<Record<string, readonly number[]>> = {
   forbidden: [4403, 1008],
   too_large: [1009, 4400]
 };
+/** Section 7: codes after which a client stops; a server closes a conforming client with none of them. */
+const FINAL_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1009, 4400, 4403]);
 /** At most this many breaches are reported per connection: one broken rule should not bury the others. */
 const MAX_PER_CONNECTION = 40;
 
@@ -274,6 +276,10 @@ class ConnectionCheck {
     const close = record.close;
     const last = record.received.length;
     if (close !== undefined && close.by === 'server') this.#closeCode(close.code, close.reason);
+    this.#clientFrames();
+    if (close?.by === 'server' && FINAL_CODES.has(close.code) && record.expectedClose === undefined) {
+      this.#breach(-1, 'close', `closed with ${close.code} (${shown(close.reason)}), a final code, though the client was not meant to break the protocol (7)`);
+    }
     if (record.expectedClose !== undefined) {
       const expected = record.expectedClose.join(' or ');
       if (close === undefined) this.#breach(-1, 'close', `still open, but the client broke the protocol: ${expected} was due (7)`);
@@ -296,6 +302,19 @@ class ConnectionCheck {
     }
     for (const [topic, stream] of this.#streams) {
       if (stream.replaying !== undefined) this.#breach(last, 'replay', `the replay of ${shown(topic)} from ${at(stream.replaying)} never ended with replayed (4.2)`);
+    }
+  }
+
+  /** The client's side of sections 1.4 and 3.3: a breach here is the client's, and explains a refusal. */
+  #clientFrames(): void {
+    const { sent } = this.#record;
+    if (sent.length > 0 && this.#sent.hello === undefined) this.#breach(-1, 'client', `the client's first frame is not a hello: ${shown(sent[0])} (1.4)`);
+    const ids = this.#sent.sendIds;
+    for (let k = 1; k < ids.length; k++) {
+      if (ids[k]! <= ids[k - 1]!) {
+        this.#breach(-1, 'client', `the client sent id ${ids[k]} after id ${ids[k - 1]}: on a connection ids rise, resends first (3.3)`);
+        return;
+      }
     }
   }
 

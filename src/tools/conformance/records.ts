@@ -98,8 +98,10 @@ export type Rule =
   | 'ack'
   /** 3.3: each (session, client, id) handed to the application once, none skipped, every acknowledged one. */
   | 'delivery'
-  /** 4.5, 7: close codes of the table, an error just before a close. */
-  | 'close';
+  /** 4.5, 7: close codes of the table, an error just before a close, no final close of a client that broke no rule. */
+  | 'close'
+  /** 1.4, 3.3: the client's own frames: hello first, send ids increasing on a connection. */
+  | 'client';
 
 /** One breach: where (the connection, the index of the received frame, or -1 for the connection as a whole) and what. */
 export interface Violation {

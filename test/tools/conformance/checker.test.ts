@@ -256,7 +256,7 @@ describe('conformance checker: sends, acks and deliveries (3.3, 3.4, 6.4)', () =
 describe('conformance checker: errors and close codes (4.5, 7)', () => {
   const error = frame({ type: 'error', code: 'malformed', message: 'frame is not JSON' });
   const refused = (received: string[], code: number, extra: Partial<ConnectionRecord> = {}): ConnectionRecord =>
-    ({ id: 'fuzz', user: 'alice', sent: ['not json'], received, close: { code, reason: '', by: 'server' }, ...extra });
+    ({ id: 'fuzz', user: 'alice', sent: [hello(), 'not json'], received, close: { code, reason: '', by: 'server' }, expectedClose: [4400], ...extra });
 
   it('fails a code section 7 does not list, and one that does not fit the error', () => {
     expectRule(refused([error], 1005), refused([error], 4400), 'close', /1005 \(no code\)/);
@@ -272,8 +272,25 @@ describe('conformance checker: errors and close codes (4.5, 7)', () => {
     expectRule(refused([], 1000, { expectedClose: [4400] }), refused([error], 4400, { expectedClose: [4400] }), 'close', /closed with 1000.*4400 was due/);
   });
 
+  it('fails a final close of a client that was not meant to break the protocol', () => {
+    expectRule(refused([error], 4400, { expectedClose: undefined }), refused([error], 4400), 'close', /4400 \(""\), a final code, though the client was not meant/);
+  });
+
+  it('names the client\'s own breaches: a first frame that is not a hello, send ids that do not rise', () => {
+    expectRule(refused([error], 4400, { sent: [send(1, 'x')] }), refused([error], 4400), 'client', /first frame is not a hello/);
+    const joinFirst = fresh([ack(3)], { sent: [hello(), send(3, 'join'), send(1, 'a'), send(2, 'b')] });
+    expectRule(joinFirst, fresh([ack(1), ack(2), ack(3)], { sent: [hello(), send(1, 'a'), send(2, 'b'), send(3, 'join')] }), 'client', /sent id 1 after id 3/);
+  });
+
   it('fails topic frames on a connection refused with 4403', () => {
-    const foreign = (received: string[]): ConnectionRecord => ({ id: 'liar', user: 'bob', sent: [hello({ session: 'S1' })], received, close: { code: 4403, reason: '', by: 'server' } });
+    const foreign = (received: string[]): ConnectionRecord => ({
+      id: 'liar',
+      user: 'bob',
+      sent: [hello({ session: 'S1' })],
+      received,
+      close: { code: 4403, reason: '', by: 'server' },
+      expectedClose: [4403]
+    });
     const forbidden = frame({ type: 'error', code: 'forbidden', message: 'session belongs to another user' });
     expectRule(foreign([recovery('broadcast', 0), forbidden]), foreign([forbidden]), 'close', /refused with 4403/);
   });
