@@ -2,19 +2,37 @@
  * `ws-lifecycle/client`: the reconnecting session client (#11), one source
  * for browsers (the global `WebSocket`) and Node (pass `ws`'s). Its
  * lifecycle is machines/client.machine.ts; this file does the socket I/O.
- * It resumes with its session token and its offset per topic, drops any
- * message at or below an offset it already has, and queues what the
- * application sends while it is away: each send is numbered, resent after
- * a resume until the server acknowledges it, and delivered by the server
- * once. No Node module is imported here.
+ * It follows docs/protocol.md: it resumes with its session token and its
+ * cursor per topic (dropping cursors of topics the session no longer
+ * follows), drops any message at or below a cursor, resets a cursor to
+ * where a `recovery` says the stream continues even when that is lower,
+ * and resumes when a frame breaks the protocol (a gap, a message before
+ * its recovery, a frame that is not JSON) instead of trusting it. It
+ * queues what the application sends while it is away: each send is
+ * numbered per client instance (a reload or a second tab is a new
+ * instance, with a new random `client` id), resent in order after a resume
+ * before any new one until the server acknowledges it, and delivered by the
+ * server once. It stops for good on the close codes the protocol calls
+ * final. Nothing thrown by a socket handler escapes, and no Node module is
+ * imported here.
  */
 import { createActor } from 'xstate';
 import { clientMachine, type ClientState } from '../../machines/client.machine.js';
-import { SESSION_CLOSE_CODES, SESSION_PROTOCOL, type ServerFrame, type TopicCursor } from '../protocol/session-protocol.js';
+import {
+  FINAL_CLOSE_CODES,
+  SESSION_PROTOCOL,
+  SLOW_RETRY_CODES,
+  SLOW_RETRY_MS,
+  protocolSchema,
+  type ServerFrame,
+  type TopicCursor
+} from '../protocol/session-protocol.js';
 
 /** The part of the WebSocket API the client uses (the browser's, or `ws`'s). */
 export interface ClientSocket {
   readonly readyState: number;
+  /** The subprotocol the server selected (both the browser's WebSocket and ws's have it). */
+  readonly protocol?: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: unknown) => void) | null;
@@ -74,7 +92,10 @@ export type SendOutcome = { ok: true } | { ok: false; reason: 'queue_full' | 'cl
 interface ClientEvents {
   message: ClientMessage;
   recovery: ClientRecovery;
+  /** The session no longer follows the topic (the user left the room): its cursor is dropped. */
+  unsubscribed: { topic: string };
   state: ClientState;
+  /** The server's `error` frame, or a breach of the protocol the client saw (`protocol`), or a final close (`closed`). */
   error: { code: string; message: string };
 }
 
@@ -87,15 +108,32 @@ interface Pending {
 const OPEN = 1;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 const PING = JSON.stringify({ type: 'ping' });
+const SERVER_TYPES: ReadonlySet<string> = new Set(['welcome', 'recovery', 'message', 'replayed', 'unsubscribed', 'ack', 'pong', 'error']);
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** A client instance id: 22 characters of `[A-Za-z0-9_-]`, 128 bits from the platform's random source. */
+function newClientId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(22));
+  let id = '';
+  for (const byte of bytes) id += ID_ALPHABET[byte & 63];
+  return id;
+}
 
 export class SessionClient {
   readonly #options: Required<Omit<SessionClientOptions, 'resume' | 'WebSocket'>> & { WebSocket: ClientSocketConstructor };
   readonly #listeners: { [K in keyof ClientEvents]: Set<(value: ClientEvents[K]) => void> } = {
     message: new Set(),
     recovery: new Set(),
+    unsubscribed: new Set(),
     state: new Set(),
     error: new Set()
   };
+  /** This instance's id: its sends are numbered for it alone (docs/protocol.md section 3.2). */
+  readonly #clientId = newClientId();
+  /** Topics whose `recovery` arrived on the current socket: a message of any other breaks the protocol. */
+  readonly #started = new Set<string>();
+  /** The least wait before the next attempt, after a close that asks for one (1012, 1013). */
+  #retryFloorMs = 0;
   readonly #cursors = new Map<string, TopicCursor>();
   readonly #pending: Pending[] = [];
   readonly #actor;
@@ -148,8 +186,10 @@ export class SessionClient {
       guards: { heard: () => this.#heard },
       delays: {
         // Full jitter: a reconnect storm after a deploy spreads out instead of arriving at once.
-        backoff: ({ context }) =>
-          Math.round(this.#options.random() * Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1)))
+        backoff: ({ context }) => {
+          const ceiling = Math.min(context.maxDelayMs, context.minDelayMs * 2 ** Math.max(0, context.attempts - 1));
+          return Math.max(this.#retryFloorMs, Math.round(this.#options.random() * ceiling));
+        }
       }
     });
     const { minDelayMs, maxDelayMs, heartbeatIntervalMs, heartbeatTimeoutMs, connectTimeoutMs } = this.#options;
@@ -165,6 +205,11 @@ export class SessionClient {
   /** The session token, once welcomed: keep it (with `cursors`) to resume after a reload. */
   get session(): string | undefined {
     return this.#session;
+  }
+
+  /** This instance's id in its hellos: its sends are numbered for it alone (a reload is a new instance). */
+  get clientId(): string {
+    return this.#clientId;
   }
 
   /** Where the client stands per topic. */
@@ -210,13 +255,34 @@ export class SessionClient {
   }
 
   #open(): void {
-    const socket = new this.#options.WebSocket(this.#options.url, [SESSION_PROTOCOL]);
+    let socket: ClientSocket;
+    try {
+      socket = new this.#options.WebSocket(this.#options.url, [SESSION_PROTOCOL]);
+    } catch (error) {
+      // A URL the WebSocket constructor refuses: nothing to retry.
+      this.#fail('closed', `cannot open ${this.#options.url}: ${String(error)}`);
+      return;
+    }
     this.#socket = socket;
-    socket.onopen = () => this.#write(JSON.stringify({ type: 'hello', session: this.#session, topics: this.cursors }));
+    this.#started.clear();
+    socket.onopen = () => {
+      if (this.#socket !== socket) return;
+      if (socket.protocol !== undefined && socket.protocol !== SESSION_PROTOCOL) {
+        // The server does not speak the protocol (docs/protocol.md section 1.2): final.
+        this.#fail('protocol', `the server did not select ${SESSION_PROTOCOL}`);
+        return;
+      }
+      this.#write(JSON.stringify({ type: 'hello', client: this.#clientId, session: this.#session, topics: this.cursors }));
+    };
     socket.onmessage = (event) => {
       if (this.#socket !== socket) return;
       this.#heard = true;
-      if (typeof event.data === 'string') this.#frame(JSON.parse(event.data) as ServerFrame);
+      try {
+        this.#read(socket, event.data);
+      } catch (error) {
+        // An application listener is guarded in #emit; anything else here is a bug, reported, never thrown into the socket.
+        this.#report(error);
+      }
     };
     socket.onerror = () => {};
     socket.onclose = (event) => {
@@ -224,9 +290,64 @@ export class SessionClient {
       this.#socket = undefined;
       // Closed by the application: the machine is done and takes no more events.
       if (this.#state === 'closed') return;
-      const final = event.code === SESSION_CLOSE_CODES.FORBIDDEN || event.code === SESSION_CLOSE_CODES.PROTOCOL_ERROR;
+      const final = FINAL_CLOSE_CODES.has(event.code);
+      if (final) this.#emit('error', { code: 'closed', message: `closed for good by the server: ${event.code} ${event.reason}` });
+      this.#retryFloorMs = SLOW_RETRY_CODES.has(event.code) ? SLOW_RETRY_MS : 0;
       this.#actor.send({ type: 'SOCKET_CLOSED', final });
     };
+  }
+
+  /** One frame from the server: checked against the protocol before it is believed. */
+  #read(socket: ClientSocket, data: unknown): void {
+    if (typeof data !== 'string') return this.#breach(socket, 'a binary frame');
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return this.#breach(socket, 'a frame that is not JSON');
+    }
+    const type = (frame as { type?: unknown } | null)?.type;
+    // Frame types this client does not know are ignored: a newer server may send them (section 2.3).
+    if (typeof type !== 'string' || !SERVER_TYPES.has(type)) return;
+    const error = protocolSchema.check(frame, `#/$defs/${type}`);
+    if (error) return this.#breach(socket, `${type}${error.path.replaceAll('/', '.')} ${error.message}`);
+    this.#frame(socket, frame as ServerFrame);
+  }
+
+  /**
+   * The server broke the protocol on this socket: what it sends cannot be
+   * trusted, so the client resumes on a new socket from its cursors, and the
+   * server fills the gap or tells it (section 5.6).
+   */
+  #breach(socket: ClientSocket, what: string): void {
+    this.#emit('error', { code: 'protocol', message: `the server sent ${what}; resuming` });
+    // Frames still on their way from this socket are not read (#socket no longer matches), its close is still awaited.
+    this.#socket = undefined;
+    try {
+      socket.close(1000, 'protocol breach');
+    } catch {
+      // Already closing.
+    }
+    this.#actor.send({ type: 'SOCKET_CLOSED', final: false });
+  }
+
+  /** Stop for good, with the reason told to the application. */
+  #fail(code: string, message: string): void {
+    this.#emit('error', { code, message });
+    const socket = this.#socket;
+    this.#socket = undefined;
+    try {
+      socket?.close(1000, code);
+    } catch {
+      // Already closing.
+    }
+    this.#actor.send({ type: 'SOCKET_CLOSED', final: true });
+  }
+
+  #report(error: unknown): void {
+    const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+    if (report) report(error);
+    else console.error(error);
   }
 
   #dropSocket(reason: string): void {
@@ -241,26 +362,40 @@ export class SessionClient {
     if (socket !== undefined && socket.readyState === OPEN) socket.send(text);
   }
 
-  #frame(frame: ServerFrame): void {
+  #frame(socket: ClientSocket, frame: ServerFrame): void {
     switch (frame.type) {
-      case 'welcome':
+      case 'welcome': {
         this.#session = frame.session;
-        this.#actor.send({ type: 'WELCOMED' });
-        // What was not acknowledged goes again; the server delivers each id once.
+        // Cursors of topics the session no longer follows are dropped: the next hello stays small (section 5.5).
+        const followed = new Set(frame.topics);
+        for (const topic of this.#cursors.keys()) if (!followed.has(topic)) this.#cursors.delete(topic);
+        // What was not acknowledged goes again, in order, before the application hears `open` and sends anything new.
         for (const pending of this.#pending) this.#write(pending.text);
+        this.#actor.send({ type: 'WELCOMED' });
         return;
+      }
       case 'recovery':
+        this.#started.add(frame.topic);
+        // The stream continues after this position, even when it is lower than the cursor (section 5.3).
         if (!frame.recovered) this.#cursors.set(frame.topic, { epoch: frame.epoch, offset: frame.offset });
         this.#emit('recovery', { topic: frame.topic, recovered: frame.recovered, reason: frame.reason, epoch: frame.epoch, offset: frame.offset });
         return;
       case 'message': {
         const cursor = this.#cursors.get(frame.topic);
-        // At or below what the client has: a duplicate, dropped.
         if (cursor !== undefined && cursor.epoch === frame.epoch && frame.offset <= cursor.offset) return;
+        // A message before its topic's recovery, past a gap, or of an epoch nobody announced: resume from the cursor instead.
+        if (!this.#started.has(frame.topic) || cursor === undefined || cursor.epoch !== frame.epoch || frame.offset !== cursor.offset + 1) {
+          return this.#breach(socket, `message ${frame.offset} of ${frame.topic} where ${cursor === undefined ? 'no recovery came first' : `${cursor.offset + 1} was due`}`);
+        }
         this.#cursors.set(frame.topic, { epoch: frame.epoch, offset: frame.offset });
         this.#emit('message', { topic: frame.topic, epoch: frame.epoch, offset: frame.offset, data: frame.b64 ?? frame.data });
         return;
       }
+      case 'unsubscribed':
+        this.#started.delete(frame.topic);
+        this.#cursors.delete(frame.topic);
+        this.#emit('unsubscribed', { topic: frame.topic });
+        return;
       case 'ack': {
         const index = this.#pending.findIndex((pending) => pending.id === frame.id);
         if (index >= 0) this.#pending.splice(index, 1)[0]!.settle({ ok: true });
@@ -290,9 +425,7 @@ export class SessionClient {
         listener(value);
       } catch (error) {
         // An application listener's bug must not break the stream: reported, not thrown into it.
-        const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
-        if (report) report(error);
-        else console.error(error);
+        this.#report(error);
       }
     }
   }

@@ -21,4 +21,9 @@ export class RateWindow {
     }
     return ++this.#count <= limit;
   }
+
+  /** Milliseconds until the window that `now` falls in is over. */
+  resetsIn(now: number): number {
+    return Math.max(1, 1000 - (now - this.#start));
+  }
 }

@@ -88,3 +88,21 @@ export function onCloseFrame(ws: WebSocket, listener: (this: WebSocket) => void)
   if (receiver.listenerCount('conclude', handler) === 0) receiver.on('conclude', handler);
   return true;
 }
+
+/** ws's own default `maxPayload` (100 MiB), when the receiver does not say. */
+const WS_DEFAULT_MAX_PAYLOAD = 104_857_600;
+
+/**
+ * The largest message the socket reads, as its `WebSocketServer` (or
+ * client options) set it: `maxPayload`, kept by ws on the receiver. 0 (no
+ * limit in ws) is reported as the largest safe integer; an unreadable value
+ * as ws's default.
+ *
+ * @param {WebSocket} ws A socket
+ * @returns {number} Bytes
+ */
+export function maxPayloadOf(ws: WebSocket): number {
+  const value = (ws as unknown as { _receiver?: { _maxPayload?: unknown } | null })._receiver?._maxPayload;
+  if (typeof value !== 'number') return WS_DEFAULT_MAX_PAYLOAD;
+  return value > 0 ? value : Number.MAX_SAFE_INTEGER;
+}

@@ -102,6 +102,9 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       {
         logger: this.#logger,
         audit: this.#audit,
+        serialize: this.#host.serialize,
+        maxBufferedBytes: o.maxBufferedBytes,
+        heartbeatIntervalMs: o.heartbeatIntervalMs,
         onMessage: (connection, data) => this.#emitSafely('sessionMessage', connection, data),
         onTransition: (record) => this.#emitSafely('sessionTransition', record)
       },

@@ -1,142 +1,54 @@
 /**
- * Sessions that survive reconnects (#11): a connection that speaks the
- * session protocol (subprotocol `ws-lifecycle.v1`) belongs to a session,
- * the logical client across sockets, with its own audited actor
- * (machines/session.machine.ts). Topics give every message an offset; a
- * client that comes back with its token and its offsets gets, per topic,
- * every message it missed, in order, before any live one, or is told it
- * cannot (`recovered: false` and where the stream continues).
+ * Sessions that survive reconnects (#11, #20): a connection that speaks the
+ * session protocol (subprotocol `ws-lifecycle.v1`, docs/protocol.md) belongs
+ * to a session, the logical client across sockets. The hub reads its
+ * frames (hello, send, ping), answers them, and wires the pieces that keep
+ * the promise, each in its own file:
  *
- * Every topic this process holds has a feed (src/sessions/topic-feed.ts) that hands
- * its messages to subscribers in offset order, once. A connection that
- * resumes is subscribed first with a buffer, then the store is read after
- * its cursor, the replay is written, and the buffer is flushed without
- * what the replay already had: nothing published while the (possibly
- * remote, asynchronous) read runs is lost, repeated or reordered.
+ * - session-registry.ts: the sessions, their actors and audit records, and
+ *   how many a user may keep;
+ * - rooms.ts: which topics each user follows, and where each membership began;
+ * - topic-holds.ts: the feeds of the topics this process holds;
+ * - subscription.ts: one connection in one topic: what it was given, what
+ *   waits, and catching up from the store (a resume, a slow reader);
+ * - client-sends.ts: which client messages were delivered, per client instance;
+ * - session-connection.ts: one connection's hello, subscriptions and inbound bounds.
  */
-import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
-import { createActor, type Actor } from 'xstate';
-import { ActorSystemPool, type ActorSystemSlot } from '../core/actor-systems.js';
-import { sessionMachine, type SessionEvent, type SessionState } from '../../machines/session.machine.js';
-import { TimerSlot, processTimers } from '../core/timer-lists.js';
 import type { Connection } from '../core/connection.js';
-import { eventLabel } from '../core/machine-graph.js';
-import { emptyReport, type SendReport, type SendResult } from '../core/send-result.js';
-import { SerializationError, serialize, type WireData } from '../core/serialization.js';
+import { emptyReport } from '../core/send-result.js';
+import { SerializationError, serialize as defaultSerialize } from '../core/serialization.js';
+import { closeReason, topicError } from '../core/validation.js';
+import { maxPayloadOf } from '../core/ws-internals.js';
 import {
+  MAX_NAME_LENGTH,
+  PROTOCOL_VERSION,
+  ProtocolError,
   SESSION_CLOSE_CODES,
   encodeFrame,
-  messageFrame,
   parseClientFrame,
-  type RecoveryFailure,
+  type ClientFrame,
   type TopicCursor
 } from '../protocol/session-protocol.js';
-import type { TopicBroker } from './topic-broker.js';
-import { TopicFeed, type FeedEvent, type FeedSubscriber } from './topic-feed.js';
-import { MemoryTopicStore, type SessionRecords, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
-import { topicError } from '../core/validation.js';
+import type { SendVerdict } from './client-sends.js';
+import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions } from './session-options.js';
+import { Rooms } from './rooms.js';
+import { SessionConnection } from './session-connection.js';
+import { SessionRegistry, type Session } from './session-registry.js';
+import { Subscription, type SubscriptionHost } from './subscription.js';
+import type { TopicFeed } from './topic-feed.js';
+import { TopicHolds } from './topic-holds.js';
+import { topicPayload } from './topic-payload.js';
+import { MemoryTopicStore, type SessionRecords, type TopicPosition, type TopicStore } from './topic-store.js';
 
-/** Options of the manager's `sessions`. */
-export interface SessionOptions {
-  /** How long a session without connections keeps its history for a resume. Default 120,000 (2 minutes). */
-  ttlMs?: number;
-  /** Where topic history (and, when shared, session records) is kept. Default: a `MemoryTopicStore` with its default bounds. */
-  store?: TopicStore;
-  /** How long a session connection may take to send its hello. Default 10,000. */
-  helloTimeoutMs?: number;
-  /**
-   * Fan-out from the other processes of a cluster (with a shared `store`,
-   * e.g. `ws-lifecycle/redis`). Without one, this process is the only publisher.
-   */
-  broker?: TopicBroker;
-}
+export { BROADCAST_TOPIC, userTopic } from './rooms.js';
+export type { SessionTransitionRecord } from './session-registry.js';
 
-/** One audit record of a session: a change of its state. */
-export interface SessionTransitionRecord {
-  sessionId: string;
-  userId: string | undefined;
-  seq: number;
-  from: SessionState;
-  to: SessionState;
-  event: string;
-  at: number;
-}
+export type { PublishResult, SessionHost, SessionOptions } from './session-options.js';
+export { SESSION_DEFAULTS } from './session-options.js';
 
-/** What `publish` resolves to. */
-export interface PublishResult {
-  /** `false` when the topic is not a valid name, the message could not be serialized, or the store did not take it; nothing was stored. */
-  ok: boolean;
-  topic: string;
-  epoch: string;
-  /** The message's offset (the topic's last offset, or 0 when unknown, when `ok` is false). */
-  offset: number;
-  /** The live delivery to the topic's connections of this process. */
-  report: SendReport;
-  /** Why not: a `RangeError` naming the topic, the `SerializationError`, or the store's error (`reason: 'store_unavailable'`). */
-  error?: SerializationError | RangeError | Error;
-  /** `store_unavailable` when the store could not be reached. */
-  reason?: 'store_unavailable';
-}
-
-/** The topic every session is subscribed to: `broadcast` publishes to it. */
-export const BROADCAST_TOPIC = 'broadcast';
-
-/** The topic every user has: `sendToUser` publishes to it. */
-export function userTopic(userId: string): string {
-  return `user:${userId}`;
-}
-
-interface Session {
-  /** The token is the session's id: unguessable, bound to its user. */
-  readonly id: string;
-  readonly userId: string | undefined;
-  readonly actor: Actor<typeof sessionMachine>;
-  /** The shared actor system the actor runs in. */
-  readonly system: ActorSystemSlot;
-  readonly connections: Set<Connection>;
-  readonly topics: Set<string>;
-  state: SessionState;
-  seq: number;
-  /** The highest client message id delivered: a resent one is acknowledged, not delivered again. */
-  lastClientId: number;
-  /** Client messages checked against the shared record one after another, so they are delivered in order. */
-  clientIds: Promise<void>;
-  /** The chart's TTL timer (`startTimer` in `detached`). */
-  readonly timer: TimerSlot;
-}
-
-/** A connection's place in one topic's feed: buffering while it catches up, then live. */
-interface Subscription {
-  /** Events kept while the replay is read and written; `undefined` once live. */
-  buffer: FeedEvent[] | undefined;
-  readonly subscriber: FeedSubscriber;
-}
-
-/** What the hub needs from its manager. */
-export interface SessionHost {
-  readonly logger: Logger;
-  readonly audit: Logger;
-  /** An application message arrived on a session connection (decoded, delivered once). */
-  onMessage(connection: Connection, data: unknown): void;
-  onTransition(record: SessionTransitionRecord): void;
-}
-
-const TOKEN_BYTES = 24;
-/** Session actors share systems like connection actors do (about 3 KiB saved per session). */
-const systems = new ActorSystemPool();
 const PONG = encodeFrame({ type: 'pong' });
-const TTL_ELAPSED: SessionEvent = Object.freeze({ type: 'after sessionTtl' });
-/** The close code and reason when the store cannot be reached to resume: the client tries again later. */
+/** The close code and reason when the store cannot be reached: the client tries again later. */
 const TRY_AGAIN = { code: 1013, reason: 'history unavailable, try again later' };
-
-/** Each message's frame is built once, however many connections it goes to. */
-const frames = new WeakMap<TopicMessage, string>();
-function frameOf(message: TopicMessage): string {
-  let frame = frames.get(message);
-  if (frame === undefined) frames.set(message, (frame = messageFrame(message.topic, message.epoch, message.offset, message.payload)));
-  return frame;
-}
 
 /**
  * The sessions, topics and subscriptions of one manager. Connections are
@@ -145,128 +57,90 @@ function frameOf(message: TopicMessage): string {
 export class SessionHub {
   readonly #host: SessionHost;
   readonly #store: TopicStore;
-  readonly #ttlMs: number;
-  readonly #helloTimeoutMs: number;
-  readonly #sessions = new Map<string, Session>();
-  /** The session of each live session connection; a connection without one has not said hello yet. */
-  readonly #sessionOf = new Map<Connection, Session | undefined>();
-  /** Connections whose hello is being answered (it may wait for the store). */
-  readonly #greeting = new Set<Connection>();
-  readonly #helloTimers = new Map<Connection, NodeJS.Timeout>();
-  /** The feed of every topic held here. */
-  readonly #feeds = new Map<string, TopicFeed>();
-  /** Each session connection's subscriptions, by topic. */
-  readonly #subscriptions = new Map<Connection, Map<string, Subscription>>();
-  /** Sessions (live or detached) per user, and session connections still before their hello. */
-  readonly #sessionsPerUser = new Map<string | undefined, number>();
-  /**
-   * Sessions and connections before their hello that hold each topic: a
-   * topic nobody holds can never be resumed here, so its feed closes and
-   * the store may forget it (a session that expires leaves nothing behind).
-   */
-  readonly #holders = new Map<string, number>();
-  /** Connections before their hello, and the topics they hold since their admission. */
-  readonly #admitted = new Map<Connection, string[]>();
-  /** The rooms each user is a member of (`subscribeUser`), for the sessions they have and will have. */
-  readonly #rooms = new Map<string, Set<string>>();
-
-  /** The session machine with its audit provided: built once per hub, not per session. */
-  readonly #machine;
-  readonly #sessionOfActor = new WeakMap<object, Session>();
+  readonly #options: typeof SESSION_DEFAULTS;
+  readonly #registry: SessionRegistry;
+  readonly #holds: TopicHolds;
+  readonly #rooms = new Rooms();
+  readonly #connections = new Map<Connection, SessionConnection>();
+  /** Connections of each user that have no session yet: the user has a session coming. */
+  readonly #waiting = new Map<string | undefined, Set<SessionConnection>>();
   /** Session state shared with the other processes of a cluster, when the store has it. */
   readonly #records: SessionRecords | undefined;
+  readonly #subscriptionHost: SubscriptionHost;
   /** Keeps the shared records of the sessions attached here from expiring. */
   #touchTimer: NodeJS.Timeout | undefined;
 
   constructor(host: SessionHost, options: SessionOptions = {}) {
     this.#host = host;
-    this.#machine = sessionMachine.provide({
-      actions: {
-        reportEntry: ({ self, event }, { state }) => this.#entered(this.#sessionOfActor.get(self), state, event.type),
-        startTimer: ({ self, context }) => {
-          const session = this.#sessionOfActor.get(self);
-          if (session) processTimers.arm(session.timer, context.ttlMs);
-        },
-        cancelTimer: ({ self }) => {
-          const session = this.#sessionOfActor.get(self);
-          if (session) processTimers.disarm(session.timer);
-        }
-      }
-    });
+    const o = (this.#options = sessionSettings(options));
     this.#store = options.store ?? new MemoryTopicStore();
-    this.#ttlMs = options.ttlMs ?? 120_000;
-    this.#helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
-    for (const [name, value] of [['ttlMs', this.#ttlMs], ['helloTimeoutMs', this.#helloTimeoutMs]] as const) {
-      if (!(typeof value === 'number' && value > 0 && Number.isFinite(value))) throw new RangeError(`Invalid option sessions.${name}: ${String(value)} (expected a number > 0)`);
-    }
     this.#records = this.#store.sessions;
+    this.#holds = new TopicHolds(this.#store, host.logger);
+    this.#registry = new SessionRegistry(
+      { audit: host.audit, onTransition: (record) => host.onTransition(record), expired: (session) => this.#expired(session) },
+      { ttlMs: o.ttlMs, maxSessionsPerUser: o.maxSessionsPerUser, maxSessions: o.maxSessions }
+    );
+    this.#subscriptionHost = {
+      readAfter: (topic, epoch, offset) => this.#store.readAfter(topic, epoch, offset),
+      drainedBytes: Math.max(1, Math.floor(host.maxBufferedBytes / 2)),
+      unreachable: (connection, topic, error) => {
+        host.logger.warn({ connectionId: connection.id, topic, err: error }, 'topic store unreachable while catching up; closing so the client resumes later');
+        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+      }
+    };
     options.broker?.listen({
-      message: (message) => this.#feeds.get(message.topic)?.offer(message),
+      message: (message) => this.#holds.feed(message.topic)?.offer(message),
       resync: () => {
-        for (const feed of this.#feeds.values()) feed.resync();
+        for (const feed of this.#holds.feeds()) feed.resync();
       }
     });
     if (this.#records !== undefined) {
       // A third of the TTL: a record outlives a missed touch or two, and a dead process's sessions expire soon after it.
-      this.#touchTimer = setInterval(() => this.#touchAttached(), Math.max(50, Math.floor(this.#ttlMs / 3)));
+      this.#touchTimer = setInterval(() => this.#touchAttached(), Math.max(50, Math.floor(o.ttlMs / 3)));
       this.#touchTimer.unref();
     }
   }
 
-  /**
-   * Whether the store is shared by several processes: every publish to a
-   * user's topic or `broadcast` is then kept, since a session elsewhere may
-   * want it.
-   */
+  /** Whether the store is shared by several processes: every publish to a user's topic or `broadcast` is then kept. */
   get shared(): boolean {
     return this.#records !== undefined;
   }
 
   /** Sessions not yet expired. */
   get size(): number {
-    return this.#sessions.size;
+    return this.#registry.size;
   }
 
   /** Topics some session, or a connection before its hello, holds. */
   get heldTopics(): number {
-    return this.#holders.size;
+    return this.#holds.size;
   }
 
-  /** The topic store. */
   get store(): TopicStore {
     return this.#store;
   }
 
-  /**
-   * @param {string} userId A user
-   * @returns {boolean} Whether the user has a session, live or detached
-   */
-  hasUser(userId: string): boolean {
-    return (this.#sessionsPerUser.get(userId) ?? 0) > 0;
-  }
-
   /** Whether any session exists or is being made: a broadcast is then kept for resumes. */
   get active(): boolean {
-    return this.#sessions.size > 0 || this.#admitted.size > 0;
+    return this.#registry.size > 0 || this.#waiting.size > 0;
   }
 
-  /**
-   * @param {Connection} connection A connection
-   * @returns {boolean} Whether it speaks the session protocol
-   */
+  /** Whether the user has a session, live or detached, or a connection about to make one. */
+  hasUser(userId: string): boolean {
+    return (this.#registry.of(userId)?.size ?? 0) > 0 || this.#waiting.has(userId);
+  }
+
+  /** Whether the connection speaks the session protocol. */
   owns(connection: Connection): boolean {
-    return this.#sessionOf.has(connection);
+    return this.#connections.has(connection);
   }
 
-  /**
-   * Where a topic stands: as this process delivered it when it holds the
-   * topic, else as the store says.
-   */
+  /** Where a topic stands: as this process delivered it when it holds the topic, else as the store says. */
   async position(topic: string): Promise<TopicPosition> {
-    const feed = this.#feeds.get(topic);
+    const feed = this.#holds.feed(topic);
     if (feed !== undefined) {
       await feed.ready;
-      return feed.position!;
+      if (feed.position !== undefined) return feed.position;
     }
     return this.#store.position(topic);
   }
@@ -277,107 +151,51 @@ export class SessionHub {
    * carry, so a new session starts where its topics stood at the upgrade.
    */
   admit(connection: Connection): void {
-    this.#sessionOf.set(connection, undefined);
-    const topics = this.#ownTopics(connection);
-    this.#admitted.set(connection, topics);
-    this.#countUser(connection.userId, 1);
-    for (const topic of topics) {
-      this.#hold(topic);
-      this.subscribe(connection, topic);
-    }
-    const timer = setTimeout(() => {
-      this.#helloTimers.delete(connection);
-      void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello');
-    }, this.#helloTimeoutMs);
-    timer.unref();
-    this.#helloTimers.set(connection, timer);
+    const sc = new SessionConnection(connection);
+    this.#connections.set(connection, sc);
+    this.#wait(sc, connection.userId);
+    for (const topic of this.#rooms.topicsOf(connection.userId)) this.#holdForHello(sc, topic);
+    sc.helloTimer = setTimeout(() => void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello'), this.#options.helloTimeoutMs);
+    sc.helloTimer.unref();
   }
 
-  /** A frame arrived on a session connection. */
+  /** A frame arrived on a session connection. Never throws: a bad frame closes its connection with a code. */
   receive(connection: Connection, data: string | Buffer, isBinary: boolean): void {
-    const frame = isBinary ? undefined : parseClientFrame(data as string);
-    if (frame === undefined || frame instanceof Error) {
-      this.#refuse(connection, frame === undefined ? 'malformed' : frame.code, frame === undefined ? 'binary frames are not part of the protocol' : frame.message, frame?.closeCode);
-      return;
-    }
-    const session = this.#sessionOf.get(connection);
+    const sc = this.#connections.get(connection);
+    if (sc === undefined) return;
+    sc.countFrame(this.#options.maxFramesPerSecond, Date.now());
+    const frame: ClientFrame | ProtocolError = isBinary ? new ProtocolError('malformed', 'binary frames are not part of the protocol') : parseClientFrame(data as string);
+    if (frame instanceof ProtocolError) return this.#refuse(sc, frame);
     if (frame.type === 'hello') {
-      if (session !== undefined || this.#greeting.has(connection)) return this.#refuse(connection, 'unexpected', 'a second hello');
-      this.#hello(connection, frame.session, frame.topics ?? {});
-      return;
+      if (sc.phase !== 'admitted') return this.#refuse(sc, new ProtocolError('unexpected', 'a second hello'));
+      return this.#hello(sc, frame);
     }
-    if (session === undefined) return this.#refuse(connection, 'unexpected', `${frame.type} before hello`);
-    if (frame.type === 'ping') {
-      void connection.send(PONG);
-      return;
-    }
-    // A resend after a reconnect: acknowledged again, delivered once.
-    if (frame.id <= session.lastClientId) {
-      void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
-      return;
-    }
-    if (this.#records === undefined) {
-      session.lastClientId = frame.id;
-      void connection.send(encodeFrame({ type: 'ack', id: frame.id }));
-      this.#host.onMessage(connection, frame.data);
-      return;
-    }
-    this.#acceptShared(connection, session, frame.id, frame.data);
-  }
-
-  /**
-   * A client message on a session other processes may also have served: the
-   * shared record says whether its id is new. Acknowledged only once that
-   * is known; when the store cannot say, neither acknowledged nor delivered:
-   * the connection is closed and the client resends after its resume.
-   */
-  #acceptShared(connection: Connection, session: Session, id: number, data: unknown): void {
-    const records = this.#records!;
-    session.clientIds = session.clientIds.then(async () => {
-      let fresh: boolean;
-      try {
-        fresh = await records.acceptClientId(session.id, id);
-      } catch (error) {
-        this.#host.logger.warn({ connectionId: connection.id, sessionId: session.id, err: error }, 'session store unavailable; closing so the client resends');
-        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
-        return;
-      }
-      if (id > session.lastClientId) session.lastClientId = id;
-      void connection.send(encodeFrame({ type: 'ack', id }));
-      if (fresh) this.#host.onMessage(connection, data);
-    });
+    if (sc.phase !== 'joined') return this.#refuse(sc, new ProtocolError('unexpected', `${frame.type} before welcome`));
+    if (frame.type === 'ping') return void connection.send(PONG);
+    this.#acceptSend(sc, frame.id, frame.data);
   }
 
   /** A session connection closed. */
   closed(connection: Connection): void {
-    clearTimeout(this.#helloTimers.get(connection));
-    this.#helloTimers.delete(connection);
-    this.#greeting.delete(connection);
-    const subscriptions = this.#subscriptions.get(connection);
-    if (subscriptions !== undefined) {
-      for (const topic of subscriptions.keys()) this.#feeds.get(topic)?.unsubscribe(connection);
-      this.#subscriptions.delete(connection);
-    }
-    this.#releaseAdmitted(connection);
-    const session = this.#sessionOf.get(connection);
-    this.#sessionOf.delete(connection);
+    const sc = this.#connections.get(connection);
+    if (sc === undefined) return;
+    this.#connections.delete(connection);
+    sc.close();
+    this.#releaseHeld(sc);
+    const session = sc.session;
     if (session === undefined) return;
-    session.connections.delete(connection);
-    session.actor.send({ type: 'DETACH' });
+    this.#registry.detach(session, connection);
     // The shared record's TTL counts from this detach.
-    if (this.#records !== undefined && session.connections.size === 0) void this.#records.touch([session.id], this.#ttlMs).catch(() => {});
+    if (this.#records !== undefined && session.connections.size === 0) void this.#records.touch([session.token], this.#options.ttlMs).catch(() => {});
   }
 
-  /**
-   * Publish to a topic: the store gives it the next offset; the topic's
-   * feed here writes it to the live connections, in offset order.
-   */
+  /** Publish to a topic: the store gives it the next offset; the topic's feed here writes it to the live connections, in order. */
   publish(topic: string, message: unknown): Promise<PublishResult> {
     const invalid = topicError(topic);
     if (invalid) return Promise.resolve({ ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: invalid });
-    const payload = topicPayload(message);
+    const payload = topicPayload(message, (value) => this.#host.serialize(value), this.#host.serialize === defaultSerialize);
     if (payload instanceof SerializationError) {
-      const position = this.#feeds.get(topic)?.position;
+      const position = this.#holds.feed(topic)?.position;
       return Promise.resolve({ ok: false, topic, epoch: position?.epoch ?? '', offset: position?.offset ?? 0, report: emptyReport(), error: payload });
     }
     return this.#append(topic, payload);
@@ -385,47 +203,217 @@ export class SessionHub {
 
   /**
    * Make a user a member of a topic (a room) until `unsubscribeUser`: every
-   * session of the user, now and later, follows it. Live connections
-   * receive it from the next publish; a resume replays it.
+   * session of the user, now and later, follows it from where it stands now.
    */
   subscribeUser(userId: string, topic: string): void {
-    let rooms = this.#rooms.get(userId);
-    if (rooms === undefined) this.#rooms.set(userId, (rooms = new Set()));
-    rooms.add(topic);
-    for (const session of this.#sessions.values()) {
-      if (session.userId !== userId || session.topics.has(topic)) continue;
-      this.#addTopic(session, topic);
+    const feed = this.#holds.feed(topic);
+    if (!this.#rooms.join(userId, topic, feed === undefined ? this.#store.position(topic) : feed.positionNow())) return;
+    for (const sc of this.#waiting.get(userId) ?? []) this.#holdForHello(sc, topic);
+    for (const session of this.#registry.of(userId) ?? []) {
+      if (!this.#follow(session, topic)) continue;
       // A room joined now starts where it stands: the client is told so, then gets what follows.
-      for (const connection of session.connections) this.resumeTopic(connection, topic, undefined, true);
+      for (const connection of session.connections) this.#subscribe(this.#connections.get(connection)!, topic).start(undefined, 'new_topic', undefined);
     }
   }
 
-  /** The user leaves a room: no session of theirs receives it any more. */
+  /** The user leaves a room: no session of theirs receives it any more, and each live connection is told `unsubscribed`. */
   unsubscribeUser(userId: string, topic: string): void {
-    const rooms = this.#rooms.get(userId);
-    if (rooms?.delete(topic) !== true) return;
-    if (rooms.size === 0) this.#rooms.delete(userId);
-    for (const session of this.#sessions.values()) {
-      if (session.userId !== userId || !session.topics.delete(topic)) continue;
-      for (const connection of session.connections) this.#unsubscribe(connection, topic);
-      this.#release(topic);
+    if (!this.#rooms.leave(userId, topic)) return;
+    for (const sc of this.#waiting.get(userId) ?? []) {
+      if (!this.#unsubscribe(sc, topic)) continue;
+      sc.held.splice(sc.held.indexOf(topic), 1);
+      this.#holds.release(topic);
+    }
+    for (const session of this.#registry.of(userId) ?? []) {
+      if (!session.topics.delete(topic)) continue;
+      for (const connection of session.connections) {
+        const sc = this.#connections.get(connection)!;
+        if (this.#unsubscribe(sc, topic)) void connection.send(encodeFrame({ type: 'unsubscribed', topic }));
+      }
+      this.#holds.release(topic);
     }
   }
 
-  /**
-   * End every session here now (the manager shuts down). Shared records
-   * stay until their TTL: the clients resume on another process.
-   */
+  /** End every session here now (the manager shuts down). Shared records stay until their TTL: the clients resume elsewhere. */
   endAll(): void {
     clearInterval(this.#touchTimer);
     this.#touchTimer = undefined;
-    for (const session of [...this.#sessions.values()]) session.actor.send({ type: 'END' });
+    this.#registry.endAll();
+  }
+
+  /** A subscription of a connection to a topic (a test subclass makes a naive one to show the checks failing). */
+  protected makeSubscription(connection: Connection, feed: TopicFeed, host: SubscriptionHost): Subscription {
+    return new Subscription(connection, feed, host);
+  }
+
+  #subscribe(sc: SessionConnection, topic: string): Subscription {
+    let subscription = sc.subscriptions.get(topic);
+    if (subscription === undefined) {
+      subscription = this.makeSubscription(sc.connection, this.#holds.feed(topic)!, this.#subscriptionHost);
+      sc.subscriptions.set(topic, subscription);
+    }
+    return subscription;
+  }
+
+  #unsubscribe(sc: SessionConnection, topic: string): boolean {
+    const subscription = sc.subscriptions.get(topic);
+    if (subscription === undefined) return false;
+    subscription.end();
+    sc.subscriptions.delete(topic);
+    return true;
+  }
+
+  /** A connection without a session holds `topic` and buffers it until its hello is answered. */
+  #holdForHello(sc: SessionConnection, topic: string): void {
+    if (sc.held.includes(topic)) return;
+    sc.held.push(topic);
+    this.#holds.hold(topic);
+    this.#subscribe(sc, topic);
+  }
+
+  #wait(sc: SessionConnection, userId: string | undefined): void {
+    let waiting = this.#waiting.get(userId);
+    if (waiting === undefined) this.#waiting.set(userId, (waiting = new Set()));
+    waiting.add(sc);
+  }
+
+  /** A connection that waited for its session lets go of its topics (it joined one, or closed). */
+  #releaseHeld(sc: SessionConnection): void {
+    const waiting = this.#waiting.get(sc.connection.userId);
+    if (waiting?.delete(sc) !== true) return;
+    if (waiting.size === 0) this.#waiting.delete(sc.connection.userId);
+    for (const topic of sc.held) this.#holds.release(topic);
+    sc.held = [];
+  }
+
+  /** The session follows `topic` from now on; false when it already did. */
+  #follow(session: Session, topic: string): boolean {
+    if (session.topics.has(topic)) return false;
+    session.topics.add(topic);
+    this.#holds.hold(topic);
+    return true;
+  }
+
+  #hello(sc: SessionConnection, frame: ClientFrame & { type: 'hello' }): void {
+    clearTimeout(sc.helloTimer);
+    // Without a client id, sends are numbered for this connection alone ('~' is not in a client id's alphabet).
+    sc.client = frame.client ?? `~${sc.connection.id}`;
+    const cursors = frame.topics ?? {};
+    const token = frame.session;
+    const local = token === undefined ? undefined : this.#registry.get(token);
+    if (local !== undefined || token === undefined || this.#records === undefined) return this.#join(sc, local, cursors);
+    // A session this process does not know may live on another one: ask the shared record.
+    sc.phase = 'greeting';
+    this.#records.get(token).then(
+      (record) => {
+        if (this.#connections.get(sc.connection) !== sc) return;
+        const known = this.#registry.get(token);
+        if (known !== undefined || record === undefined) return this.#join(sc, known, cursors);
+        if (record.userId !== sc.connection.userId) return this.#refuse(sc, new ProtocolError('forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN));
+        this.#join(sc, undefined, cursors, token);
+      },
+      (error: unknown) => {
+        if (this.#connections.get(sc.connection) !== sc) return;
+        this.#host.logger.warn({ connectionId: sc.connection.id, err: error }, 'session store unavailable; closing so the client retries');
+        void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+      }
+    );
+  }
+
+  /**
+   * The connection joins `session` (a resume), or a new one: made here, or,
+   * with `recorded`, from the token of a session another process made.
+   */
+  #join(sc: SessionConnection, session: Session | undefined, cursors: Record<string, TopicCursor>, recorded?: string): void {
+    const { connection } = sc;
+    if (session !== undefined && session.userId !== connection.userId) {
+      // Never another user's history, and no hint whether the token exists beyond that.
+      return this.#refuse(sc, new ProtocolError('forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN));
+    }
+    const resumed = session !== undefined || recorded !== undefined;
+    if (session === undefined) {
+      session = this.#registry.start(connection.userId, connection, recorded);
+      if (session === undefined) return void connection.close(1008, 'too many sessions for this user');
+      if (this.#records !== undefined && recorded === undefined) {
+        const { id } = session;
+        void this.#records.create(session.token, session.userId, this.#options.ttlMs).catch((error: unknown) => {
+          // It still works here; only a resume on another process will not find it.
+          this.#host.logger.warn({ sessionId: id, err: error }, 'session store unavailable; session not shared');
+        });
+      }
+    } else {
+      this.#registry.attach(session, connection);
+    }
+    sc.session = session;
+    sc.phase = 'joined';
+    // The session holds its topics before the connection lets go of them, so no count touches zero in between.
+    for (const topic of this.#rooms.topicsOf(connection.userId)) this.#follow(session, topic);
+    this.#releaseHeld(sc);
+    for (const topic of [...sc.subscriptions.keys()]) if (!session.topics.has(topic)) this.#unsubscribe(sc, topic);
+    void connection.send(encodeFrame(this.#welcome(session, resumed)));
+    const { userId } = connection;
+    for (const topic of session.topics) {
+      const floor = this.#rooms.floorOf(userId, topic);
+      // A cursor of a room whose membership floor is not known yet is not trusted: the room starts where it stands.
+      const cursor = resumed && floor !== null ? cursors[topic] : undefined;
+      this.#subscribe(sc, topic).start(cursor, resumed ? 'new_topic' : 'unknown_session', floor ?? undefined);
+    }
+  }
+
+  #welcome(session: Session, resumed: boolean): Parameters<typeof encodeFrame>[0] {
+    const o = this.#options;
+    return {
+      type: 'welcome',
+      session: session.token,
+      resumed,
+      ttlMs: o.ttlMs,
+      heartbeatMs: this.#host.heartbeatIntervalMs,
+      version: PROTOCOL_VERSION,
+      topics: [...session.topics],
+      limits: {
+        maxFrameBytes: maxPayloadOf(session.connections.values().next().value!.socket),
+        maxNameLength: MAX_NAME_LENGTH,
+        maxInFlight: o.maxInFlight,
+        maxFramesPerSecond: o.maxFramesPerSecond
+      }
+    };
+  }
+
+  /** A `send`: delivered once per (session, client instance, id), acknowledged always, refused when it skips ids. */
+  #acceptSend(sc: SessionConnection, id: number, data: unknown): void {
+    const session = sc.session!;
+    if (this.#records === undefined) return this.#answerSend(sc, id, data, session.sends.accept(sc.client, id));
+    // A session other processes may also have served: the shared record says whether the id is new.
+    const records = this.#records;
+    const limit = this.#options.maxInFlight;
+    sc.checking(limit);
+    session.checks = session.checks.then(async () => {
+      let verdict: SendVerdict;
+      try {
+        verdict = await records.acceptSend(session.token, sc.client, id);
+      } catch (error) {
+        // Neither acknowledged nor delivered: the client resends after its resume.
+        this.#host.logger.warn({ connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; closing so the client resends');
+        void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+        return;
+      } finally {
+        sc.checked(limit);
+      }
+      this.#answerSend(sc, id, data, verdict);
+    });
+  }
+
+  #answerSend(sc: SessionConnection, id: number, data: unknown, verdict: SendVerdict): void {
+    if (verdict === 'skip') return this.#refuse(sc, new ProtocolError('unexpected', `send id ${id} skips ids: the next is one more than the last sent`));
+    void sc.connection.send(encodeFrame({ type: 'ack', id }));
+    // Delivered even when the connection closed meanwhile: the id is recorded, a resend would not deliver it again.
+    if (verdict === 'deliver') this.#host.onMessage(sc.connection, data);
   }
 
   #touchAttached(): void {
-    const ids: string[] = [];
-    for (const session of this.#sessions.values()) if (session.connections.size > 0) ids.push(session.id);
-    if (ids.length > 0) void this.#records!.touch(ids, this.#ttlMs).catch(() => {});
+    const tokens: string[] = [];
+    for (const session of this.#registry.values()) if (session.connections.size > 0) tokens.push(session.token);
+    if (tokens.length > 0) void this.#records!.touch(tokens, this.#options.ttlMs).catch(() => {});
   }
 
   async #append(topic: string, payload: string | Buffer): Promise<PublishResult> {
@@ -438,288 +426,20 @@ export class SessionHub {
       return { ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: error as Error, reason: 'store_unavailable' };
     }
     const { epoch, offset } = position;
-    const feed = this.#feeds.get(topic);
+    const feed = this.#holds.feed(topic);
     const report = feed === undefined ? emptyReport() : await feed.accept({ topic, epoch, offset, payload });
     return { ok: true, topic, epoch, offset, report };
   }
 
-  #hello(connection: Connection, token: string | undefined, cursors: Record<string, TopicCursor>): void {
-    clearTimeout(this.#helloTimers.get(connection));
-    this.#helloTimers.delete(connection);
-    const local = token === undefined ? undefined : this.#sessions.get(token);
-    if (local !== undefined || token === undefined || this.#records === undefined) {
-      this.#join(connection, local, cursors);
-      return;
-    }
-    // A session this process does not know may live on another one: ask the shared record.
-    this.#greeting.add(connection);
-    this.#records.get(token).then(
-      (record) => {
-        if (!this.#greeting.delete(connection)) return;
-        const known = this.#sessions.get(token);
-        if (known !== undefined || record === undefined) return this.#join(connection, known, cursors);
-        if (record.userId !== connection.userId) return this.#refuse(connection, 'forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN);
-        this.#join(connection, this.#start(connection.userId, token, record.lastClientId), cursors, true);
-      },
-      (error: unknown) => {
-        if (!this.#greeting.delete(connection)) return;
-        this.#host.logger.warn({ connectionId: connection.id, err: error }, 'session store unavailable; closing so the client retries');
-        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
-      }
-    );
-  }
-
-  /**
-   * The connection joins `session` (resumed), or a new one; `fromRecord`:
-   * the session was just made here from another process's record.
-   */
-  #join(connection: Connection, session: Session | undefined, cursors: Record<string, TopicCursor>, fromRecord = false): void {
-    if (session !== undefined && session.userId !== connection.userId) {
-      // Never another user's history, and no hint whether the token exists beyond that.
-      return this.#refuse(connection, 'forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN);
-    }
-    const resumed = session !== undefined;
-    if (session === undefined) {
-      session = this.#start(connection.userId);
-      if (this.#records !== undefined) {
-        void this.#records.create(session.id, session.userId, this.#ttlMs).catch((error: unknown) => {
-          // It still works here; only a resume on another process will not find it.
-          this.#host.logger.warn({ sessionId: session!.id, err: error }, 'session store unavailable; session not shared');
-        });
-      }
-    } else if (!fromRecord) session.actor.send({ type: 'ATTACH' });
-    session.connections.add(connection);
-    this.#sessionOf.set(connection, session);
-    // The session holds its topics before the connection lets go of them, so no count touches zero in between.
-    for (const topic of this.#ownTopics(connection)) this.#addTopic(session, topic);
-    // Counted as a session from here (#start counted it), no longer as a connection before its hello.
-    this.#releaseAdmitted(connection);
-    void connection.send(encodeFrame({ type: 'welcome', session: session.id, resumed, ttlMs: this.#ttlMs }));
-    for (const topic of session.topics) this.resumeTopic(connection, topic, resumed ? cursors[topic] : undefined, resumed);
-  }
-
-  /** The topics every session of this connection's user has: broadcast, the user's own, the user's rooms. */
-  #ownTopics(connection: Connection): string[] {
-    const { userId } = connection;
-    if (userId === undefined) return [BROADCAST_TOPIC];
-    return [BROADCAST_TOPIC, userTopic(userId), ...(this.#rooms.get(userId) ?? [])];
-  }
-
-  #addTopic(session: Session, topic: string): void {
-    if (session.topics.has(topic)) return;
-    session.topics.add(topic);
-    this.#hold(topic);
-  }
-
-  #hold(topic: string): void {
-    const count = this.#holders.get(topic) ?? 0;
-    this.#holders.set(topic, count + 1);
-    if (count === 0) this.#feeds.set(topic, new TopicFeed(topic, this.#store));
-  }
-
-  #release(topic: string): void {
-    const count = (this.#holders.get(topic) ?? 0) - 1;
-    if (count > 0) {
-      this.#holders.set(topic, count);
-      return;
-    }
-    this.#holders.delete(topic);
-    this.#feeds.get(topic)?.close();
-    this.#feeds.delete(topic);
-    void Promise.resolve(this.#store.forget(topic)).catch((error: unknown) => this.#host.logger.warn({ topic, err: error }, 'topic store: forget failed'));
-  }
-
-  /** A connection before its hello lets go of its topics (it said hello, or closed). */
-  #releaseAdmitted(connection: Connection): void {
-    const topics = this.#admitted.get(connection);
-    if (topics === undefined) return;
-    this.#admitted.delete(connection);
-    this.#countUser(connection.userId, -1);
-    for (const topic of topics) this.#release(topic);
-  }
-
-  #countUser(userId: string | undefined, by: number): void {
-    const count = (this.#sessionsPerUser.get(userId) ?? 0) + by;
-    if (count === 0) this.#sessionsPerUser.delete(userId);
-    else this.#sessionsPerUser.set(userId, count);
-  }
-
-  /**
-   * Subscribe a connection to a topic's feed, buffering until it goes live
-   * (a connection already subscribed keeps its subscription).
-   */
-  protected subscribe(connection: Connection, topic: string): Subscription {
-    let subscriptions = this.#subscriptions.get(connection);
-    if (subscriptions === undefined) this.#subscriptions.set(connection, (subscriptions = new Map<string, Subscription>()));
-    let subscription = subscriptions.get(topic);
-    if (subscription !== undefined) return subscription;
-    const created: Subscription = {
-      buffer: [],
-      subscriber: (event) => {
-        if (created.buffer === undefined) return this.#write(connection, topic, event);
-        created.buffer.push(event);
-        return undefined;
-      }
-    };
-    subscription = created;
-    subscriptions.set(topic, subscription);
-    this.#feeds.get(topic)?.subscribe(connection, subscription.subscriber);
-    return subscription;
-  }
-
-  #unsubscribe(connection: Connection, topic: string): void {
-    this.#subscriptions.get(connection)?.delete(topic);
-    this.#feeds.get(topic)?.unsubscribe(connection);
-  }
-
-  #write(connection: Connection, topic: string, event: FeedEvent): Promise<SendResult> {
-    if (event.kind === 'message') return connection.send(frameOf(event.message));
-    return connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, reason: event.reason, epoch: event.epoch, offset: event.offset }));
-  }
-
-  /**
-   * Catch a connection up in one topic and make it live there: subscribed
-   * (buffering) first, then the replay read and written, then the buffer
-   * flushed without what the replay already had. (A test subclass replaces
-   * this with a naive order to show the property failing.)
-   */
-  protected resumeTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
-    this.subscribe(connection, topic);
-    this.catchUp(connection, topic, cursor, resumed).then(
-      (from) => {
-        if (from !== undefined) this.goLive(connection, topic, from);
-      },
-      (error: unknown) => {
-        this.#host.logger.warn({ connectionId: connection.id, topic, err: error }, 'resume failed: the store is unreachable; closing so the client retries');
-        void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
-      }
-    );
-  }
-
-  /** Whether the connection is still subscribed to the topic with this subscription. */
-  #current(connection: Connection, topic: string, subscription: Subscription | undefined): boolean {
-    return subscription !== undefined && this.#subscriptions.get(connection)?.get(topic) === subscription;
-  }
-
-  /**
-   * Write the topic's recovery frame, and its replay when the store has
-   * one. Resolves with where the connection then stands in the topic
-   * (`undefined` when it left meanwhile).
-   */
-  protected async catchUp(
-    connection: Connection,
-    topic: string,
-    cursor: TopicCursor | undefined,
-    resumed: boolean
-  ): Promise<TopicPosition | undefined> {
-    const subscription = this.#subscriptions.get(connection)?.get(topic);
-    if (cursor === undefined) {
-      // A new session, or a topic the client did not name: it starts where the topic stood when it was subscribed.
-      const feed = this.#feeds.get(topic);
-      if (feed === undefined) return undefined;
-      await feed.ready;
-      if (!this.#current(connection, topic, subscription)) return undefined;
-      const first = subscription!.buffer?.find((event) => event.kind === 'message');
-      const start = first === undefined ? feed.position! : { epoch: first.message.epoch, offset: first.message.offset - 1 };
-      const reason: RecoveryFailure = resumed ? 'new_topic' : 'unknown_session';
-      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: start.epoch, offset: start.offset, reason }));
-      return start;
-    }
-    const read = await this.#store.readAfter(topic, cursor.epoch, cursor.offset);
-    if (!this.#current(connection, topic, subscription)) return undefined;
-    if (!read.recovered) {
-      void connection.send(encodeFrame({ type: 'recovery', topic, recovered: false, epoch: read.epoch, offset: read.offset, reason: read.reason }));
-      return { epoch: read.epoch, offset: read.offset };
-    }
-    void connection.send(encodeFrame({ type: 'recovery', topic, recovered: true, epoch: read.epoch, offset: cursor.offset }));
-    for (const entry of read.entries) void connection.send(messageFrame(topic, read.epoch, entry.offset, entry.payload));
-    const last = read.entries.at(-1)?.offset ?? cursor.offset;
-    void connection.send(encodeFrame({ type: 'replayed', topic, offset: last }));
-    return { epoch: read.epoch, offset: last };
-  }
-
-  /**
-   * The connection has the topic up to `from`: write what the buffer holds
-   * after it, in order, and deliver live from now on.
-   */
-  protected goLive(connection: Connection, topic: string, from: TopicPosition): void {
-    const subscription = this.#subscriptions.get(connection)?.get(topic);
-    if (subscription?.buffer === undefined) return;
-    const buffer = subscription.buffer;
-    subscription.buffer = undefined;
-    let { epoch, offset } = from;
-    for (const event of buffer) {
-      const at = event.kind === 'message' ? event.message : event;
-      // Already written by the replay, or told already: skipped; anything else in its order.
-      if (at.epoch === epoch && at.offset <= offset) continue;
-      void this.#write(connection, topic, event);
-      epoch = at.epoch;
-      offset = at.offset;
-    }
-  }
-
-  #start(userId: string | undefined, id = randomBytes(TOKEN_BYTES).toString('base64url'), lastClientId = 0): Session {
-    const system = systems.acquire();
-    const actor = createActor(this.#machine, { input: { ttlMs: this.#ttlMs }, parent: system.root });
-    const session: Session = {
-      id,
-      userId,
-      actor,
-      system,
-      connections: new Set(),
-      topics: new Set(),
-      state: 'attached',
-      seq: 0,
-      lastClientId,
-      clientIds: Promise.resolve(),
-      timer: new TimerSlot({ _timerElapsed: () => actor.send(TTL_ELAPSED) })
-    };
-    this.#sessionOfActor.set(actor, session);
-    this.#sessions.set(id, session);
-    this.#countUser(userId, 1);
-    actor.start();
-    return session;
-  }
-
-  #entered(session: Session | undefined, to: SessionState, eventType: string): void {
-    if (session === undefined || session.state === to) return;
-    const record: SessionTransitionRecord = {
-      sessionId: session.id,
-      userId: session.userId,
-      seq: ++session.seq,
-      from: session.state,
-      to,
-      event: eventLabel(eventType),
-      at: Date.now()
-    };
-    session.state = to;
-    if (to === 'expired') this.#expired(session);
-    this.#host.audit.info(record, 'session transition');
-    this.#host.onTransition(record);
-  }
-
-  /** The session is over: it lets go of its topics and its actor system slot. */
+  /** The session is over: it lets go of its topics. */
   #expired(session: Session): void {
-    this.#sessions.delete(session.id);
-    this.#countUser(session.userId, -1);
-    for (const topic of session.topics) this.#release(topic);
-    systems.release(session.system);
+    for (const topic of session.topics) this.#holds.release(topic);
   }
 
-  #refuse(connection: Connection, code: 'malformed' | 'unexpected' | 'forbidden' | 'too_large', message: string, closeCode: number = SESSION_CLOSE_CODES.PROTOCOL_ERROR): void {
-    this.#host.logger.warn({ connectionId: connection.id, userId: connection.userId, code, message }, 'session protocol error; closing');
-    void connection.send(encodeFrame({ type: 'error', code, message }));
-    void connection.close(closeCode, message.slice(0, 120));
+  #refuse(sc: SessionConnection, error: ProtocolError): void {
+    const { connection } = sc;
+    this.#host.logger.warn({ connectionId: connection.id, userId: connection.userId, code: error.code, message: error.message }, 'session protocol error; closing');
+    void connection.send(encodeFrame({ type: 'error', code: error.code, message: error.message }));
+    void connection.close(error.closeCode, closeReason(error.message));
   }
-}
-
-/** The stored form of a topic message: JSON text for values and strings, bytes as they are. */
-function topicPayload(message: unknown): string | Buffer | SerializationError {
-  if (typeof message === 'string') return JSON.stringify(message);
-  const data: WireData | SerializationError = serialize(message);
-  if (data instanceof SerializationError || typeof data === 'string') return data;
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return new SerializationError('a Blob cannot be published to a topic; send its bytes');
 }

@@ -58,11 +58,26 @@ export class TopicFeed {
   #retry: NodeJS.Timeout | undefined;
   /** Resolves once the feed knows where the topic stands. */
   #ready: Promise<void>;
+  /** Resolves with the first position read, before anything that arrived meanwhile is delivered. */
+  readonly #firstPosition: Promise<TopicPosition>;
+  #positioned!: (position: TopicPosition) => void;
 
   constructor(topic: string, source: FeedSource) {
     this.topic = topic;
     this.#source = source;
+    this.#firstPosition = new Promise((resolve) => {
+      this.#positioned = resolve;
+    });
     this.#ready = this.#init();
+  }
+
+  /**
+   * Where the topic stands now: at once when the feed knows, else where the
+   * store said it stood when the feed first asked (a room's membership
+   * begins there, before any message that arrived while it asked).
+   */
+  positionNow(): TopicPosition | Promise<TopicPosition> {
+    return this.position ?? this.#firstPosition;
   }
 
   /** Where the feed stands: the epoch and the newest offset it delivered (undefined before it knows). */
@@ -144,6 +159,7 @@ export class TopicFeed {
     }
     this.#retryMs = RETRY_MIN_MS;
     if (this.#closed || this.#epoch !== undefined) return;
+    this.#positioned(position);
     this.#epoch = position.epoch;
     this.#offset = position.offset;
     const early = this.#early;

@@ -7,6 +7,7 @@
  * shared store (Redis) implements the same interface.
  */
 import { newId } from '../core/ids.js';
+import type { SendVerdict } from './client-sends.js';
 
 /** One stored message. */
 export interface TopicEntry {
@@ -66,23 +67,25 @@ export interface TopicStore {
 /** A session as every process of a cluster sees it (#12). */
 export interface SessionRecord {
   userId: string | undefined;
-  /** The highest client message id delivered, by any process. */
-  lastClientId: number;
 }
 
 /**
  * Session state shared by the processes of a cluster, so a session resumes
  * on any of them. A store of one process has none: its sessions live in
- * the hub.
+ * the hub. Records are keyed by the session token.
  */
 export interface SessionRecords {
-  /** Record a new session; it expires after `ttlMs` unless touched. */
-  create(id: string, userId: string | undefined, ttlMs: number): Promise<void>;
-  get(id: string): Promise<SessionRecord | undefined>;
+  /** Record a new session; it expires after `ttlMs` unless touched. One atomic step: a record never lacks its expiry. */
+  create(token: string, userId: string | undefined, ttlMs: number): Promise<void>;
+  get(token: string): Promise<SessionRecord | undefined>;
   /** Keep these sessions for another `ttlMs` (attached somewhere, or just detached). */
-  touch(ids: readonly string[], ttlMs: number): Promise<void>;
-  /** Whether client message `id` is new for the session (and record it): a resend is delivered once, whichever process gets it. */
-  acceptClientId(sessionId: string, id: number): Promise<boolean>;
+  touch(tokens: readonly string[], ttlMs: number): Promise<void>;
+  /**
+   * What to do with send `id` of client instance `client`, whichever process
+   * gets it (docs/protocol.md section 3.3): `deliver` the next id (recorded),
+   * acknowledge a `resend`, refuse a `skip`.
+   */
+  acceptSend(token: string, client: string, id: number): Promise<SendVerdict>;
 }
 
 /** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */

@@ -75,7 +75,7 @@ describe('two nodes on one Redis', () => {
       [1, 2, 3, 4, 5, 6, 7].map((n) => [userTopic('alice'), n, { n }])
     );
 
-    // The same client message id arrives at b: acknowledged, not delivered again.
+    // The same client instance's message id arrives at b again: acknowledged, not delivered again.
     const raw = new WebSocket(`ws://127.0.0.1:${b.server.port}/?user=alice`, ['ws-lifecycle.v1']);
     const acks: unknown[] = [];
     raw.on('message', (data) => {
@@ -83,7 +83,7 @@ describe('two nodes on one Redis', () => {
       if (frame.type === 'ack') acks.push(frame);
     });
     await new Promise((resolve) => raw.once('open', resolve));
-    raw.send(JSON.stringify({ type: 'hello', session: back.client.session, topics: back.client.cursors }));
+    raw.send(JSON.stringify({ type: 'hello', client: first.client.clientId, session: back.client.session, topics: back.client.cursors }));
     raw.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'once' } }));
     await waitFor(() => acks.length === 1, 5_000, 'the ack of the resend');
     raw.terminate();

@@ -3,7 +3,7 @@
  * 127.0.0.1:6379 (#12), under a key prefix of this test's own, deleted
  * afterwards: offsets without gaps under concurrent publishers on separate
  * connections, reads that recover or say why, binary payloads, a new
- * epoch when the history is gone, shared session records, and a broker
+ * epoch when the history is gone, and a broker
  * that hears every message in offset order.
  */
 import { randomUUID } from 'node:crypto';
@@ -76,20 +76,6 @@ describe('RedisTopicStore', () => {
     const after = await store.append('gone', '"2"');
     expect(after.offset).toBe(1);
     expect(after.epoch).not.toBe(before.epoch);
-  });
-
-  it('shares session records: create, get, a client id delivered once across nodes, expiry', async () => {
-    const records = store.sessions;
-    await records.create('s1', 'alice', 5_000);
-    expect(await records.get('s1')).toEqual({ userId: 'alice', lastClientId: 0 });
-    expect(await records.acceptClientId('s1', 1)).toBe(true);
-    expect(await records.acceptClientId('s1', 1)).toBe(false);
-    expect(await records.acceptClientId('s1', 2)).toBe(true);
-    expect(await records.get('s1')).toEqual({ userId: 'alice', lastClientId: 2 });
-    await records.touch(['s1'], 30);
-    await waitFor(() => false, 80, 'nothing').catch(() => {});
-    expect(await records.get('s1')).toBeUndefined();
-    expect(await records.get('never')).toBeUndefined();
   });
 });
 

@@ -1,46 +1,66 @@
 /**
  * Session hubs that each break one part of the promise of docs/protocol.md
- * on purpose. The properties and the conformance checker must fail against
- * every one of them: a check that passes a naive hub checks nothing.
+ * on purpose, by giving their connections a naive `Subscription`. The
+ * properties and the conformance checker must fail against every one of
+ * them: a check that passes a naive hub checks nothing.
  */
 import type { Connection } from '../../src/core/connection.js';
+import type { SendResult } from '../../src/core/send-result.js';
+import { messageFrame } from '../../src/protocol/session-protocol.js';
 import { SessionHub } from '../../src/sessions/session-hub.js';
-import type { TopicCursor } from '../../src/protocol/session-protocol.js';
-import type { TopicPosition } from '../../src/sessions/topic-store.js';
+import { Subscription, type SubscriptionHost } from '../../src/sessions/subscription.js';
+import type { FeedEvent, TopicFeed } from '../../src/sessions/topic-feed.js';
 
-/** Goes live first and replays a little later: live messages overtake the replay. */
-export class NaiveResumeHub extends SessionHub {
-  protected override resumeTopic(connection: Connection, topic: string, cursor: TopicCursor | undefined, resumed: boolean): void {
-    this.subscribe(connection, topic);
-    this.goLive(connection, topic, { epoch: '', offset: 0 });
-    setTimeout(() => void this.catchUp(connection, topic, cursor, resumed), 5);
+function frameOf(event: FeedEvent & { kind: 'message' }): string {
+  const { topic, epoch, offset, payload } = event.message;
+  return messageFrame(topic, epoch, offset, payload);
+}
+
+/** Writes live messages as they come even while it catches up: live messages overtake the replay (what a server that subscribes, then reads history, does). */
+class LiveFirstSubscription extends Subscription {
+  override offer(event: FeedEvent): Promise<SendResult> | undefined {
+    if ((this.state === 'buffering' || this.state === 'reading') && event.kind === 'message') return this.connection.send(frameOf(event));
+    return super.offer(event);
+  }
+}
+
+/** Keeps no high-water mark: a message at or below what the connection was given is written again (a replay and the live buffer overlap). */
+class NoHighWaterMarkSubscription extends Subscription {
+  protected override write(event: FeedEvent): Promise<SendResult> | undefined {
+    const mark = this.mark;
+    if (event.kind === 'message' && mark !== undefined && event.message.epoch === mark.epoch && event.message.offset <= mark.offset) {
+      return this.connection.send(frameOf(event));
+    }
+    return super.write(event);
   }
 }
 
 /**
- * Keeps no high-water mark per connection and topic: after the replay it
- * writes everything the live buffer caught meanwhile, so a message
- * published while the replay was read goes out twice on one connection.
+ * Writes each message as it comes and lets the socket refuse what does not
+ * fit under `maxBufferedBytes` (`backpressure`): the refused message is
+ * skipped, and the slow reader's next one arrives past a gap with no
+ * `recovery`. How topic messages were written when #20 was reported.
  */
-export class NoHighWaterMarkHub extends SessionHub {
-  protected override async catchUp(
-    connection: Connection,
-    topic: string,
-    cursor: TopicCursor | undefined,
-    resumed: boolean
-  ): Promise<TopicPosition | undefined> {
-    const from = await super.catchUp(connection, topic, cursor, resumed);
-    // Forget where the replay stopped: the buffer is flushed from its first event.
-    return from === undefined ? undefined : { epoch: '', offset: 0 };
+class SkipUnderBackpressureSubscription extends Subscription {
+  protected override write(event: FeedEvent): Promise<SendResult> | undefined {
+    if (event.kind === 'message' && this.mark !== undefined) return this.connection.send(frameOf(event));
+    return super.write(event);
   }
 }
 
-/**
- * Writes each topic message as it comes and lets the socket refuse what
- * does not fit under `maxBufferedBytes` (`backpressure`): the refused
- * message is skipped and the slow reader's next one arrives past a gap,
- * with no `recovery`. This is how `SessionHub` wrote topic messages when
- * #20 was reported; once the hub pauses a slow reader and refills it from
- * the store, this variant overrides that refill away.
- */
-export class SkipUnderBackpressureHub extends SessionHub {}
+type SubscriptionClass = new (connection: Connection, feed: TopicFeed, host: SubscriptionHost) => Subscription;
+
+function hubWith(Naive: SubscriptionClass): typeof SessionHub {
+  return class extends SessionHub {
+    protected override makeSubscription(connection: Connection, feed: TopicFeed, host: SubscriptionHost): Subscription {
+      return new Naive(connection, feed, host);
+    }
+  };
+}
+
+/** Goes live first and replays after: live messages overtake the replay. */
+export const NaiveResumeHub = hubWith(LiveFirstSubscription);
+/** No high-water mark per connection and topic: duplicates where a replay and the live buffer overlap. */
+export const NoHighWaterMarkHub = hubWith(NoHighWaterMarkSubscription);
+/** Skips a message the socket refuses under backpressure: a silent gap for a slow reader. */
+export const SkipUnderBackpressureHub = hubWith(SkipUnderBackpressureSubscription);

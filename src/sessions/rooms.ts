@@ -1,0 +1,72 @@
+/**
+ * Room membership (#11, #20): the server decides which users follow which
+ * topics besides their own (`user:<id>`) and `broadcast`. Each membership
+ * remembers where the room stood when it began, its floor: a resume never
+ * replays a room below it, whatever cursor the client names, so a user
+ * added to a room never reads what was said there before.
+ */
+import type { TopicPosition } from './topic-store.js';
+
+/** The topic every session follows: `broadcast` publishes to it. */
+export const BROADCAST_TOPIC = 'broadcast';
+
+/** The topic every user has: `sendToUser` publishes to it. */
+export function userTopic(userId: string): string {
+  return `user:${userId}`;
+}
+
+interface Membership {
+  /** Where the room stood when the user joined; `undefined` until the store has said. */
+  floor: TopicPosition | undefined;
+}
+
+export class Rooms {
+  readonly #byUser = new Map<string, Map<string, Membership>>();
+
+  /** The user joins `topic`; its floor is known once `position` settles. False when already a member. */
+  join(userId: string, topic: string, position: TopicPosition | Promise<TopicPosition>): boolean {
+    let rooms = this.#byUser.get(userId);
+    if (rooms === undefined) this.#byUser.set(userId, (rooms = new Map<string, Membership>()));
+    if (rooms.has(topic)) return false;
+    const membership: Membership = { floor: undefined };
+    rooms.set(topic, membership);
+    if (position instanceof Promise) {
+      position.then(
+        (floor) => {
+          membership.floor = floor;
+        },
+        () => {}
+      );
+    } else {
+      membership.floor = position;
+    }
+    return true;
+  }
+
+  /** The user leaves `topic`. False when not a member. */
+  leave(userId: string, topic: string): boolean {
+    const rooms = this.#byUser.get(userId);
+    if (rooms?.delete(topic) !== true) return false;
+    if (rooms.size === 0) this.#byUser.delete(userId);
+    return true;
+  }
+
+  /**
+   * Where the user's membership of `topic` began: `undefined` for the
+   * user's own topics and `broadcast` (no floor); `null` while a room's floor
+   * is not known yet (a cursor for it is then not trusted).
+   */
+  floorOf(userId: string | undefined, topic: string): TopicPosition | null | undefined {
+    if (userId === undefined) return undefined;
+    const membership = this.#byUser.get(userId)?.get(topic);
+    if (membership === undefined) return undefined;
+    return membership.floor ?? null;
+  }
+
+  /** Every topic a session of the user follows: `broadcast`, the user's own, the user's rooms. */
+  topicsOf(userId: string | undefined): string[] {
+    if (userId === undefined) return [BROADCAST_TOPIC];
+    const rooms = this.#byUser.get(userId);
+    return rooms === undefined ? [BROADCAST_TOPIC, userTopic(userId)] : [BROADCAST_TOPIC, userTopic(userId), ...rooms.keys()];
+  }
+}

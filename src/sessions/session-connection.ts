@@ -1,0 +1,75 @@
+/**
+ * What the hub knows of one session connection (#20): where it is in the
+ * hello (`admitted`: waiting for it, `greeting`: the shared store is asked
+ * about its token, `joined`), its session and client instance, its
+ * subscriptions, and how much of what it sent is still being checked.
+ *
+ * Inbound frames are bounded per connection, never with memory: past
+ * `maxInFlight` sends being checked against the shared store, or past
+ * `maxFramesPerSecond`, the hub stops reading from the socket until the
+ * checks are done or the second is over. TCP then slows the client down;
+ * nothing it sent is dropped, and nothing piles up here.
+ */
+import type { Connection } from '../core/connection.js';
+import { RateWindow } from '../core/rate-window.js';
+import type { Session } from './session-registry.js';
+import type { Subscription } from './subscription.js';
+
+export type HelloPhase = 'admitted' | 'greeting' | 'joined';
+
+/** Why reading is paused (bits for `Connection._pauseReading`). */
+const PAUSED_IN_FLIGHT = 1 << 8;
+const PAUSED_RATE = 1 << 9;
+
+export class SessionConnection {
+  readonly connection: Connection;
+  phase: HelloPhase = 'admitted';
+  session: Session | undefined;
+  /** The client instance its sends are numbered by: `hello.client`, or one of its own when the hello had none. */
+  client = '';
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Topics it holds while it has no session (its user's, from the upgrade on). */
+  held: string[] = [];
+  helloTimer: NodeJS.Timeout | undefined;
+  #inFlight = 0;
+  #rate: RateWindow | undefined;
+  #rateTimer: NodeJS.Timeout | undefined;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+  }
+
+  /**
+   * Count one inbound frame against `limit` per second; past it, reading
+   * pauses until the second is over. The frame itself is handled.
+   */
+  countFrame(limit: number, now: number): void {
+    if (limit === 0) return;
+    const rate = (this.#rate ??= new RateWindow());
+    if (rate.admit(limit, now) || this.#rateTimer !== undefined) return;
+    this.connection._pauseReading(PAUSED_RATE);
+    this.#rateTimer = setTimeout(() => {
+      this.#rateTimer = undefined;
+      this.connection._resumeReading(PAUSED_RATE);
+    }, rate.resetsIn(now));
+    this.#rateTimer.unref();
+  }
+
+  /** A send starts being checked; at `limit` reading pauses. */
+  checking(limit: number): void {
+    if (++this.#inFlight >= limit) this.connection._pauseReading(PAUSED_IN_FLIGHT);
+  }
+
+  /** A check is done; at half the limit reading resumes. */
+  checked(limit: number): void {
+    if (--this.#inFlight <= limit >> 1) this.connection._resumeReading(PAUSED_IN_FLIGHT);
+  }
+
+  /** The connection closed: nothing of it waits any more. */
+  close(): void {
+    clearTimeout(this.helloTimer);
+    clearTimeout(this.#rateTimer);
+    for (const subscription of this.subscriptions.values()) subscription.end();
+    this.subscriptions.clear();
+  }
+}
