@@ -176,6 +176,21 @@ export class Connection {
       this.#host.onSerializationFailed(this, data);
       return Promise.resolve(failure('serialization_failed', data));
     }
+    return this.#sendWire(data);
+  }
+
+  /**
+   * @internal Send text that is already a frame of the session protocol:
+   * the manager's `serialize` is for application messages, never for the
+   * protocol's own frames. Accepted and refused exactly as `send` is.
+   */
+  _sendText(text: string): Promise<SendResult> {
+    const refusal = SEND_REFUSAL[this.#state];
+    if (refusal !== undefined) return this.#refuse(refusal);
+    return this.#sendWire(text);
+  }
+
+  #sendWire(data: WireData): Promise<SendResult> {
     const turn = currentTurn();
     if (this.#sendTurn === turn) return this.#sendBatched(data);
     this.#sendTurn = turn;

@@ -171,7 +171,7 @@ export class SessionHub {
       return this.#hello(sc, frame);
     }
     if (sc.phase !== 'joined') return this.#refuse(sc, new ProtocolError('unexpected', `${frame.type} before welcome`));
-    if (frame.type === 'ping') return void connection.send(PONG);
+    if (frame.type === 'ping') return void connection._sendText(PONG);
     this.#acceptSend(sc, frame.id, frame.data);
   }
 
@@ -228,7 +228,7 @@ export class SessionHub {
       if (!session.topics.delete(topic)) continue;
       for (const connection of session.connections) {
         const sc = this.#connections.get(connection)!;
-        if (this.#unsubscribe(sc, topic)) void connection.send(encodeFrame({ type: 'unsubscribed', topic }));
+        if (this.#unsubscribe(sc, topic)) void connection._sendText(encodeFrame({ type: 'unsubscribed', topic }));
       }
       this.#holds.release(topic);
     }
@@ -350,7 +350,7 @@ export class SessionHub {
     for (const topic of this.#rooms.topicsOf(connection.userId)) this.#follow(session, topic);
     this.#releaseHeld(sc);
     for (const topic of [...sc.subscriptions.keys()]) if (!session.topics.has(topic)) this.#unsubscribe(sc, topic);
-    void connection.send(encodeFrame(this.#welcome(session, resumed)));
+    void connection._sendText(encodeFrame(this.#welcome(session, resumed)));
     const { userId } = connection;
     for (const topic of session.topics) {
       const floor = this.#rooms.floorOf(userId, topic);
@@ -405,7 +405,7 @@ export class SessionHub {
 
   #answerSend(sc: SessionConnection, id: number, data: unknown, verdict: SendVerdict): void {
     if (verdict === 'skip') return this.#refuse(sc, new ProtocolError('unexpected', `send id ${id} skips ids: the next is one more than the last sent`));
-    void sc.connection.send(encodeFrame({ type: 'ack', id }));
+    void sc.connection._sendText(encodeFrame({ type: 'ack', id }));
     // Delivered even when the connection closed meanwhile: the id is recorded, a resend would not deliver it again.
     if (verdict === 'deliver') this.#host.onMessage(sc.connection, data);
   }
@@ -439,7 +439,7 @@ export class SessionHub {
   #refuse(sc: SessionConnection, error: ProtocolError): void {
     const { connection } = sc;
     this.#host.logger.warn({ connectionId: connection.id, userId: connection.userId, code: error.code, message: error.message }, 'session protocol error; closing');
-    void connection.send(encodeFrame({ type: 'error', code: error.code, message: error.message }));
+    void connection._sendText(encodeFrame({ type: 'error', code: error.code, message: error.message }));
     void connection.close(error.closeCode, closeReason(error.message));
   }
 }

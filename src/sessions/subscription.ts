@@ -229,7 +229,7 @@ export class Subscription {
   }
 
   #sendMessage(message: TopicMessage): Promise<SendResult> {
-    const result = this.connection.send(frameOf(message));
+    const result = this.connection._sendText(frameOf(message));
     if (result === BACKPRESSURE) this.#fallBehind();
     else this.#mark = { epoch: message.epoch, offset: message.offset };
     return result;
@@ -253,7 +253,7 @@ export class Subscription {
   #payOwed(): boolean {
     const owed = this.#owed;
     if (owed === undefined) return true;
-    if (this.connection.send(owed) === BACKPRESSURE) {
+    if (this.connection._sendText(owed) === BACKPRESSURE) {
       this.#fallBehind();
       return false;
     }

@@ -19,7 +19,7 @@ function frameOf(event: FeedEvent & { kind: 'message' }): string {
 /** Writes live messages as they come even while it catches up: live messages overtake the replay (what a server that subscribes, then reads history, does). */
 class LiveFirstSubscription extends Subscription {
   override offer(event: FeedEvent): Promise<SendResult> | undefined {
-    if ((this.state === 'buffering' || this.state === 'reading') && event.kind === 'message') return this.connection.send(frameOf(event));
+    if ((this.state === 'buffering' || this.state === 'reading') && event.kind === 'message') return this.connection._sendText(frameOf(event));
     return super.offer(event);
   }
 }
@@ -29,7 +29,7 @@ class NoHighWaterMarkSubscription extends Subscription {
   protected override write(event: FeedEvent): Promise<SendResult> | undefined {
     const mark = this.mark;
     if (event.kind === 'message' && mark !== undefined && event.message.epoch === mark.epoch && event.message.offset <= mark.offset) {
-      return this.connection.send(frameOf(event));
+      return this.connection._sendText(frameOf(event));
     }
     return super.write(event);
   }
@@ -43,7 +43,7 @@ class NoHighWaterMarkSubscription extends Subscription {
  */
 class SkipUnderBackpressureSubscription extends Subscription {
   protected override write(event: FeedEvent): Promise<SendResult> | undefined {
-    if (event.kind === 'message' && this.mark !== undefined) return this.connection.send(frameOf(event));
+    if (event.kind === 'message' && this.mark !== undefined) return this.connection._sendText(frameOf(event));
     return super.write(event);
   }
 }

@@ -7,7 +7,7 @@ export interface SessionTestClient {
   ws: WebSocket;
   frames: ServerFrame[];
   closed: Promise<{ code: number; reason: string }>;
-  hello(session?: string, topics?: Record<string, TopicCursor>): void;
+  hello(session?: string, topics?: Record<string, TopicCursor>, client?: string): void;
   /** Wait until a frame matching `predicate` has arrived; resolves with it. */
   next<T extends ServerFrame>(predicate: (frame: ServerFrame) => frame is T, what: string): Promise<T>;
   /** The data of the `message` frames of a topic, in arrival order. */
@@ -29,8 +29,8 @@ export async function openSessionClient(port: number, user: string): Promise<Ses
     ws,
     frames,
     closed,
-    hello(session, topics) {
-      ws.send(JSON.stringify({ type: 'hello', session, topics }));
+    hello(session, topics, client) {
+      ws.send(JSON.stringify({ type: 'hello', client, session, topics }));
     },
     async next(predicate, what) {
       await waitFor(() => frames.some(predicate), 5_000, what);

@@ -1,0 +1,286 @@
+/**
+ * The sessions' promise against what real use and hostile clients do
+ * (#20, "What was seen"): one test per item, each over real sockets and
+ * raw protocol frames where the promise is the server's, through
+ * `SessionClient` where it is the client's. Each failed on the code before
+ * its fix.
+ */
+import { WebSocket, WebSocketServer } from 'ws';
+import { describe, expect, it } from 'vitest';
+import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
+import type { ServerFrame } from '../../src/protocol/session-protocol.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
+import { MemoryTopicStore, type SessionRecords, type TopicStore } from '../../src/sessions/topic-store.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { stallClient, startServer, waitFor } from '../support/server.js';
+import { isWelcome, openSessionClient, recoveryOf, type SessionTestClient } from '../support/session-client.js';
+
+const { start, cleanup } = serverPerTest();
+const ALICE = userTopic('alice');
+const ROOM = 'room:secret';
+
+/** The offsets of a topic's messages must rise by one, except right after a recovery that says where the stream continues. */
+function contiguity(frames: ServerFrame[], topic: string): { offsets: number[]; breaks: string[] } {
+  const offsets: number[] = [];
+  const breaks: string[] = [];
+  let last: number | undefined;
+  for (const frame of frames) {
+    if (!('topic' in frame) || frame.topic !== topic) continue;
+    if (frame.type === 'recovery') last = frame.recovered ? last ?? frame.offset : frame.offset;
+    if (frame.type !== 'message') continue;
+    if (last !== undefined && frame.offset !== last + 1) breaks.push(`offset ${frame.offset} after ${last}`);
+    offsets.push(frame.offset);
+    last = frame.offset;
+  }
+  return { offsets, breaks };
+}
+
+type Resume = { session: string; cursors: Record<string, { epoch: string; offset: number }> };
+
+function clientOf(port: number, user: string, resume?: Resume): SessionClient {
+  const client = new SessionClient({
+    url: `ws://127.0.0.1:${port}/?user=${user}`,
+    WebSocket: WebSocket as unknown as ClientSocketConstructor,
+    minDelayMs: 10,
+    maxDelayMs: 50,
+    resume
+  });
+  cleanup(() => client.close());
+  return client;
+}
+
+async function welcomed(client: SessionTestClient, session?: string, topics?: Record<string, { epoch: string; offset: number }>, id?: string) {
+  client.hello(session, topics, id);
+  return client.next(isWelcome, 'welcome');
+}
+
+describe('the promise against real use and hostile input (#20)', () => {
+  it('1: a frame whose type is 40 euro signs closes its connection with 4400 and the server serves the next one', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const hostile = await openSessionClient(server.port, 'mallory');
+    hostile.ws.send(JSON.stringify({ type: '€'.repeat(40) }));
+    expect((await hostile.closed).code).toBe(4400);
+    const error = hostile.frames.find((frame) => frame.type === 'error');
+    expect(error).toMatchObject({ code: 'malformed' });
+    const next = await openSessionClient(server.port, 'alice');
+    expect(await welcomed(next)).toMatchObject({ resumed: false });
+  });
+
+  it('2: a reader slower than its socket gets every message once and in order (64 KiB buffer, 2,000 messages of 8 KiB)', async () => {
+    const store = new MemoryTopicStore({ maxEntriesPerTopic: 5_000, maxBytesPerTopic: 64 << 20, maxBytes: 128 << 20 });
+    const server = await start({ maxBufferedBytes: 64 << 10, sessions: { ttlMs: 5_000, store } });
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab);
+    await tab.next(recoveryOf(ALICE), 'recovery');
+    stallClient(tab.ws);
+    const text = 'x'.repeat(8 << 10);
+    const reports = [];
+    for (let n = 1; n <= 2_000; n++) reports.push(server.manager.sendToUser('alice', { n, text }));
+    (tab.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(() => tab.messages(ALICE).length >= 2_000, 20_000, 'all 2,000 to the slow reader');
+    await Promise.all(reports);
+    const { offsets, breaks } = contiguity(tab.frames, ALICE);
+    expect(breaks).toEqual([]);
+    expect(offsets).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1));
+  });
+
+  it('4: sends after a reload, and from a duplicated tab, are delivered: each client instance numbers its own', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const page = clientOf(server.port, 'alice').start();
+    expect(await page.send('before reload 1')).toEqual({ ok: true });
+    expect(await page.send('before reload 2')).toEqual({ ok: true });
+    const saved = { session: page.session!, cursors: page.cursors };
+    page.close();
+    const reloaded = clientOf(server.port, 'alice', saved).start();
+    const duplicate = clientOf(server.port, 'alice', saved).start();
+    expect(await reloaded.send('after reload')).toEqual({ ok: true });
+    expect(await duplicate.send('from the duplicate')).toEqual({ ok: true });
+    expect(reloaded.session).toBe(saved.session);
+    expect(delivered.sort()).toEqual(['after reload', 'before reload 1', 'before reload 2', 'from the duplicate']);
+  });
+
+  it('5: a send from the open listener goes after the sends queued while away, and all arrive', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const client = clientOf(server.port, 'alice').start();
+    await waitFor(() => client.state === 'open', 5_000, 'open');
+    const [connection] = server.manager.connectionsOf('alice');
+    await connection!.close(1012, 'restarting');
+    await waitFor(() => client.state !== 'open', 5_000, 'away');
+    const queued = [client.send('queued 1'), client.send('queued 2')];
+    const off = client.on('state', (state) => {
+      if (state !== 'open') return;
+      off();
+      void client.send('join');
+    });
+    await Promise.all(queued);
+    await waitFor(() => delivered.length === 3, 5_000, 'three delivered');
+    expect(delivered).toEqual(['queued 1', 'queued 2', 'join']);
+  });
+
+  it('6: a user who joined and left 300 rooms reconnects: the client drops the cursors the session no longer follows', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const client = clientOf(server.port, 'alice').start();
+    await waitFor(() => client.state === 'open', 5_000, 'open');
+    for (let i = 0; i < 300; i++) server.manager.subscribe('alice', `room:${i}`);
+    await waitFor(() => Object.keys(client.cursors).length === 302, 5_000, 'a cursor per room');
+    for (let i = 0; i < 300; i++) server.manager.unsubscribe('alice', `room:${i}`);
+    await waitFor(() => Object.keys(client.cursors).length === 2, 5_000, 'cursors of rooms left dropped');
+    const [connection] = server.manager.connectionsOf('alice');
+    await connection!.close(1012, 'restarting');
+    await waitFor(() => client.state === 'reconnecting', 5_000, 'away');
+    await waitFor(() => client.state === 'open', 5_000, 'back');
+    // A hello naming topics the session does not follow is no reason to refuse it either.
+    const raw = await openSessionClient(server.port, 'alice');
+    const lots = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`room:${i}`, { epoch: 'e', offset: 1 }]));
+    expect(await welcomed(raw, client.session, lots)).toMatchObject({ resumed: true, topics: expect.arrayContaining([ALICE, 'broadcast']) });
+  });
+
+  it('7: a resume never replays a room from before the user joined it, whatever cursor the client names', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    const { session } = await welcomed(tab, undefined, undefined, 'tab-1');
+    for (let n = 1; n <= 20; n++) await server.manager.publish(ROOM, { secret: n });
+    server.manager.subscribe('alice', ROOM);
+    const joined = await tab.next(recoveryOf(ROOM), 'the room starts where it stands');
+    expect(joined).toMatchObject({ recovered: false, reason: 'new_topic', offset: 20 });
+    await server.manager.publish(ROOM, { after: 21 });
+    await waitFor(() => tab.messages(ROOM).length === 1, 5_000, 'the first message after joining');
+    tab.ws.terminate();
+    await tab.closed;
+    const liar = await openSessionClient(server.port, 'alice');
+    await welcomed(liar, session, { [ROOM]: { epoch: joined.epoch, offset: 0 } }, 'tab-1');
+    expect(await liar.next(recoveryOf(ROOM), 'recovery')).toMatchObject({ recovered: false, reason: 'membership', offset: 20 });
+    await waitFor(() => liar.messages(ROOM).length === 1, 5_000, 'what came after joining');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(liar.messages(ROOM)).toEqual([{ offset: 21, data: { after: 21 } }]);
+  });
+
+  it('8: sessions per user are bounded: 400 connect, hello, drop keep at most 32, the oldest ended first', async () => {
+    const server = await start({ sessions: { ttlMs: 60_000 } });
+    const tokens: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const tab = await openSessionClient(server.port, 'alice');
+      tokens.push((await welcomed(tab)).session);
+      tab.ws.terminate();
+      await tab.closed;
+      await waitFor(() => server.manager.size === 0, 5_000, 'the drop seen');
+    }
+    expect(server.manager.sessions).toBe(32);
+    const oldest = await openSessionClient(server.port, 'alice');
+    await welcomed(oldest, tokens[0]);
+    expect(await oldest.next(recoveryOf(ALICE), 'recovery')).toMatchObject({ recovered: false, reason: 'unknown_session' });
+    const newest = await openSessionClient(server.port, 'alice');
+    expect(await welcomed(newest, tokens[399])).toMatchObject({ resumed: true });
+  });
+
+  it('9: the client never throws on a frame that is not JSON: it says so and resumes', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'ws-lifecycle.v1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    cleanup(() => new Promise((resolve) => wss.close(resolve)));
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.on('message', () => ws.send('this is not JSON {'));
+    });
+    const client = clientOf((wss.address() as { port: number }).port, 'alice');
+    const errors: string[] = [];
+    client.on('error', ({ code }) => errors.push(code));
+    client.start();
+    await waitFor(() => connections >= 2, 5_000, 'a second attempt');
+    expect(errors[0]).toBe('protocol');
+    client.close();
+    for (const ws of wss.clients) ws.terminate();
+  });
+
+  it('10: a client sending faster than its sends can be checked is not read ahead: what is in flight stays bounded', async () => {
+    let pendingChecks = 0;
+    const records: SessionRecords = {
+      create: () => Promise.resolve(),
+      get: () => Promise.resolve(undefined),
+      touch: () => Promise.resolve(),
+      acceptSend: () => {
+        pendingChecks++;
+        return new Promise((resolve) => setTimeout(() => {
+          pendingChecks--;
+          resolve('deliver');
+        }, 1));
+      }
+    };
+    const memory = new MemoryTopicStore();
+    const store: TopicStore = {
+      append: (t, p) => memory.append(t, p),
+      position: (t) => memory.position(t),
+      readAfter: (t, e, o) => memory.readAfter(t, e, o),
+      forget: (t) => memory.forget(t),
+      sessions: records
+    };
+    const server = await start({ sessions: { ttlMs: 5_000, store, maxInFlight: 16 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab, undefined, undefined, 'fast');
+    const [connection] = server.manager.connectionsOf('alice');
+    let read = 0;
+    connection!.socket.on('message', () => read++);
+    const acks = () => tab.frames.filter((frame) => frame.type === 'ack').length;
+    let worst = 0;
+    const watch = setInterval(() => (worst = Math.max(worst, read - acks())), 1);
+    cleanup(() => clearInterval(watch));
+    const data = 'y'.repeat(16 << 10);
+    for (let id = 1; id <= 2_000; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data }));
+    await waitFor(() => acks() === 2_000, 20_000, 'every send checked and acknowledged');
+    // Read ahead of the checks: at most the limit plus what ws had already read from the socket when reading paused.
+    expect(worst).toBeLessThan(16 + 64);
+    expect(pendingChecks).toBe(0);
+  });
+
+  it('11: a user removed from a room before the hello gets nothing of what the room said while away from it', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    server.manager.subscribe('alice', ROOM);
+    const tab = await openSessionClient(server.port, 'alice');
+    server.manager.unsubscribe('alice', ROOM);
+    await welcomed(tab);
+    for (let n = 1; n <= 5; n++) await server.manager.publish(ROOM, { while: 'away', n });
+    server.manager.subscribe('alice', ROOM);
+    expect(await tab.next(recoveryOf(ROOM), 'the room again')).toMatchObject({ recovered: false, reason: 'new_topic', offset: 5 });
+    await server.manager.publish(ROOM, { back: true });
+    await waitFor(() => tab.messages(ROOM).some((m) => m.offset === 6), 5_000, 'the next message');
+    expect(tab.messages(ROOM)).toEqual([{ offset: 6, data: { back: true } }]);
+  });
+
+  it('topicPosition rejects while the store is unreachable, instead of resolving undefined', async () => {
+    const memory = new MemoryTopicStore();
+    let reachable = true;
+    const store: TopicStore = {
+      append: (t, p) => memory.append(t, p),
+      position: (t) => (reachable ? memory.position(t) : Promise.reject(new Error('store down'))),
+      readAfter: (t, e, o) => memory.readAfter(t, e, o),
+      forget: () => {}
+    };
+    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    reachable = false;
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.hello();
+    await expect(server.manager.topicPosition(ALICE)).rejects.toThrow('store down');
+  });
+
+  it("topic messages go through the manager's serialize, and its text must be JSON", async () => {
+    const server = await start({
+      serialize: (message) => JSON.stringify(message, (_key, value: unknown) => (typeof value === 'bigint' ? Number(value) : value)),
+      sessions: { ttlMs: 5_000 }
+    });
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab);
+    await tab.next(recoveryOf(ALICE), 'recovery');
+    await server.manager.sendToUser('alice', { n: 7n });
+    await waitFor(() => tab.messages(ALICE).length === 1, 5_000, 'the message');
+    expect(tab.messages(ALICE)[0]!.data).toEqual({ n: 7 });
+    const notJson = await startServer({ serialize: () => 'not json', sessions: { ttlMs: 5_000 } });
+    cleanup(() => notJson.stop());
+    const result = await notJson.manager.publish(ROOM, { a: 1 });
+    expect(result).toMatchObject({ ok: false });
+    expect(result.error?.message).toContain('not JSON');
+  });
+});
