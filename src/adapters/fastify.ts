@@ -1,8 +1,9 @@
 /**
  * `ws-lifecycle/fastify`: a Fastify plugin over `@fastify/websocket` (an
- * optional peer dependency). It registers the WebSocket route, runs
- * `identify` in the route's `preValidation` hook, so a refusal is an HTTP
- * reply before the handshake, hands each socket to the manager, decorates
+ * optional peer dependency). It registers the WebSocket route, runs the
+ * shared upgrade checks (`manager/upgrade-gate.ts`: draining, `identify`
+ * with its timeout) in the route's `preValidation` hook, so a refusal is an
+ * HTTP reply before the handshake, hands each socket to the manager, decorates
  * the instance with it (`fastify.wsLifecycle`), and drains it from
  * Fastify's `preClose` hook: `await fastify.close()` sends every client
  * 1001 and resolves within the drain timeout (fastify-websocket #45, #260).
@@ -10,10 +11,14 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 // Types only: @fastify/websocket's augmentation of Fastify (the `websocket` route option, `websocketServer`).
 import type { WebsocketHandler } from '@fastify/websocket';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ServerOptions } from 'ws';
 import type { ConnectionManager } from '../manager/connection-manager.js';
 import { loadPeer } from '../core/optional-peer.js';
-import { decideUpgrade, identityOf, managerOf, rememberIdentity, type AdapterOptions } from './upgrade.js';
+import { ServerRoutes } from '../manager/server-routes.js';
+import { decideUpgrade, decidedIdentity, rememberIdentity } from '../manager/upgrade-gate.js';
+import { adapterSetup, type AdapterOptions } from './upgrade.js';
 
 export interface FastifyAdapterOptions extends AdapterOptions {
   /** The route WebSockets are accepted on. Default `/ws`. */
@@ -32,8 +37,10 @@ declare module 'fastify' {
 type WebsocketPlugin = { default: FastifyPluginAsync<{ options?: ServerOptions; preClose?: (this: FastifyInstance) => Promise<void> }> };
 
 async function plugin(fastify: FastifyInstance, options: FastifyAdapterOptions): Promise<void> {
+  // Checked before anything is registered: a bad option fails the registration, not fastify.close().
+  const { manager, checks } = adapterSetup(options);
   const websocket = await loadPeer<WebsocketPlugin>('@fastify/websocket', 'ws-lifecycle/fastify');
-  const manager = managerOf(options.manager);
+  const before = new Set(fastify.server.listeners('upgrade'));
   await fastify.register(websocket.default, {
     options: { ...options.ws },
     // Replaces @fastify/websocket's own preClose, which closes its clients with no code and no bound.
@@ -42,22 +49,48 @@ async function plugin(fastify: FastifyInstance, options: FastifyAdapterOptions):
       for (const client of this.websocketServer.clients) client.terminate();
     }
   });
+  routeUpgrades(fastify, before);
   fastify.decorate('wsLifecycle', manager);
-  const logError = (error: unknown): void => fastify.log.error({ err: error }, 'identify threw; upgrade refused with 500');
   fastify.get(
     options.path ?? '/ws',
     {
       websocket: true,
       preValidation: async (request, reply) => {
-        const verdict = await decideUpgrade(options.identify, request.raw, logError);
+        // @fastify/websocket guards the socket and Fastify's router chose the path: the remaining checks.
+        const verdict = await decideUpgrade(checks, request.raw, manager.logger);
         if (!verdict.accept) return reply.code(verdict.status).type('text/plain; charset=utf-8').send(verdict.reason);
         rememberIdentity(request.raw, verdict.identity);
       }
     },
     ((socket, request) => {
-      manager.accept(socket, { ...identityOf(request.raw), request: request.raw });
+      manager.accept(socket, { ...decidedIdentity(request.raw), request: request.raw });
     }) satisfies WebsocketHandler
   );
+}
+
+type UpgradeListener = (this: Server, request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * Take @fastify/websocket's 'upgrade' listener off the server and call it
+ * from the server's routes (`manager/server-routes.ts`) for every upgrade no
+ * other route owns: its socket is then guarded and its URL checked (400)
+ * before Fastify routes it, and an inspector on the same server gets its own
+ * path alone. A version that adds no listener, or several, is left as it is.
+ */
+function routeUpgrades(fastify: FastifyInstance, before: ReadonlySet<unknown>): void {
+  const server = fastify.server;
+  const added = server.listeners('upgrade').filter((listener) => !before.has(listener)) as UpgradeListener[];
+  if (added.length !== 1) return;
+  const listener = added[0]!;
+  server.off('upgrade', listener);
+  const removeRoute = ServerRoutes.of(server).addUpgrade({
+    path: undefined,
+    upgrade: (request, socket, head) => listener.call(server, request, socket, head)
+  });
+  fastify.addHook('onClose', (_instance, done) => {
+    removeRoute();
+    done();
+  });
 }
 
 // What fastify-plugin does, without depending on it: the decorator is visible outside the plugin's scope.

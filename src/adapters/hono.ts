@@ -1,17 +1,29 @@
 /**
  * `ws-lifecycle/hono`: WebSockets for a Hono app on Node, over
  * `@hono/node-ws` (an optional peer dependency, with `@hono/node-server`).
- * The adapter registers the WebSocket route with `identify` as its first
- * middleware, so a refusal is an HTTP status before the handshake, hands
- * each socket (`WSContext.raw`) to the manager, and puts the manager on
- * every request's context (`c.var.wsLifecycle`). Pass the server that
- * `serve()` returns to `injectWebSocket`; closing it drains the manager first.
+ * The adapter registers the WebSocket route with the shared upgrade checks
+ * (`manager/upgrade-gate.ts`) as its first middleware, so a refusal is an
+ * HTTP status before the handshake, hands each socket (`WSContext.raw`) to
+ * the manager, and puts the manager on every request's context
+ * (`c.var.wsLifecycle`). Pass the server that `serve()` returns to
+ * `injectWebSocket`; closing it drains the manager first.
+ *
+ * `@hono/node-ws` listens for 'upgrade' itself, with `new URL()` unguarded
+ * in an async listener and no 'error' listener on the socket while the app
+ * runs. So its listener is not put on the server: it is taken and called
+ * from this adapter's route (`manager/server-routes.ts`), for the route's
+ * path only, with the socket guarded, the URL already known to parse and
+ * its promise's rejection handled.
  */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
 import { loadPeer } from '../core/optional-peer.js';
-import { decideUpgrade, drainOnClose, identityOf, managerOf, rememberIdentity, type AdapterOptions } from './upgrade.js';
+import { logSafely } from '../core/logging.js';
+import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
+import { ServerRoutes } from '../manager/server-routes.js';
+import { decideUpgrade, decidedIdentity, rememberIdentity, releaseUpgradeSocket } from '../manager/upgrade-gate.js';
+import { adapterSetup, assertAdapterOptions, drainOnClose, type AdapterOptions } from './upgrade.js';
 
 /** The Hono context this adapter reads and writes (kept structural: Hono's own types are generic per app). */
 interface HonoContext {
@@ -28,6 +40,8 @@ export interface HonoApp {
   get(path: string, ...handlers: Handler[]): unknown;
 }
 
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
+
 interface NodeWebSocket {
   injectWebSocket(server: Server): void;
   upgradeWebSocket(createEvents: (c: HonoContext) => { onOpen?: (event: Event, ws: { raw?: unknown }) => void }): Handler;
@@ -41,7 +55,7 @@ export interface HonoAdapterOptions extends AdapterOptions {
 /** What {@link wsLifecycle} resolves to. */
 export interface HonoLifecycle {
   manager: ConnectionManager;
-  /** Take upgrades from the server `serve()` returned, and drain the manager when it closes. */
+  /** Take upgrades of the route's path from the server `serve()` returned, and drain the manager when it closes. */
   injectWebSocket(server: Server): void;
   /** Drain the manager (1001) now; closing the server does this too. */
   close(): Promise<ShutdownReport>;
@@ -54,16 +68,19 @@ export interface HonoLifecycle {
  * @param {HonoApp} app The Hono app
  * @param {HonoAdapterOptions} [options] Path, identity, manager
  * @returns {Promise<HonoLifecycle>} The manager, and where to inject the server
+ * @throws {RangeError} If an option is out of range (the promise rejects)
  */
 export async function wsLifecycle(app: HonoApp, options: HonoAdapterOptions = {}): Promise<HonoLifecycle> {
+  assertAdapterOptions(options);
   const { createNodeWebSocket } = await loadPeer<{ createNodeWebSocket: (init: { app: HonoApp }) => NodeWebSocket }>(
     '@hono/node-ws',
     'ws-lifecycle/hono'
   );
-  const manager = managerOf(options.manager);
-  const node = createNodeWebSocket({ app });
-  const logError = (error: unknown): void => manager.logger.error({ err: error }, 'identify threw; upgrade refused with 500');
   let draining: Promise<ShutdownReport> | undefined;
+  const { manager, checks } = adapterSetup(options, () => draining !== undefined || manager.shuttingDown);
+  const path = options.path ?? '/ws';
+  const node = createNodeWebSocket({ app });
+  const nodeUpgrade = upgradeListenerOf(node);
   const close = (): Promise<ShutdownReport> => (draining ??= manager.shutdown(options.shutdown));
 
   app.use('*', async (c, next) => {
@@ -71,26 +88,49 @@ export async function wsLifecycle(app: HonoApp, options: HonoAdapterOptions = {}
     await next();
   });
   app.get(
-    options.path ?? '/ws',
+    path,
     async (c, next) => {
-      if (draining) return c.text('server shutting down', 503);
-      const verdict = await decideUpgrade(options.identify, c.env.incoming, logError);
+      const verdict = await decideUpgrade(checks, c.env.incoming, manager.logger);
       if (!verdict.accept) return c.text(verdict.reason, verdict.status);
       rememberIdentity(c.env.incoming, verdict.identity);
       await next();
     },
     node.upgradeWebSocket((c) => ({
       onOpen: (_event, ws) => {
-        manager.accept(ws.raw as WebSocket, { ...identityOf(c.env.incoming), request: c.env.incoming });
+        releaseUpgradeSocket(c.env.incoming.socket);
+        manager.accept(ws.raw as WebSocket, { ...decidedIdentity(c.env.incoming), request: c.env.incoming });
       }
     }))
   );
   return {
     manager,
     injectWebSocket(server) {
-      node.injectWebSocket(server);
-      drainOnClose(server, close);
+      ServerRoutes.of(server).addUpgrade({
+        path,
+        upgrade(request, socket, head) {
+          Promise.resolve()
+            .then(() => nodeUpgrade(request, socket, head))
+            .catch((error: unknown) => {
+              logSafely(manager.logger, 'error', { err: error }, 'upgrade failed; socket destroyed');
+              socket.destroy();
+            });
+        }
+      });
+      drainOnClose(server, close, manager.logger);
     },
     close
   };
+}
+
+/**
+ * `@hono/node-ws`'s 'upgrade' listener, taken instead of put on a server.
+ *
+ * @throws {Error} If this version of `@hono/node-ws` registers none
+ */
+function upgradeListenerOf(node: NodeWebSocket): UpgradeListener {
+  let listener: UpgradeListener | undefined;
+  const taker = { on: (event: string, fn: UpgradeListener) => (event === 'upgrade' ? (listener = fn) : undefined) };
+  node.injectWebSocket(taker as unknown as Server);
+  if (listener === undefined) throw new Error("ws-lifecycle/hono: @hono/node-ws's injectWebSocket registered no 'upgrade' listener");
+  return listener;
 }

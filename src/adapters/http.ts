@@ -1,19 +1,29 @@
 /**
  * `ws-lifecycle/http`: a plain `http.Server` (or `https.Server`). The
- * request is authenticated in the server's `'upgrade'` event, before the
- * handshake, as ws recommends over `verifyClient` (ws #377); a refusal is
- * an HTTP status and no connection. `server.close()` drives the drain:
- * every client gets 1001 and the close completes within the drain timeout
- * instead of waiting for sockets nobody closes.
+ * request goes through the shared upgrade checks (`manager/upgrade-gate.ts`)
+ * in the server's `'upgrade'` event, before the handshake, as ws
+ * recommends over `verifyClient` (ws #377); a refusal is an HTTP status and
+ * no connection. The upgrade reaches this adapter through the server's
+ * routes (`manager/server-routes.ts`), so an inspector or another listener
+ * on the same server never sees it twice. `server.close()` drives the
+ * drain: every client gets 1001 and the close completes within the drain
+ * timeout instead of waiting for sockets nobody closes.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions } from 'ws';
+import { logSafely } from '../core/logging.js';
 import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
-import { decideUpgrade, drainOnClose, managerOf, refuseUpgrade, type AdapterOptions } from './upgrade.js';
+import { ServerRoutes } from '../manager/server-routes.js';
+import { decideUpgrade, refuseUpgrade, releaseUpgradeSocket } from '../manager/upgrade-gate.js';
+import { adapterSetup, drainOnClose, type AdapterOptions } from './upgrade.js';
 
 export interface HttpAdapterOptions extends AdapterOptions {
-  /** The request path WebSockets are accepted on; other paths are left to other `'upgrade'` listeners (404 if there are none). Default: any path. */
+  /**
+   * The request path WebSockets are accepted on; upgrades of other paths go
+   * to the server's other `'upgrade'` listeners, or are answered 404 when
+   * there are none. Default: every path no other route owns.
+   */
   path?: string;
   /** Options for the `ws` server (`maxPayload`, `perMessageDeflate`...); `noServer` is set. */
   ws?: Omit<ServerOptions, 'server' | 'port' | 'host' | 'noServer' | 'path'>;
@@ -33,40 +43,39 @@ export interface HttpLifecycle {
  * @param {Server} server A Node HTTP(S) server, listening or not
  * @param {HttpAdapterOptions} [options] Path, identity, manager, ws options
  * @returns {HttpLifecycle} The manager and the `ws` server
+ * @throws {RangeError} If an option is out of range, or the path is already taken on this server
  */
 export function attachToServer(server: Server, options: HttpAdapterOptions = {}): HttpLifecycle {
-  const manager = managerOf(options.manager);
-  const wss = new WebSocketServer({ ...options.ws, noServer: true });
-  const logError = (error: unknown): void => manager.logger.error({ err: error }, 'identify threw; upgrade refused with 500');
   let draining: Promise<ShutdownReport> | undefined;
+  const { manager, checks } = adapterSetup(options, () => draining !== undefined || manager.shuttingDown);
+  const wss = new WebSocketServer({ ...options.ws, noServer: true });
 
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (options.path !== undefined && new URL(request.url ?? '/', 'http://localhost').pathname !== options.path) {
-      // Another listener may own this path; answer only when none does.
-      if (server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, 'Not Found');
-      return;
-    }
-    if (draining) {
-      refuseUpgrade(socket, 503, 'server shutting down');
-      return;
-    }
-    void decideUpgrade(options.identify, request, logError).then((verdict) => {
-      if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.reason);
-      // The client may have gone while identify ran.
-      if (socket.destroyed) return;
-      wss.handleUpgrade(request, socket, head, (ws) => manager.accept(ws, { ...verdict.identity, request }));
-    });
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    decideUpgrade(checks, request, manager.logger)
+      .then((verdict) => {
+        if (!verdict.accept) return refuseUpgrade(socket, verdict.status, verdict.reason);
+        // The client may have gone while identify ran.
+        if (socket.destroyed) return;
+        wss.handleUpgrade(request, socket, head, (ws) => {
+          releaseUpgradeSocket(socket);
+          manager.accept(ws, { ...verdict.identity, request });
+        });
+      })
+      .catch((error: unknown) => {
+        logSafely(manager.logger, 'error', { err: error }, 'upgrade failed; socket destroyed');
+        socket.destroy();
+      });
   };
-  server.on('upgrade', onUpgrade);
+  const removeRoute = ServerRoutes.of(server).addUpgrade({ path: options.path, upgrade });
 
   const close = (): Promise<ShutdownReport> => {
     draining ??= manager.shutdown(options.shutdown).finally(() => {
-      server.off('upgrade', onUpgrade);
+      removeRoute();
       wss.close();
     });
     return draining;
   };
-  drainOnClose(server, close);
+  drainOnClose(server, close, manager.logger);
 
   return { manager, wss, close };
 }

@@ -13,7 +13,9 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ConnectionManager } from '../manager/connection-manager.js';
 import { loadPeer } from '../core/optional-peer.js';
-import { decideUpgrade, identityOf, managerOf, rememberIdentity, type AdapterOptions } from './upgrade.js';
+import { logSafely } from '../core/logging.js';
+import { decideUpgrade, decidedIdentity, rememberIdentity, type UpgradeCheck } from '../manager/upgrade-gate.js';
+import { adapterSetup, assertAdapterOptions, type AdapterOptions } from './upgrade.js';
 
 interface WsAdapterClass {
   new (appOrHttpServer?: unknown): {
@@ -35,32 +37,41 @@ function defineAdapter(WsAdapter: WsAdapterClass) {
     /** The manager every accepted client joins. */
     readonly manager: ConnectionManager;
     readonly #options: AdapterOptions;
+    readonly #checks: UpgradeCheck[];
 
     /**
      * @param {unknown} app The Nest application (or its HTTP server)
      * @param {AdapterOptions} [options] Identity, manager, shutdown
+     * @throws {RangeError} If an option is out of range
      */
     constructor(app: unknown, options: AdapterOptions = {}) {
       super(app);
-      this.manager = managerOf(options.manager);
+      const { manager, checks } = adapterSetup(options);
+      this.manager = manager;
+      this.#checks = checks;
       this.#options = options;
     }
 
     override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
-      const logError = (error: unknown): void => this.manager.logger.error({ err: error }, 'identify threw; upgrade refused with 500');
+      // ws calls verifyClient from handleUpgrade, with the socket guarded by its own 'error' listener; Nest chose the path.
       const verifyClient = (info: { req: IncomingMessage }, callback: VerifyCallback): void => {
-        void decideUpgrade(this.#options.identify, info.req, logError).then((verdict) => {
-          if (!verdict.accept) return callback(false, verdict.status, verdict.reason);
-          rememberIdentity(info.req, verdict.identity);
-          callback(true);
-        });
+        decideUpgrade(this.#checks, info.req, this.manager.logger)
+          .then((verdict) => {
+            if (!verdict.accept) return callback(false, verdict.status, verdict.reason);
+            rememberIdentity(info.req, verdict.identity);
+            callback(true);
+          })
+          .catch((error: unknown) => {
+            logSafely(this.manager.logger, 'error', { err: error }, 'upgrade failed; socket destroyed');
+            info.req.socket.destroy();
+          });
       };
       return super.create(port, { ...options, verifyClient });
     }
 
     override bindClientConnect(server: WebSocketServer, callback: (...args: unknown[]) => void): void {
       server.on('connection', (ws: WebSocket, request: IncomingMessage) => {
-        this.manager.accept(ws, { ...identityOf(request), request });
+        this.manager.accept(ws, { ...decidedIdentity(request), request });
         callback(ws, request);
       });
     }
@@ -82,8 +93,10 @@ let adapterClass: ReturnType<typeof defineAdapter> | undefined;
  * @param {AdapterOptions} [options] Identity, manager, shutdown
  * @returns The adapter
  * @throws {Error} Naming `@nestjs/platform-ws` when it is not installed
+ * @throws {RangeError} If an option is out of range
  */
 export async function createLifecycleWsAdapter(app: unknown, options: AdapterOptions = {}): Promise<InstanceType<ReturnType<typeof defineAdapter>>> {
+  assertAdapterOptions(options);
   if (adapterClass === undefined) {
     const { WsAdapter } = await loadPeer<{ WsAdapter: WsAdapterClass }>('@nestjs/platform-ws', 'ws-lifecycle/nest');
     adapterClass = defineAdapter(WsAdapter);

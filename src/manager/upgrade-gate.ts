@@ -5,8 +5,8 @@
  * with an HTTP status:
  *
  * 1. the request URL parses as `new URL(request.url, 'http://localhost')`
- *    (else 400), so no code after it, `identify` included, meets one that
- *    throws;
+ *    and its path decodes (else 400), so no code after it, `identify`
+ *    included, meets one that throws;
  * 2. the path: chosen by whoever routes the upgrade (`server-routes.ts`
  *    for the http, Express and Hono adapters, the framework for Fastify
  *    and Nest, ws's own `path` for `attach`): an upgrade nobody here owns is
@@ -88,14 +88,18 @@ export function refusal(status: number, reason?: string): UpgradeVerdict {
 
 /**
  * The request URL as `new URL(request.url, 'http://localhost')` reads it,
- * or `undefined` when that throws (`GET //[`).
+ * or `undefined` when that throws (`GET //[`) or its path does not decode
+ * (`GET /%`: the frameworks' routers answer that 400 and, for an upgrade,
+ * leave the socket open).
  *
  * @param {IncomingMessage} request An HTTP request
  * @returns {URL | undefined} The URL
  */
 export function requestUrl(request: IncomingMessage): URL | undefined {
   try {
-    return new URL(request.url ?? '/', 'http://localhost');
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    decodeURIComponent(url.pathname);
+    return url;
   } catch {
     return undefined;
   }

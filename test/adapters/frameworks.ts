@@ -26,16 +26,26 @@ import type { AdapterOptions } from '../../src/adapters/upgrade.js';
 /** A running app with the adapter. */
 export interface RunningApp {
   port: number;
+  /** The app's HTTP server (to put an inspector beside the adapter). */
+  server: Server;
   /** The manager, as the framework's users reach it (decorator, app.locals, context, provider). */
   reachable(): Promise<ConnectionManager>;
   /** Close the app the framework's way. */
   close(): Promise<void>;
 }
 
+/** The adapter's options; `path: null` asks for no path where the adapter allows it (http, Express: every path). */
+export type StartOptions = AdapterOptions & { path?: string | null };
+
 export interface Framework {
   name: string;
-  /** Start with this manager, on path `/ws`. */
-  start(manager: ConnectionManager, options: AdapterOptions): Promise<RunningApp>;
+  /** Start with this manager, on path `/ws` unless `options.path` says otherwise. */
+  start(manager: ConnectionManager, options: StartOptions): Promise<RunningApp>;
+}
+
+/** The path to give an adapter that may take none. */
+function pathOf(options: StartOptions): string | undefined {
+  return options.path === null ? undefined : (options.path ?? '/ws');
 }
 
 function portOf(server: Server): number {
@@ -51,10 +61,10 @@ export const FRAMEWORKS: Framework[] = [
     name: 'http',
     async start(manager, options) {
       const server = createServer((_request, response) => response.end('ok'));
-      const lifecycle = attachToServer(server, { ...options, manager, path: '/ws' });
+      const lifecycle = attachToServer(server, { ...options, manager, path: pathOf(options) });
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
-      return { port: portOf(server), reachable: () => Promise.resolve(lifecycle.manager), close: () => closed(server) };
+      return { port: portOf(server), server, reachable: () => Promise.resolve(lifecycle.manager), close: () => closed(server) };
     }
   },
   {
@@ -64,26 +74,27 @@ export const FRAMEWORKS: Framework[] = [
       app.get('/', (_request, response) => {
         response.send('ok');
       });
-      expressLifecycle(app, { ...options, manager, path: '/ws' });
+      expressLifecycle(app, { ...options, manager, path: pathOf(options) });
       const server = app.listen(0, '127.0.0.1');
       await once(server, 'listening');
-      return { port: portOf(server), reachable: () => Promise.resolve(app.locals.wsLifecycle as ConnectionManager), close: () => closed(server) };
+      const reachable = (): Promise<ConnectionManager> => Promise.resolve(app.locals.wsLifecycle as ConnectionManager);
+      return { port: portOf(server), server, reachable, close: () => closed(server) };
     }
   },
   {
     name: 'fastify',
     async start(manager, options) {
       const app = Fastify({ logger: false });
-      await app.register(fastifyLifecycle, { ...options, manager, path: '/ws' });
+      await app.register(fastifyLifecycle, { ...options, manager, path: options.path ?? '/ws' });
       await app.listen({ port: 0, host: '127.0.0.1' });
-      return { port: portOf(app.server), reachable: () => Promise.resolve(app.wsLifecycle), close: () => app.close() };
+      return { port: portOf(app.server), server: app.server, reachable: () => Promise.resolve(app.wsLifecycle), close: () => app.close() };
     }
   },
   {
     name: 'hono',
     async start(manager, options) {
       const app = new Hono<{ Variables: { wsLifecycle: ConnectionManager } }>();
-      const lifecycle = await honoLifecycle(app, { ...options, manager, path: '/ws' });
+      const lifecycle = await honoLifecycle(app, { ...options, manager, path: options.path ?? '/ws' });
       let seen: ConnectionManager | undefined;
       app.get('/manager', (c) => {
         seen = c.var.wsLifecycle;
@@ -95,6 +106,7 @@ export const FRAMEWORKS: Framework[] = [
       const port = portOf(server);
       return {
         port,
+        server,
         async reachable() {
           await fetch(`http://127.0.0.1:${port}/manager`);
           return seen!;
@@ -107,14 +119,16 @@ export const FRAMEWORKS: Framework[] = [
     name: 'nest',
     async start(manager, options) {
       class Gateway {}
-      WebSocketGateway({ path: '/ws' })(Gateway);
+      WebSocketGateway({ path: options.path ?? '/ws' })(Gateway);
       class AppModule {}
       Module({ imports: [WsLifecycleModule.forRoot(manager)], providers: [Gateway] })(AppModule);
       const app = await NestFactory.create(AppModule, { logger: false });
-      app.useWebSocketAdapter(await createLifecycleWsAdapter(app, { ...options, manager }) as never);
+      const { path: _path, ...adapterOptions } = options;
+      app.useWebSocketAdapter(await createLifecycleWsAdapter(app, { ...adapterOptions, manager }) as never);
       await app.listen(0, '127.0.0.1');
       return {
         port: portOf(app.getHttpServer() as Server),
+        server: app.getHttpServer() as Server,
         reachable: () => Promise.resolve(app.get(ConnectionManager)),
         close: () => app.close()
       };

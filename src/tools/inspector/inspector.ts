@@ -3,30 +3,53 @@
  * the count of connections in each state and the latest transitions, kept
  * current over a WebSocket. It listens only to connection and transition
  * events and pushes at most once per `intervalMs`, so messages cost nothing
- * extra.
+ * extra. It shows connection and user ids, so it is served only to whom an
+ * access decision lets in (a token or `authorize(request)`), its socket
+ * only to its own page's origin, to `maxViewers` at once; and it takes only
+ * its own two paths of the host server (`manager/server-routes.ts`, #25).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionManager } from '../../manager/connection-manager.js';
+import { ServerRoutes } from '../../manager/server-routes.js';
+import { refuseUpgrade, releaseUpgradeSocket } from '../../manager/upgrade-gate.js';
 import type { TransitionRecord } from '../../core/connection-host.js';
 import type { StateCounts } from '../../core/connection-registry.js';
 import { transitionKey } from '../../core/machine-graph.js';
-import { assertNumberOption } from '../../core/validation.js';
+import { assertDuration, assertNumberOption } from '../../core/validation.js';
 import { renderPage } from './page.js';
 
 export interface InspectorOptions {
   /**
-   * The HTTP server to serve from. The inspector answers only its own two
-   * paths; any other request or upgrade is left to the server's other
-   * listeners (or refused with 404 / dropped when it has none). A host
-   * WebSocketServer on the same server must use `noServer` and skip
-   * requests for which `inspector.handles(request)` is true.
+   * The HTTP server to serve from. The inspector's two paths are its own
+   * on that server: its page and its socket are answered by the inspector
+   * alone, whatever else listens there (an adapter, Express, Fastify, a
+   * `WebSocketServer`), and every other request and upgrade goes on to
+   * them as before.
    */
   server: Server;
+  /**
+   * Who may see the page: a request carrying this token (`?token=` or
+   * `Authorization: Bearer`). One of `token` and `authorize` is required:
+   * the page shows connection ids, user ids and close reasons.
+   */
+  token?: string;
+  /** Who may see the page, decided per request (page and socket); a throw or a rejection refuses. */
+  authorize?: (request: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * Origins (`https://admin.example.com`) whose pages may open the socket,
+   * besides the page's own. A browser sends its page's origin with the
+   * upgrade: any other is refused with 403, so a page on another site cannot
+   * read the inspector with the viewer's cookies. Default: none.
+   */
+  allowedOrigins?: readonly string[];
+  /** Page sockets open at once at most; another is refused with 503. Default 8. */
+  maxViewers?: number;
   /** Path of the page; its WebSocket is at `<path>/ws`. Default `/inspect`. */
   path?: string;
-  /** Least time between two pushes to the page. Default 100. */
+  /** Least time between two pushes to the page (1 to 2^31 - 1 ms). Default 100. */
   intervalMs?: number;
   /** How many of the latest transitions the page shows. Default 20. */
   recentLimit?: number;
@@ -69,6 +92,8 @@ export interface Inspector {
 const MAX_VIEWER_BUFFER = 1024 * 1024;
 /** How long close() waits for viewers to finish the close handshake. */
 const VIEWER_CLOSE_MS = 1_000;
+/** Page sockets open at once, unless `maxViewers` says otherwise. */
+const DEFAULT_MAX_VIEWERS = 8;
 
 function pathnameOf(request: IncomingMessage): string {
   const url = request.url ?? '/';
@@ -76,24 +101,81 @@ function pathnameOf(request: IncomingMessage): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
+/** Who may see the inspector, decided once per request. */
+type Access = (request: IncomingMessage) => Promise<boolean>;
+
+function accessOf(options: InspectorOptions): Access {
+  const { token, authorize } = options;
+  if (token === undefined && authorize === undefined) {
+    throw new TypeError('createInspector needs an access decision: a token, or authorize(request) (the page shows connection and user ids)');
+  }
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16)) {
+    throw new RangeError(`Invalid inspector token: ${typeof token === 'string' ? `${token.length} characters` : typeof token} (expected a string of at least 16 characters)`);
+  }
+  if (authorize !== undefined && typeof authorize !== 'function') throw new TypeError(`Invalid authorize: ${typeof authorize} (expected a function)`);
+  const expected = token === undefined ? undefined : digest(token);
+  return async (request) => {
+    if (expected !== undefined && !timingSafeEqual(digest(tokenOf(request)), expected)) return false;
+    if (authorize === undefined) return true;
+    try {
+      return (await authorize(request)) === true;
+    } catch {
+      return false;
+    }
+  };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** The token a request carries: `?token=`, else `Authorization: Bearer`; '' when none. */
+function tokenOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  if (query !== -1) {
+    const fromQuery = new URLSearchParams(url.slice(query + 1)).get('token');
+    if (fromQuery !== null) return fromQuery;
+  }
+  const header = request.headers.authorization ?? '';
+  return header.startsWith('Bearer ') ? header.slice(7) : '';
+}
+
+/**
+ * Whether the upgrade may come from the page that opened it: no Origin (not
+ * a browser), the page's own origin (the Host it asked for), or one allowed.
+ */
+function originAllowed(request: IncomingMessage, allowed: ReadonlySet<string>): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (allowed.has(origin)) return true;
+  const host = request.headers.host;
+  return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+}
+
 /**
  * Serve a live inspector page for `manager` from `options.server`.
  *
  * @param {ConnectionManager} manager The manager to watch
- * @param {InspectorOptions} options Where to serve, and how often to push
+ * @param {InspectorOptions} options Where to serve, who may see it, and how often to push
  * @returns {Inspector} A handle; `close()` it before closing the server
+ * @throws {TypeError} If neither `token` nor `authorize` is given
  * @throws {RangeError} If `path` does not start with `/` or ends with one,
- *   or a numeric option is out of range
+ *   the token is shorter than 16 characters, or a numeric option is out of range
  */
 export function createInspector(manager: ConnectionManager, options: InspectorOptions): Inspector {
   const path = options.path ?? '/inspect';
   const intervalMs = options.intervalMs ?? 100;
   const recentLimit = options.recentLimit ?? 20;
+  const maxViewers = options.maxViewers ?? DEFAULT_MAX_VIEWERS;
   if (!/^\/[^?#]*[^/?#]$/.test(path)) {
     throw new RangeError(`Invalid inspector path: ${JSON.stringify(path)} (expected /name, no trailing slash)`);
   }
-  assertNumberOption('intervalMs', intervalMs, 1);
+  assertDuration('intervalMs', intervalMs);
   assertNumberOption('recentLimit', recentLimit, 0);
+  assertNumberOption('maxViewers', maxViewers, 1);
+  const access = accessOf(options);
+  const allowedOrigins = new Set(options.allowedOrigins ?? []);
   const { server } = options;
   const wsPath = `${path}/ws`;
   const page = renderPage(wsPath);
@@ -142,38 +224,47 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
   };
 
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
-    if (pathnameOf(request) !== path) {
-      if (server.listenerCount('request') === 1) response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    response.writeHead(200, {
-      'content-type': 'text/html; charset=utf-8',
-      'content-security-policy': page.csp,
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff'
+    void access(request).then((allowed) => {
+      if (response.headersSent || response.destroyed) return;
+      if (!allowed) {
+        response.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }).end('unauthorized\n');
+        return;
+      }
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': page.csp,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+        'x-content-type-options': 'nosniff'
+      });
+      response.end(request.method === 'HEAD' ? undefined : page.html);
     });
-    response.end(request.method === 'HEAD' ? undefined : page.html);
   };
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (pathnameOf(request) !== wsPath || closing !== undefined) {
-      if (server.listenerCount('upgrade') === 1) socket.destroy();
-      return;
-    }
-    viewers.handleUpgrade(request, socket, head, (viewer) => {
-      viewer.on('error', () => viewer.terminate());
-      viewer.send(JSON.stringify(snapshot()));
+    if (closing !== undefined) return refuseUpgrade(socket, 503, 'inspector closed');
+    if (!originAllowed(request, allowedOrigins)) return refuseUpgrade(socket, 403, 'origin not allowed');
+    void access(request).then((allowed) => {
+      if (!allowed) return refuseUpgrade(socket, 401, 'unauthorized');
+      if (closing !== undefined || viewers.clients.size >= maxViewers) return refuseUpgrade(socket, 503, 'too many viewers');
+      if (socket.destroyed) return;
+      viewers.handleUpgrade(request, socket, head, (viewer) => {
+        releaseUpgradeSocket(socket);
+        viewer.on('error', () => viewer.terminate());
+        viewer.send(JSON.stringify(snapshot()));
+      });
     });
   };
 
   manager.on('transition', onTransition);
   manager.on('connection', changed);
-  server.on('request', onRequest);
-  server.on('upgrade', onUpgrade);
+  const routes = ServerRoutes.of(server);
+  const removeRequestRoute = routes.addRequest({ path, request: onRequest });
+  const removeUpgradeRoute = routes.addUpgrade({ path: wsPath, upgrade: onUpgrade });
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
@@ -181,8 +272,8 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
       timer = undefined;
       manager.off('transition', onTransition);
       manager.off('connection', changed);
-      server.off('request', onRequest);
-      server.off('upgrade', onUpgrade);
+      removeRequestRoute();
+      removeUpgradeRoute();
       const open = [...viewers.clients];
       const closed = Promise.all(open.map((viewer) => new Promise((resolve) => viewer.once('close', resolve))));
       for (const viewer of open) viewer.close(1001, 'inspector closed');

@@ -1,7 +1,8 @@
 /**
  * The inspector page's browser script, kept as plain JavaScript text so it
  * is inlined as written (no transpiler helpers can leak into it). It reads
- * snapshots from the WebSocket named by `<body data-ws>` and only ever
+ * snapshots from the WebSocket named by `<body data-ws>` (passing on the
+ * page's `?token=`) and only ever
  * writes `textContent`, so user ids cannot inject markup.
  */
 export const PAGE_SCRIPT = `(() => {
@@ -50,6 +51,9 @@ export const PAGE_SCRIPT = `(() => {
   function connect() {
     const url = new URL(document.body.dataset.ws, location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    // The page was let in with a token: its socket carries the same.
+    const token = new URLSearchParams(location.search).get('token');
+    if (token !== null) url.searchParams.set('token', token);
     const ws = new WebSocket(url);
     ws.onopen = () => { status.dataset.status = 'live'; status.textContent = 'live'; };
     ws.onmessage = (event) => render(JSON.parse(event.data));

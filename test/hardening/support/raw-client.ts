@@ -191,3 +191,50 @@ function findCloseFrame(data: Buffer): CloseFrame | undefined {
   }
   return undefined;
 }
+
+/** What a server did with a request sent over raw TCP. */
+export interface RawAnswer {
+  /** The status line of its answer ('' when it sent none). */
+  status: string;
+  /** Whether it closed the socket within the time given. */
+  closed: boolean;
+}
+
+/**
+ * Send `request` (bytes, rules or not) on a new TCP connection and wait
+ * for the server to answer and close, at most `timeoutMs`; then end the
+ * socket either way.
+ *
+ * @returns {Promise<RawAnswer>} The first line it sent, and whether it closed
+ */
+export async function rawExchange(port: number, request: string | Uint8Array, timeoutMs = 5_000): Promise<RawAnswer> {
+  const raw = await openRaw(port);
+  raw.write(typeof request === 'string' ? Buffer.from(request, 'latin1') : request);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
+  const outcome = await Promise.race([raw.ended.then((bytes) => ({ bytes, closed: true })), late]);
+  clearTimeout(timer);
+  if (outcome === undefined) {
+    raw.socket.destroy();
+    const bytes = await raw.ended;
+    return { status: statusLine(bytes), closed: false };
+  }
+  return { status: statusLine(outcome.bytes), closed: true };
+}
+
+function statusLine(bytes: Buffer): string {
+  const text = bytes.toString('latin1');
+  const end = text.indexOf('\r\n');
+  return end === -1 ? text : text.slice(0, end);
+}
+
+/**
+ * An upgrade request with `target` as its request-target, verbatim.
+ *
+ * @param {number} port The server's port
+ * @param {string} target What follows `GET ` (a path, or anything)
+ * @returns {string} The request head
+ */
+export function upgradeRequestTo(port: number, target: string): string {
+  return upgradeRequest(port).replace(/^GET \/ HTTP/, `GET ${target} HTTP`);
+}

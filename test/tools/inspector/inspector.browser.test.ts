@@ -15,6 +15,8 @@ if (!available) {
   );
 }
 
+const TOKEN = 'the-browser-test-token-0123456789';
+
 describe.skipIf(!available)('inspector page in Chromium', () => {
   let server: TestServer;
   let http: Server;
@@ -28,7 +30,7 @@ describe.skipIf(!available)('inspector page in Chromium', () => {
   beforeAll(async () => {
     server = await startServer({ heartbeatIntervalMs: 0 });
     http = createServer();
-    inspector = createInspector(server.manager, { server: http, intervalMs: 50 });
+    inspector = createInspector(server.manager, { server: http, intervalMs: 50, token: TOKEN });
     http.listen(0, '127.0.0.1');
     await once(http, 'listening');
     origin = `127.0.0.1:${(http.address() as AddressInfo).port}`;
@@ -60,7 +62,7 @@ describe.skipIf(!available)('inspector page in Chromium', () => {
       .waitFor({ timeout: 10_000 });
 
   it('shows connections opening and closing as they happen', async () => {
-    await page.goto(`http://${origin}${inspector.path}`);
+    await page.goto(`http://${origin}${inspector.path}?token=${TOKEN}`);
     await page.waitForSelector('#status[data-status="live"]', { timeout: 10_000 });
     expect(await page.locator('svg.chart [data-state]').count()).toBe(4);
     expect(await shown('connected')).toBe(0);

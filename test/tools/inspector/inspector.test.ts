@@ -4,14 +4,20 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ConnectionManager, type Connection, type TransitionRecord } from '../../../src/index.js';
-import { createInspector, type Inspector, type InspectorSnapshot } from '../../../src/tools/inspector/inspector.js';
+import { createInspector, type Inspector, type InspectorOptions, type InspectorSnapshot } from '../../../src/tools/inspector/inspector.js';
 import { allowedTransitions } from '../../../src/core/machine-graph.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../../support/server.js';
 
+const TOKEN = 'a-token-of-the-test-0123456789';
+
 /** An HTTP server on 127.0.0.1 that serves only the inspector. */
-async function serveInspector(manager: ConnectionManager, intervalMs = 20): Promise<{ http: Server; inspector: Inspector; origin: string }> {
+async function serveInspector(
+  manager: ConnectionManager,
+  intervalMs = 20,
+  options: Partial<InspectorOptions> = {}
+): Promise<{ http: Server; inspector: Inspector; origin: string }> {
   const http = createServer();
-  const inspector = createInspector(manager, { server: http, intervalMs });
+  const inspector = createInspector(manager, { server: http, intervalMs, token: TOKEN, ...options });
   http.listen(0, '127.0.0.1');
   await once(http, 'listening');
   return { http, inspector, origin: `127.0.0.1:${(http.address() as AddressInfo).port}` };
@@ -19,7 +25,7 @@ async function serveInspector(manager: ConnectionManager, intervalMs = 20): Prom
 
 /** A page socket that keeps every snapshot it is pushed. */
 async function watch(origin: string): Promise<{ ws: WebSocket; snapshots: InspectorSnapshot[] }> {
-  const ws = new WebSocket(`ws://${origin}/inspect/ws`);
+  const ws = new WebSocket(`ws://${origin}/inspect/ws?token=${TOKEN}`);
   const snapshots: InspectorSnapshot[] = [];
   ws.on('message', (data) => snapshots.push(JSON.parse(data.toString()) as InspectorSnapshot));
   await waitFor(() => snapshots.length > 0, 5_000, 'the first snapshot');
@@ -48,7 +54,7 @@ describe('inspector', () => {
     const manager = new ConnectionManager({ logger: silentLogger() });
     let origin: string;
     ({ http, inspector, origin } = await serveInspector(manager));
-    const response = await fetch(`http://${origin}/inspect`);
+    const response = await fetch(`http://${origin}/inspect?token=${TOKEN}`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = response.headers.get('content-security-policy')!;
@@ -59,7 +65,7 @@ describe('inspector', () => {
     for (const key of allowedTransitions()) expect(html).toContain(`data-key="${key}"`);
     expect(html).not.toMatch(/\s(src|href)="(?!data:)/);
     expect((await fetch(`http://${origin}/elsewhere`)).status).toBe(404);
-    expect((await fetch(`http://${origin}/inspect`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`http://${origin}/inspect?token=${TOKEN}`, { method: 'POST' })).status).toBe(405);
   });
 
   it('pushes counts as connections open and close', async () => {
@@ -118,9 +124,91 @@ describe('inspector', () => {
   it('rejects a bad path or interval, naming the value', () => {
     const manager = new ConnectionManager({ logger: silentLogger() });
     const server = createServer();
-    expect(() => createInspector(manager, { server, path: 'inspect' })).toThrow(/"inspect"/);
-    expect(() => createInspector(manager, { server, path: '/inspect/' })).toThrow(/"\/inspect\/"/);
-    expect(() => createInspector(manager, { server, intervalMs: 0 })).toThrow(/intervalMs: 0/);
+    const token = TOKEN;
+    expect(() => createInspector(manager, { server, token, path: 'inspect' })).toThrow(/"inspect"/);
+    expect(() => createInspector(manager, { server, token, path: '/inspect/' })).toThrow(/"\/inspect\/"/);
+    expect(() => createInspector(manager, { server, token, intervalMs: 0 })).toThrow(/intervalMs: 0/);
+    expect(() => createInspector(manager, { server, token, intervalMs: Infinity })).toThrow(/intervalMs: Infinity/);
+    expect(() => createInspector(manager, { server, token: 'short' })).toThrow(/5 characters/);
     expect(server.listenerCount('request')).toBe(0);
+    expect(server.listenerCount('upgrade')).toBe(0);
+  });
+
+  it('is not served without an access decision (#25)', () => {
+    const manager = new ConnectionManager({ logger: silentLogger() });
+    const server = createServer();
+    expect(() => createInspector(manager, { server })).toThrow(new TypeError('createInspector needs an access decision: a token, or authorize(request) (the page shows connection and user ids)'));
+    expect(server.listenerCount('upgrade')).toBe(0);
+  });
+
+  it('answers the page and its socket 401 without the token, and serves them with it, in the query or as a bearer', async () => {
+    const manager = new ConnectionManager({ logger: silentLogger() });
+    let origin: string;
+    ({ http, inspector, origin } = await serveInspector(manager));
+    expect((await fetch(`http://${origin}/inspect`)).status).toBe(401);
+    expect((await fetch(`http://${origin}/inspect?token=wrong-token-of-the-same-size`)).status).toBe(401);
+    expect((await fetch(`http://${origin}/inspect`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect(await upgradeStatus(`ws://${origin}/inspect/ws`)).toBe(401);
+    expect(await upgradeStatus(`ws://${origin}/inspect/ws?token=nope`)).toBe(401);
+    expect(await upgradeStatus(`ws://${origin}/inspect/ws`, { headers: { authorization: `Bearer ${TOKEN}` } })).toBe(101);
+  });
+
+  it("refuses the socket with 403 to a page of another origin, and lets in the page's own and the allowed ones", async () => {
+    const manager = new ConnectionManager({ logger: silentLogger() });
+    let origin: string;
+    ({ http, inspector, origin } = await serveInspector(manager, 20, { allowedOrigins: ['https://admin.example'] }));
+    const url = `ws://${origin}/inspect/ws?token=${TOKEN}`;
+    expect(await upgradeStatus(url, { origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(url, { origin: `http://${origin}` })).toBe(101);
+    expect(await upgradeStatus(url, { origin: 'https://admin.example' })).toBe(101);
+  });
+
+  it('decides with authorize(request), a throw refusing', async () => {
+    const manager = new ConnectionManager({ logger: silentLogger() });
+    let origin: string;
+    const authorize = (request: IncomingMessage): boolean => {
+      if (request.headers['x-boom'] !== undefined) throw new Error('auth service down');
+      return request.headers.cookie === 'admin=1';
+    };
+    ({ http, inspector, origin } = await serveInspector(manager, 20, { token: undefined, authorize }));
+    expect((await fetch(`http://${origin}/inspect`, { headers: { cookie: 'admin=1' } })).status).toBe(200);
+    expect((await fetch(`http://${origin}/inspect`, { headers: { cookie: 'admin=1', 'x-boom': '1' } })).status).toBe(401);
+    expect(await upgradeStatus(`ws://${origin}/inspect/ws`, { headers: { cookie: 'admin=0' } })).toBe(401);
+    expect(await upgradeStatus(`ws://${origin}/inspect/ws`, { headers: { cookie: 'admin=1' } })).toBe(101);
+  });
+
+  it('keeps at most maxViewers page sockets: one more is refused with 503', async () => {
+    const manager = new ConnectionManager({ logger: silentLogger() });
+    let origin: string;
+    ({ http, inspector, origin } = await serveInspector(manager, 20, { maxViewers: 2 }));
+    const first = await watch(origin);
+    const second = await watch(origin);
+    expect(await upgradeStatus(`ws://${origin}/inspect/ws?token=${TOKEN}`)).toBe(503);
+    first.ws.close();
+    await waitFor(() => first.ws.readyState === WebSocket.CLOSED, 5_000, 'the first viewer gone');
+    // The server lets go of it once the close handshake is done: bounded retries.
+    let status = 0;
+    for (let attempt = 0; attempt < 50 && status !== 101; attempt++) {
+      status = await upgradeStatus(`ws://${origin}/inspect/ws?token=${TOKEN}`);
+      if (status !== 101) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(status).toBe(101);
+    second.ws.close();
   });
 });
+
+/** The status an upgrade got: 101 when it opened (then closed at once), else the HTTP status of the refusal. */
+function upgradeStatus(url: string, options: { origin?: string; headers?: Record<string, string> } = {}): Promise<number> {
+  const ws = new WebSocket(url, options);
+  ws.on('error', () => {});
+  return new Promise((resolve) => {
+    ws.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      resolve(101);
+      ws.close();
+    });
+  });
+}
