@@ -36,6 +36,8 @@ export interface RawClientOptions {
   keepAllCursors?: boolean;
   /** Add `<name>=<record id>` to each connection's URL, so the server side can tell connections apart. */
   connectionParam?: string;
+  /** Open each connection without a hello: the test says it with `hello()` (a client slow to say hello). */
+  holdHello?: boolean;
   /** Every record made is pushed here too. */
   records?: ConnectionRecord[];
   /** Called with each frame once the client handled it: where a test reacts, as an application's listener would. */
@@ -137,12 +139,20 @@ export class RawSessionClient {
     this.#record = record;
     this.#welcomed = false;
     this.#closing = false;
-    socket.on('open', () => this.#guard(() => this.#write(this.#helloOverride ?? this.#hello())));
+    const hello = this.#helloOverride;
+    socket.on('open', () => this.#guard(() => {
+      if (this.#options.holdHello !== true) this.#write(hello ?? this.#hello());
+    }));
     socket.on('message', (data, isBinary) => this.#guard(() => this.#receive(record, data as Buffer, isBinary)));
     socket.on('error', () => {});
     socket.on('close', (code, reason) => this.#guard(() => this.#closed(socket, record, code, reason.toString())));
     this.#helloOverride = undefined;
     return this;
+  }
+
+  /** Say hello on the open connection (with `holdHello`): the hello it would have said, from where it stands now. */
+  hello(): void {
+    this.#write(this.#hello());
   }
 
   /** Send an application message: numbered, kept until acknowledged, resent after a welcome. Returns its id. */

@@ -122,6 +122,19 @@ describe('RawSessionClient', () => {
     reloaded.stop();
   });
 
+  it('holds its hello until told, and says it from where it stands then', async () => {
+    const server = await scripted();
+    const client = new RawSessionClient({ url: `ws://127.0.0.1:${server.port}/`, user: undefined, name: 'slow', holdHello: true, client: null }).connect();
+    await waitFor(() => server.peers.length === 1, 5_000, 'the connection');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(server.peers[0]!.heard).toEqual([]);
+    client.setCursor('room:r', { epoch: 'e', offset: 3 });
+    client.hello();
+    await waitFor(() => server.peers[0]!.heard.length === 1, 5_000, 'the hello');
+    expect(JSON.parse(server.peers[0]!.heard[0]!)).toEqual({ type: 'hello', topics: { 'room:r': { epoch: 'e', offset: 3 } } });
+    client.stop();
+  });
+
   it('stops after a final close code, and reads nothing while paused', async () => {
     const server = await scripted();
     const client = new RawSessionClient({ url: `ws://127.0.0.1:${server.port}/`, user: undefined, name: 'tab', reconnectMs: 5 }).connect();
