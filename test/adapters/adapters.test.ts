@@ -108,6 +108,19 @@ describe.each(FRAMEWORKS)('$name adapter', (framework) => {
     expect(manager.connectionsOf('bob')[0]!.state).toBe('connected');
   });
 
+  it.each([
+    ['shutdown.timeoutMs -1', { shutdown: { timeoutMs: -1 } }, /Invalid option timeoutMs: -1/],
+    ['shutdown.code 999', { shutdown: { code: 999 } }, /Invalid close code: 999/],
+    ['identifyTimeoutMs 0', { identifyTimeoutMs: 0 }, /Invalid option identifyTimeoutMs: 0/],
+    ['identifyTimeoutMs 2^31', { identifyTimeoutMs: 2 ** 31 }, /Invalid option identifyTimeoutMs: 2147483648/]
+  ])('refuses %s when the adapter is made, not at the close (#25)', async (_name, options, message) => {
+    let started: RunningApp | undefined;
+    const outcome = framework.start(newManager(), options).then((running) => (started = running));
+    await expect(outcome).rejects.toThrow(message);
+    // Only on the code before the fix: it started, and the bad option waited for the close.
+    await started?.close().catch(() => {});
+  });
+
   it("200 clients, then the framework's close: every client gets 1001, the close resolves, no handle is left", async () => {
     const before = tcpHandles();
     const manager = newManager();
