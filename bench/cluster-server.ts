@@ -32,10 +32,10 @@ let ioRedis: ReturnType<typeof createClient> | undefined;
 let wss: WebSocketServer | undefined;
 
 serveAgent({
-  start: async (args: { subject: ClusterSubject; prefix: string; nodeId: string }) => {
+  start: async (args: { subject: ClusterSubject; prefix: string; nodeId: string; redis: string }) => {
     http = createServer();
     if (args.subject === 'socket.io') {
-      ioRedis = createClient({ url: 'redis://127.0.0.1:6379' });
+      ioRedis = createClient({ url: args.redis });
       ioRedis.on('error', () => {});
       await ioRedis.connect();
       io = new IoServer(http, {
@@ -47,7 +47,7 @@ serveAgent({
         if (!socket.recovered) void socket.join(String(socket.handshake.query.user ?? 'u'));
       });
     } else {
-      cluster = await RedisCluster.connect({ prefix: args.prefix, nodeId: args.nodeId, logger: pino({ level: 'silent' }), maxEntriesPerTopic: 100_000 });
+      cluster = await RedisCluster.connect({ url: args.redis, prefix: args.prefix, nodeId: args.nodeId, logger: pino({ level: 'silent' }), maxEntriesPerTopic: 100_000 });
       manager = new ConnectionManager({ logger: pino({ level: 'silent' }), cluster, sessions: { ttlMs: RECOVERY_MS } });
       wss = new WebSocketServer({ server: http });
       manager.attach(wss, { identify: (request) => ({ userId: new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('user') ?? 'u' }) });

@@ -9,9 +9,12 @@
  * - the second node killed with SIGKILL while the agent publishes: how
  *   long until every tab it had is connected again elsewhere, and how
  *   many messages were lost or duplicated over the whole run.
+ *
+ * The Redis is a redis-server the scenario starts and stops (#23).
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
+import { RedisProcess } from '../../examples/cluster/redis-processes.js';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
 import type { ClusterSubject } from '../cluster-server.js';
 import { nowMs, sleep } from '../clock.js';
@@ -31,18 +34,19 @@ interface Run {
   servers: Agent[];
   client: Agent;
   proxy: TcpProxy;
+  redis: string;
   prefix: string;
   next: number;
 }
 
-async function start(subject: ClusterSubject, tabs: number): Promise<Run> {
+async function start(subject: ClusterSubject, tabs: number, redis: string): Promise<Run> {
   const prefix = `wsl-bench-${randomUUID().slice(0, 8)}`;
   const servers = await Promise.all(Array.from({ length: NODES }, (_, i) => startServer(`cluster ${subject} ${i + 1}`, [], SERVER)));
-  const ports = await Promise.all(servers.map((server, i) => server.call<number>('start', { subject, prefix, nodeId: `node-${i + 1}` })));
+  const ports = await Promise.all(servers.map((server, i) => server.call<number>('start', { subject, prefix, nodeId: `node-${i + 1}`, redis })));
   const proxy = await TcpProxy.start(ports);
   const client = await startClient(`cluster ${subject}`, CLIENTS);
   await client.call('connect', { subject, port: proxy.port, clients: tabs, user: 'u' });
-  return { servers, client, proxy, prefix, next: 1 };
+  return { servers, client, proxy, redis, prefix, next: 1 };
 }
 
 async function stop(run: Run): Promise<void> {
@@ -54,7 +58,7 @@ async function stop(run: Run): Promise<void> {
   }
   await run.proxy.close();
   // Socket.IO's adapter leaves its stream and sessions under the prefix too.
-  const redis = createClient({ url: 'redis://127.0.0.1:6379' });
+  const redis = createClient({ url: run.redis });
   await redis.connect();
   for await (const keys of redis.scanIterator({ MATCH: `${run.prefix}*`, COUNT: 500 })) if (keys.length > 0) await redis.del(keys);
   await redis.close();
@@ -68,9 +72,9 @@ async function publish(run: Run, count: number, paceMs?: number): Promise<{ firs
   return { first, startedAt, taken };
 }
 
-async function measure(subject: ClusterSubject, options: BenchOptions): Promise<Partial<Record<Metric, number>>> {
+async function measure(subject: ClusterSubject, options: BenchOptions, redis: string): Promise<Partial<Record<Metric, number>>> {
   const { tabs, messages, latencySamples, killMessages } = options.cluster;
-  const run = await start(subject, tabs);
+  const run = await start(subject, tabs, redis);
   try {
     // Warm up, and let Socket.IO emit once (its recovery needs an offset).
     const warm = await publish(run, 200);
@@ -115,9 +119,14 @@ async function measure(subject: ClusterSubject, options: BenchOptions): Promise<
 export async function runCluster(options: BenchOptions): Promise<ResultRow[]> {
   const samples = new Samples();
   const subjects = ['cluster', 'socket.io'] as const;
-  for (let round = 0; round < options.rounds; round++) {
-    for (const subject of rotate(subjects, round)) samples.addAll(subject, await measure(subject, options));
-    log(`cluster: round ${round + 1} of ${options.rounds} done`);
+  const redis = await RedisProcess.start();
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      for (const subject of rotate(subjects, round)) samples.addAll(subject, await measure(subject, options, redis.url));
+      log(`cluster: round ${round + 1} of ${options.rounds} done`);
+    }
+  } finally {
+    await redis.stop();
   }
   const scenario = `cluster-${NODES}-nodes`;
   return [

@@ -2,67 +2,26 @@
  * Real failures of a cluster (#12), each against real Redis processes:
  * a node process killed with SIGKILL mid-run (child processes behind a
  * round-robin proxy, the cluster demo at a small size); a Redis this test
- * starts on a port of its own and restarts empty mid-run; a TCP proxy
+ * starts on a port of its own and restarts empty mid-run (the others use
+ * the suite's); a TCP proxy
  * between one node and Redis cut and restored; two nodes publishing to
  * one topic at once. Every test uses its own key prefix and cleans up.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runClusterDemo } from '../../examples/cluster/run-cluster-demo.js';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
 import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client/session-client.js';
 import { RedisCluster } from '../../src/cluster/redis.js';
+import { ownRedis, sharedRedis, stopOwnRedis } from '../support/redis-servers.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await stopOwnRedis();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A redis-server of this test's own, in memory only; `restart()` brings it back empty on the same port. */
-async function ownRedis(): Promise<{ url: string; port: number; kill(): Promise<void>; start(): Promise<void> }> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  const redis = {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      for (let i = 0; i < 200; i++) {
-        const ok = await new Promise<boolean>((resolve) => {
-          const ping = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
-          let out = '';
-          ping.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-          ping.once('exit', () => resolve(out.includes('PONG')));
-        });
-        if (ok) return;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error(`redis-server on ${port} did not answer`);
-    },
-    async kill() {
-      if (child === undefined || child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    }
-  };
-  await redis.start();
-  cleanups.push(() => redis.kill());
-  return redis;
-}
 
 async function node(name: string, url: string, prefix: string): Promise<{ server: TestServer; cluster: RedisCluster }> {
   const cluster = await RedisCluster.connect({ url, prefix, nodeId: name, heartbeatMs: 50, logger: silentLogger(), maxReconnectDelayMs: 100 });
@@ -87,7 +46,7 @@ function tab(port: number, user: string): { client: SessionClient; messages: Cli
 
 describe('cluster failures', () => {
   it('a node killed with SIGKILL mid-run: its tabs resume on the others, lost 0 and duplicated 0 everywhere, presence drops it', async () => {
-    const summary = await runClusterDemo({ nodes: 3, users: 2, tabs: 3, seconds: 2.5, killAt: 1.2 });
+    const summary = await runClusterDemo({ nodes: 3, users: 2, tabs: 3, seconds: 2.5, killAt: 1.2, redis: sharedRedis().url });
     console.log(`[cluster kill] seed=${summary.seed} killed ${summary.killed.nodeId}: ${summary.killed.tabs} tabs back after ${summary.killed.allBackAfterMs} ms, presence after ${summary.killed.presenceAfterMs} ms`);
     expect(summary.killed.tabs).toBeGreaterThan(0);
     expect(summary.killed.allBackAfterMs).toBeDefined();
@@ -132,10 +91,10 @@ describe('cluster failures', () => {
 
   it('a node cut off from Redis and back: what it missed is read from the streams and delivered in order, once', async () => {
     const prefix = `wsl-test-${randomUUID().slice(0, 8)}`;
-    const proxy = await TcpProxy.start([6379]);
+    const proxy = await TcpProxy.start([sharedRedis().port]);
     cleanups.push(() => proxy.close());
     const a = await node('a', `redis://127.0.0.1:${proxy.port}`, prefix);
-    const b = await node('b', 'redis://127.0.0.1:6379', prefix);
+    const b = await node('b', sharedRedis().url, prefix);
     cleanups.push(() => b.cluster.store.clear());
     const alice = tab(a.server.port, 'alice');
     await waitFor(() => alice.client.state === 'open', 5_000, 'open');
@@ -161,8 +120,8 @@ describe('cluster failures', () => {
 
   it('two nodes publishing to one topic at once: every tab gets 1..N in order, once', async () => {
     const prefix = `wsl-test-${randomUUID().slice(0, 8)}`;
-    const a = await node('a', 'redis://127.0.0.1:6379', prefix);
-    const b = await node('b', 'redis://127.0.0.1:6379', prefix);
+    const a = await node('a', sharedRedis().url, prefix);
+    const b = await node('b', sharedRedis().url, prefix);
     cleanups.push(() => a.cluster.store.clear());
     for (const { server } of [a, b]) {
       server.manager.subscribe('alice', 'room:ops');

@@ -1,5 +1,5 @@
 /**
- * Two nodes on one Redis in one process (#12): a tab on node A gets what
+ * Two nodes on one Redis (the suite's) in one process (#12): a tab on node A gets what
  * node B publishes; a tab that drops from A resumes on B with every
  * message it missed, once, in order; a client message resent to the
  * other node is delivered once cluster-wide; presence counts both nodes;
@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SessionClient, type ClientMessage, type ClientSocketConstructor } from '../../src/client/session-client.js';
 import { RedisCluster } from '../../src/cluster/redis.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
+import { sharedRedis } from '../support/redis-servers.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 
 const PREFIX = `wsl-test-${randomUUID().slice(0, 8)}`;
@@ -19,7 +20,7 @@ const started: Array<{ server: TestServer; cluster: RedisCluster }> = [];
 const clients: SessionClient[] = [];
 
 async function node(name: string): Promise<{ server: TestServer; cluster: RedisCluster }> {
-  const cluster = await RedisCluster.connect({ prefix: PREFIX, nodeId: name, heartbeatMs: 50, logger: silentLogger() });
+  const cluster = await RedisCluster.connect({ url: sharedRedis().url, prefix: PREFIX, nodeId: name, heartbeatMs: 50, logger: silentLogger() });
   const server = await startServer({ heartbeatIntervalMs: 0, cluster, sessions: { ttlMs: 5_000 } });
   const pair = { server, cluster };
   started.push(pair);
