@@ -2,14 +2,15 @@
  * A small TCP proxy on 127.0.0.1 for the cluster demo and tests (#12):
  * round-robin over its targets, skipping one that refuses (a killed node),
  * and able to cut every connection and refuse new ones until restored (a
- * network partition between a node and Redis).
+ * network partition between a node and Redis), or to send new connections
+ * elsewhere (a managed service's endpoint that follows a failover).
  */
 import { once } from 'node:events';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export class TcpProxy {
   readonly #server: Server;
-  readonly #targets: number[];
+  #targets: number[];
   readonly #pairs = new Set<[Socket, Socket]>();
   #next = 0;
   #cut = false;
@@ -48,6 +49,12 @@ export class TcpProxy {
 
   restore(): void {
     this.#cut = false;
+  }
+
+  /** New connections go to `targets` from now on; those open stay where they are. */
+  retarget(targets: number[]): void {
+    this.#targets = [...targets];
+    this.#next = 0;
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@
  * node that died drop out of presence within that time, and its hash
  * expires soon after. Writing the whole snapshot (only when something
  * changed, or after Redis came back) heals any count a lost write would
- * have left wrong.
+ * have left wrong. Every command touches one key (or, for the rename, two
+ * of one slot), so presence works across the slots of a Redis Cluster.
  */
 import type { ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
 import { hashReply, text } from './redis-reply.js';
@@ -135,6 +136,7 @@ export class RedisPresence implements Presence {
   }
 
   #hash(nodeId: string): string {
-    return `${this.#prefix}:n:${nodeId}`;
+    // Hash-tagged by the node: on Redis Cluster the hash and the one written aside share a slot, so RENAME works.
+    return `${this.#prefix}:n:{${nodeId}}`;
   }
 }

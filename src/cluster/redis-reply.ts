@@ -3,6 +3,7 @@
  * Lua scripts by their SHA: what the store, the session records and
  * presence share.
  */
+import { createHash } from 'node:crypto';
 import type { RedisCommander } from './redis-store.js';
 
 /** A Redis reply as text (replies come as strings or, binary-safe, as Buffers). */
@@ -26,7 +27,12 @@ export function hashReply(reply: unknown): Map<string, string> {
   return record;
 }
 
-/** Runs the scripts by their SHA and loads one again when Redis forgot it (a restart). */
+/**
+ * Runs the scripts by their SHA. A server that does not know one yet (a
+ * restart, a failover, another shard of a Redis Cluster) is sent the
+ * source with EVAL, which also caches it there: on a cluster a separate
+ * SCRIPT LOAD could reach another shard than the keys' own.
+ */
 export class Scripts<S extends Readonly<Record<string, string>>> {
   readonly #redis: RedisCommander;
   readonly #sources: S;
@@ -35,18 +41,16 @@ export class Scripts<S extends Readonly<Record<string, string>>> {
   constructor(redis: RedisCommander, sources: S) {
     this.#redis = redis;
     this.#sources = sources;
+    for (const [name, source] of Object.entries(sources)) this.#shas.set(name, createHash('sha1').update(source).digest('hex'));
   }
 
   async run<T>(name: keyof S & string, keys: string[], args: Array<string | Buffer>, options?: object): Promise<T> {
-    const sha = this.#shas.get(name);
-    if (sha !== undefined) {
-      try {
-        return await this.#redis.sendCommand<T>(['EVALSHA', sha, String(keys.length), ...keys, ...args], options);
-      } catch (error) {
-        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
-      }
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.#redis.sendCommand<T>(['EVALSHA', this.#shas.get(name)!, ...tail], options);
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
     }
-    this.#shas.set(name, text(await this.#redis.sendCommand(['SCRIPT', 'LOAD', this.#sources[name]!])));
-    return this.#redis.sendCommand<T>(['EVALSHA', this.#shas.get(name)!, String(keys.length), ...keys, ...args], options);
+    return this.#redis.sendCommand<T>(['EVAL', this.#sources[name]!, ...tail], options);
   }
 }

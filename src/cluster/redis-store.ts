@@ -1,34 +1,52 @@
 /**
- * Topic history and session records in Redis (#12), shared by every node
- * of a cluster. Per topic: a hash with the epoch and the last offset, and
- * a stream whose entry ids are the offsets (`7-0` is offset 7), trimmed to
- * `maxEntriesPerTopic` with an exact MAXLEN so "trimmed" is told exactly.
- * Each append is one Lua script: the next offset, the stream entry, the
- * expiry and the PUBLISH that fans it out, so concurrent publishers on
- * different nodes get distinct, gapless offsets and every node hears them
- * in offset order. A topic missing its hash (Redis restarted empty, or it
- * expired) gets a new epoch: a cursor from before is told `epoch_changed`.
+ * Topic history in Redis (#12, #23), shared by every node of a cluster.
+ * Per topic: a hash with the epoch, the last offset and the replication
+ * id the epoch holds under, and a stream whose entry ids are the offsets
+ * (`7-0` is offset 7), trimmed to `maxEntriesPerTopic` with an exact MAXLEN
+ * so "trimmed" is told exactly. Each append is one Lua script: the next
+ * offset, the stream entry, the expiry and the publish that fans it out,
+ * so concurrent publishers on different nodes get distinct, gapless
+ * offsets and every node hears them in offset order.
  *
- * Only types are imported from `redis`: the client is the caller's.
+ * An epoch holds only while its history is whole. A topic missing its
+ * hash (Redis restarted empty, or it expired) gets a new one; so does a
+ * topic whose hash was written under another replication history than
+ * the server's now (`master_replid`, read inside the script): Redis gives
+ * a primary a new replication id when a replica is promoted or the
+ * primary restarts, and a promoted replica may lack the newest appends.
+ * Continuing the old epoch there would number new messages with offsets
+ * that tabs already hold for other messages; a new epoch makes every
+ * cursor from before `epoch_changed` instead (docs/cluster.md).
+ *
+ * Keys and the channel carry the topic's partition tag (redis-slots.ts),
+ * so on Redis Cluster one script touches one slot. Only types are
+ * imported from `redis`: the client is the caller's.
  */
 import { randomUUID } from 'node:crypto';
 import type { SessionRecords, TopicEntry, TopicPosition, TopicRead, TopicStore } from '../sessions/topic-store.js';
 import { Scripts, text } from './redis-reply.js';
 import { RedisSessionRecords } from './redis-session-records.js';
+import { partitionOf, partitionTag } from './redis-slots.js';
 
-
-/** The part of a node-redis client the store and broker use. */
+/** The part of a node-redis client the store and broker use (on Redis Cluster, one that routes each command by its key). */
 export interface RedisCommander {
   sendCommand<T = unknown>(args: ReadonlyArray<string | Buffer>, options?: object): Promise<T>;
 }
 
+/** A commander over several servers (Redis Cluster): its primaries one by one, for what is per server (SCAN). */
+export interface RedisServers {
+  primaries(): Promise<RedisCommander[]>;
+}
+
 export interface RedisTopicStoreOptions {
-  /** Prefix of every key and channel; nothing else is touched. Default `wsl`. */
+  /** Prefix of every key and channel; nothing else is touched. Default `wsl`. No braces: they would change the keys' hash slots. */
   prefix?: string;
   /** Messages kept per topic (exact MAXLEN). Default 1,000. */
   maxEntriesPerTopic?: number;
   /** A topic nobody appends to for this long expires with its history. Default 120,000 (the session TTL's default). */
   topicTtlMs?: number;
+  /** Fan out with `SPUBLISH` on the partition's shard channel (Redis Cluster) instead of `PUBLISH`. Default false; `RedisCluster.connect` sets it for a Redis Cluster. */
+  shardedPubSub?: boolean;
 }
 
 export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'wsl', maxEntriesPerTopic: 1_000, topicTtlMs: 120_000 });
@@ -36,34 +54,38 @@ export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'wsl', maxEntriesPer
 /** Binary-safe replies: payloads come back as Buffers. */
 const BUFFERS = { typeMapping: { 36: Buffer } };
 
-// A new epoch starts with an empty stream: what a lost hash leaves behind is not history any more.
-const START_EPOCH = `
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
+/** The server's replication id, read where the script runs (a promotion or a restart changes it). */
+const REPLICATION_ID = `local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+if not replid then return redis.error_reply('ERR ws-lifecycle: INFO replication has no master_replid, so a failover cannot be told from a whole history') end
+`;
+
+// A new epoch starts with an empty stream: what a lost hash, or a history another replication id wrote, leaves behind is not history any more.
+const START_EPOCH = `${REPLICATION_ID}local meta = redis.call('HMGET', KEYS[1], 'e', 'r')
+local epoch = meta[1]
+if not epoch or meta[2] ~= replid then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'r', replid)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 `;
 
 const SCRIPTS = {
-  /** KEYS: hash, stream. ARGV: new epoch, ttl, kind, payload, maxlen, channel. */
+  /** KEYS: hash, stream. ARGV: new epoch, ttl, kind, payload, maxlen, channel, publish command, message head. */
   append: `${START_EPOCH}
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], offset .. '-0', 'k', ARGV[3], 'p', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PUBLISH', ARGV[6], epoch .. '\\n' .. offset .. '\\n' .. ARGV[3] .. ARGV[4])
+redis.call(ARGV[7], ARGV[6], ARGV[8] .. epoch .. '\\n' .. offset .. '\\n' .. ARGV[3] .. ARGV[4])
 return {epoch, offset}`,
   /** KEYS: hash, stream. ARGV: new epoch, ttl. */
   position: `${START_EPOCH}
 return {epoch, tonumber(redis.call('HGET', KEYS[1], 'o'))}`,
   /** KEYS: hash, stream. ARGV: new epoch, ttl, epoch, offset, count. */
-  read: `local known = redis.call('HGET', KEYS[1], 'e')
-${START_EPOCH}
+  read: `${START_EPOCH}
 local last = tonumber(redis.call('HGET', KEYS[1], 'o'))
-if not known or epoch ~= ARGV[3] then return {'epoch_changed', epoch, last} end
+if epoch ~= ARGV[3] then return {'epoch_changed', epoch, last} end
 local offset = tonumber(ARGV[4])
 if offset > last then return {'future_offset', epoch, last} end
 if offset == last then return {'ok', epoch, last, {}} end
@@ -71,38 +93,52 @@ local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
 local first = last + 1
 if oldest then first = tonumber(string.match(oldest[1], '^(%d+)')) end
 if offset + 1 < first then return {'trimmed', epoch, last} end
-return {'ok', epoch, last, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`
+return {'ok', epoch, last, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`,
+  /** KEYS: any key of the slot to ask. The replication id the epochs hold under there. */
+  replicationId: `${REPLICATION_ID}return replid`
 } as const;
+
+/**
+ * The head of a message on a partition channel: the topic, length first
+ * (a topic may hold any character). A probe has an empty topic.
+ */
+export function messageHead(topic: string): string {
+  return `${Buffer.byteLength(topic)}:${topic}`;
+}
 
 export class RedisTopicStore implements TopicStore {
   readonly prefix: string;
   readonly sessions: SessionRecords;
-  readonly #redis: RedisCommander;
+  readonly #redis: RedisCommander & Partial<RedisServers>;
   readonly #scripts: Scripts<typeof SCRIPTS>;
   readonly #maxEntries: number;
   readonly #ttlMs: number;
+  readonly #publish: 'PUBLISH' | 'SPUBLISH';
 
   /**
-   * @param {RedisCommander} redis A connected node-redis client (not one in subscriber mode)
-   * @param {RedisTopicStoreOptions} [options] Prefix and bounds
-   * @throws {RangeError} If a bound is not a positive integer or the prefix is empty
+   * @param {RedisCommander} redis A connected node-redis client (not one in subscriber mode), or one that routes by key
+   * @param {RedisTopicStoreOptions} [options] Prefix, bounds, fan-out
+   * @throws {RangeError} If a bound is not a positive integer or the prefix is empty or has a brace
    */
-  constructor(redis: RedisCommander, options: RedisTopicStoreOptions = {}) {
+  constructor(redis: RedisCommander & Partial<RedisServers>, options: RedisTopicStoreOptions = {}) {
     this.#redis = redis;
     this.#scripts = new Scripts(redis, SCRIPTS);
     this.prefix = options.prefix ?? REDIS_STORE_DEFAULTS.prefix;
     this.#maxEntries = options.maxEntriesPerTopic ?? REDIS_STORE_DEFAULTS.maxEntriesPerTopic;
     this.#ttlMs = options.topicTtlMs ?? REDIS_STORE_DEFAULTS.topicTtlMs;
-    if (typeof this.prefix !== 'string' || this.prefix === '') throw new RangeError(`Invalid option prefix: ${JSON.stringify(this.prefix)} (expected a non-empty string)`);
+    this.#publish = options.shardedPubSub === true ? 'SPUBLISH' : 'PUBLISH';
+    if (typeof this.prefix !== 'string' || this.prefix === '' || /[{}]/.test(this.prefix)) {
+      throw new RangeError(`Invalid option prefix: ${JSON.stringify(this.prefix)} (expected a non-empty string without braces)`);
+    }
     for (const [name, value] of [['maxEntriesPerTopic', this.#maxEntries], ['topicTtlMs', this.#ttlMs]] as const) {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected an integer >= 1)`);
     }
     this.sessions = new RedisSessionRecords(redis, this.prefix);
   }
 
-  /** The channel a topic's messages are published on. */
-  channel(topic: string): string {
-    return `${this.prefix}:c:${topic}`;
+  /** The channel of a partition: every topic of the partition is published on it. */
+  channel(partition: number): string {
+    return `${this.prefix}:c:${partitionTag(partition)}`;
   }
 
   async append(topic: string, payload: string | Buffer): Promise<TopicPosition> {
@@ -113,7 +149,9 @@ export class RedisTopicStore implements TopicStore {
       kind,
       payload,
       String(this.#maxEntries),
-      this.channel(topic)
+      this.channel(partitionOf(topic)),
+      this.#publish,
+      messageHead(topic)
     ]);
     return { epoch: text(epoch), offset: Number(offset) };
   }
@@ -144,18 +182,32 @@ export class RedisTopicStore implements TopicStore {
   /** Kept for the other nodes: a topic's history expires by itself after `topicTtlMs` without appends. */
   forget(): void {}
 
-  /** Delete every key under the prefix (tests, a fresh start). */
+  /**
+   * The replication id epochs hold under on the server of `partition`
+   * (default 0). Rejects with Redis's words where a script cannot read it
+   * (INFO renamed or refused), which would leave failovers unfenced.
+   */
+  async replicationId(partition = 0): Promise<string> {
+    return text(await this.#scripts.run('replicationId', [`${this.prefix}:t:${partitionTag(partition)}:`], []));
+  }
+
+  /** Delete every key under the prefix (tests, a fresh start), on every primary. */
   async clear(): Promise<void> {
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.#redis.sendCommand<[unknown, unknown[]]>(['SCAN', cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', '500']);
-      cursor = text(next);
-      if (keys.length > 0) await this.#redis.sendCommand(['DEL', ...keys.map(text)]);
-    } while (cursor !== '0');
+    const servers = this.#redis.primaries === undefined ? [this.#redis] : await this.#redis.primaries();
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.sendCommand<[unknown, unknown[]]>(['SCAN', cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', '500']);
+        cursor = text(next);
+        // One key per DEL: on a cluster node the keys of one SCAN page span slots.
+        await Promise.all(keys.map((key) => server.sendCommand(['DEL', text(key)])));
+      } while (cursor !== '0');
+    }
   }
 
   #keys(topic: string): string[] {
-    // One hash tag per topic: both keys in one slot, so the scripts also run on Redis Cluster.
-    return [`${this.prefix}:t:{${topic}}:h`, `${this.prefix}:t:{${topic}}:s`];
+    // The partition's hash tag first: both keys and the channel in one slot, so the scripts run on Redis Cluster.
+    const base = `${this.prefix}:t:${partitionTag(partitionOf(topic))}:${topic}`;
+    return [`${base}:h`, `${base}:s`];
   }
 }

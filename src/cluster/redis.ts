@@ -1,8 +1,11 @@
 /**
- * `ws-lifecycle/redis`: one logical server on many nodes (#12). A node
- * keeps topic history and session records in Redis (src/cluster/redis-store.ts),
- * hears the other nodes' messages through one pattern subscription
- * (src/cluster/redis-broker.ts), and writes its presence (src/cluster/redis-presence.ts).
+ * `ws-lifecycle/redis`: one logical server on many nodes (#12, #23). A
+ * node reaches one Redis server, a primary through Sentinel, or a Redis
+ * Cluster (src/cluster/redis-connections.ts); keeps topic history and
+ * session records there (src/cluster/redis-store.ts), in epochs that a
+ * failover cannot silently continue; hears the other nodes' messages
+ * through its partitions' channels (src/cluster/redis-broker.ts), and
+ * writes its presence (src/cluster/redis-presence.ts).
  * Its own lifecycle is machines/node.machine.ts: `connecting`, `ready`,
  * `degraded` while Redis is unreachable, `draining`, `stopped`; every
  * transition is logged, and `readiness()` answers from it.
@@ -18,33 +21,31 @@ import { nodeMachine, type NodeState } from '../../machines/node.machine.js';
 import type { Cluster, PresenceSource } from '../manager/cluster.js';
 import { defaultLogger } from '../core/logging.js';
 import { loadPeer } from '../core/optional-peer.js';
-import { RedisBroker, type RedisSubscriber } from './redis-broker.js';
+import { RedisBroker } from './redis-broker.js';
+import { redisConnections, type RedisAddress, type RedisConnections, type RedisFactories } from './redis-connections.js';
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js';
-import { RedisTopicStore, type RedisCommander, type RedisTopicStoreOptions } from './redis-store.js';
+import { RedisTopicStore, type RedisTopicStoreOptions } from './redis-store.js';
 
 export { RedisBroker, parseBrokerMessage } from './redis-broker.js';
+export type { BrokerFrame, RedisBrokerOptions, RedisSubscriber } from './redis-broker.js';
 export { RedisPresence } from './redis-presence.js';
 export { REDIS_STORE_DEFAULTS, RedisTopicStore } from './redis-store.js';
-export type { RedisCommander, RedisTopicStoreOptions } from './redis-store.js';
+export type { RedisCommander, RedisServers, RedisTopicStoreOptions } from './redis-store.js';
+export type { RedisAddress } from './redis-connections.js';
 export type { RedisPresenceOptions } from './redis-presence.js';
 export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
 export { NODE_STATES } from '../../machines/node.machine.js';
 export type { NodeState } from '../../machines/node.machine.js';
 
-/** The node-redis client methods the cluster uses (a `createClient()` result). */
-export interface RedisClientLike extends RedisCommander, RedisSubscriber {
-  readonly isReady: boolean;
-  connect(): Promise<unknown>;
-  duplicate(): RedisClientLike;
-  close(): Promise<unknown>;
-  destroy(): void;
-  on(event: 'ready' | 'end' | 'error' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
-  off(event: 'ready' | 'end' | 'error' | 'reconnecting', listener: (...args: unknown[]) => void): unknown;
-}
-
-export interface RedisClusterOptions extends RedisTopicStoreOptions, RedisPresenceOptions {
-  /** Redis to connect to. Default `redis://127.0.0.1:6379`. */
+export interface RedisClusterOptions extends Omit<RedisTopicStoreOptions, 'shardedPubSub'>, RedisPresenceOptions {
+  /** One Redis server (or a managed service's endpoint). Default `redis://127.0.0.1:6379` when neither `sentinels` nor `clusterNodes` is given. */
   url?: string;
+  /** Sentinels to ask for the primary named `masterName`; the node follows their failovers. */
+  sentinels?: RedisAddress[];
+  /** The name the Sentinels monitor the primary under. */
+  masterName?: string;
+  /** Nodes of a Redis Cluster to start from (any few; the rest are discovered). */
+  clusterNodes?: RedisAddress[];
   /** This node's id in presence and logs. Default: a random UUID. */
   nodeId?: string;
   /** Node lifecycle and Redis errors. Default: pino at info. */
@@ -60,65 +61,62 @@ export interface Readiness {
   nodeId: string;
 }
 
-type ClientFactory = (options: object) => RedisClientLike;
+/** On a Redis Cluster, how often the node looks whether a partition's slot moved (its subscription moved with it). */
+const TOPOLOGY_CHECK_MS = 250;
 
 export class RedisCluster implements Cluster {
   readonly nodeId: string;
   readonly store: RedisTopicStore;
   readonly broker: RedisBroker;
   readonly presence: RedisPresence;
-  readonly #commands: RedisClientLike;
-  readonly #subscriber: RedisClientLike;
+  readonly #redis: RedisConnections;
   readonly #logger: Logger;
   readonly #actor: Actor<typeof nodeMachine>;
   #state: NodeState = 'connecting';
 
   /**
-   * Connect to Redis and subscribe; resolves once the node is `ready`.
+   * Connect to Redis (one server, a primary through Sentinel, or a Redis
+   * Cluster) and subscribe; resolves once the node is `ready`.
    *
    * @param {RedisClusterOptions} [options] Where, prefix, bounds, presence timing
    * @returns {Promise<RedisCluster>} The ready node
-   * @throws {Error} If `redis` is not installed, or Redis does not answer the first connect
+   * @throws {TypeError} If more than one of `url`, `sentinels` and `clusterNodes` is given
+   * @throws {Error} If `redis` is not installed, Redis does not answer the first connect, or its scripts cannot read the replication id
    */
   static async connect(options: RedisClusterOptions = {}): Promise<RedisCluster> {
-    const { createClient } = await loadPeer<{ createClient: ClientFactory }>('redis', 'ws-lifecycle/redis');
-    const maxDelay = options.maxReconnectDelayMs ?? 2_000;
-    const commands = createClient({
-      url: options.url ?? 'redis://127.0.0.1:6379',
-      // Fail at once while disconnected: a publish is refused with a reason, never held without bound.
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 2_000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxDelay) }
-    });
-    const cluster = new RedisCluster(commands, commands.duplicate(), options);
+    const factories = await loadPeer<RedisFactories>('redis', 'ws-lifecycle/redis');
+    const cluster = new RedisCluster(factories, options);
     await cluster.#start();
     return cluster;
   }
 
-  private constructor(commands: RedisClientLike, subscriber: RedisClientLike, options: RedisClusterOptions) {
+  private constructor(factories: RedisFactories, options: RedisClusterOptions) {
     this.nodeId = options.nodeId ?? randomUUID();
-    this.#commands = commands;
-    this.#subscriber = subscriber;
     this.#logger = (options.logger ?? defaultLogger()).child({ nodeId: this.nodeId });
-    this.store = new RedisTopicStore(commands, options);
-    this.broker = new RedisBroker(subscriber, this.store.prefix);
-    this.presence = new RedisPresence(commands, this.store.prefix, this.nodeId, options);
-    this.#actor = createActor(
-      nodeMachine.provide({ actions: { reportEntry: (_, { state }) => this.#entered(state), resync: () => this.broker.resync() } })
-    );
-    for (const client of [commands, subscriber]) {
-      client.on('error', (error) => {
-        this.#logger.warn({ err: error }, 'redis error');
+    const { url, sentinels, masterName, clusterNodes } = options;
+    const target = url === undefined && sentinels === undefined && masterName === undefined && clusterNodes === undefined
+      ? { url: 'redis://127.0.0.1:6379' }
+      : { url, sentinels, masterName, clusterNodes } as never;
+    const timing = { maxReconnectDelayMs: options.maxReconnectDelayMs ?? 2_000, topologyCheckMs: TOPOLOGY_CHECK_MS };
+    this.#redis = redisConnections(factories, target, timing, {
+      lost: (error) => {
+        if (error !== undefined) this.#logger.warn({ err: error }, 'redis error');
         this.#actor.send({ type: 'REDIS_LOST' });
-      });
-      client.on('reconnecting', () => this.#actor.send({ type: 'REDIS_LOST' }));
-      client.on('end', () => this.#actor.send({ type: 'REDIS_LOST' }));
-      client.on('ready', () => {
-        if (!(commands.isReady && subscriber.isReady)) return;
+      },
+      ready: () => {
         // Back: presence is written whole again (writes may have been lost).
         this.presence.invalidate();
         this.#actor.send({ type: 'REDIS_READY' });
-      });
-    }
+      },
+      resubscribed: () => void this.broker.resync()
+    });
+    const sharded = this.#redis.kind === 'cluster';
+    this.store = new RedisTopicStore(this.#redis.commands, { ...options, shardedPubSub: sharded });
+    this.broker = new RedisBroker(this.#redis.subscriber, { prefix: this.store.prefix, sharded, publisher: this.#redis.commands });
+    this.presence = new RedisPresence(this.#redis.commands, this.store.prefix, this.nodeId, options);
+    this.#actor = createActor(
+      nodeMachine.provide({ actions: { reportEntry: (_, { state }) => this.#entered(state), resync: () => void this.broker.resync() } })
+    );
   }
 
   /** `connecting`, `ready`, `degraded`, `draining` or `stopped`. */
@@ -152,19 +150,20 @@ export class RedisCluster implements Cluster {
     this.#actor.send({ type: 'DRAIN' });
     await this.presence.stop();
     await this.broker.stop().catch(() => {});
-    await Promise.all([this.#subscriber, this.#commands].map((client) => client.close().catch(() => client.destroy())));
+    await this.#redis.close();
     this.#actor.send({ type: 'STOPPED' });
   }
 
   async #start(): Promise<void> {
     this.#actor.start();
     try {
-      await Promise.all([this.#commands.connect(), this.#subscriber.connect()]);
+      await this.#redis.connect();
+      // Fail here, not at the first publish, where scripts cannot read the replication id the failover fence needs.
+      await this.store.replicationId();
       await this.broker.start();
       await this.presence.start();
     } catch (error) {
-      this.#commands.destroy();
-      this.#subscriber.destroy();
+      this.#redis.destroy();
       this.#actor.send({ type: 'DRAIN' });
       this.#actor.send({ type: 'STOPPED' });
       throw error;

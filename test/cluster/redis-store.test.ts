@@ -1,24 +1,33 @@
 /**
- * src/cluster/redis-store.ts and src/cluster/redis-broker.ts against a real Redis on
- * 127.0.0.1:6379 (#12), under a key prefix of this test's own, deleted
+ * src/cluster/redis-store.ts and src/cluster/redis-broker.ts against the
+ * suite's Redis (#12, #23), under a key prefix of this test's own, deleted
  * afterwards: offsets without gaps under concurrent publishers on separate
  * connections, reads that recover or say why, binary payloads, a new
- * epoch when the history is gone, and a broker
- * that hears every message in offset order.
+ * epoch when the history is gone or was written under another replication
+ * id, and a broker that hears every message in offset order, and its
+ * probes, and nothing malformed.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisBroker } from '../../src/cluster/redis-broker.js';
+import { RedisBroker, parseBrokerMessage } from '../../src/cluster/redis-broker.js';
+import { partitionOf, partitionTag } from '../../src/cluster/redis-slots.js';
 import { RedisTopicStore, type RedisCommander } from '../../src/cluster/redis-store.js';
 import type { TopicMessage } from '../../src/sessions/topic-store.js';
+import { sharedRedis } from '../support/redis-servers.js';
 import { waitFor } from '../support/server.js';
 
 const PREFIX = `wsl-test-${randomUUID().slice(0, 8)}`;
-const clients: Array<{ close(): Promise<unknown>; del(keys: string[]): Promise<unknown> }> = [];
+const clients: Array<RedisCommander & { close(): Promise<unknown>; del(keys: string[]): Promise<unknown> }> = [];
+
+/** The keys of `topic` under the test's prefix: hash and stream. */
+function keys(topic: string): [string, string] {
+  const base = `${PREFIX}:t:${partitionTag(partitionOf(topic))}:${topic}`;
+  return [`${base}:h`, `${base}:s`];
+}
 
 async function connect(): Promise<RedisCommander & { del(keys: string[]): Promise<unknown> }> {
-  const client = createClient({ url: 'redis://127.0.0.1:6379' });
+  const client = createClient({ url: sharedRedis().url });
   client.on('error', () => {});
   await client.connect();
   clients.push(client);
@@ -71,11 +80,34 @@ describe('RedisTopicStore', () => {
   it('starts a new epoch when the history is gone (Redis restarted empty, or the topic expired)', async () => {
     const before = await store.append('gone', '"1"');
     const client = clients[0]!;
-    await client.del([`${PREFIX}:t:{gone}:h`, `${PREFIX}:t:{gone}:s`]);
+    await client.del(keys('gone'));
     expect(await store.readAfter('gone', before.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
     const after = await store.append('gone', '"2"');
     expect(after.offset).toBe(1);
     expect(after.epoch).not.toBe(before.epoch);
+  });
+
+  it('starts a new epoch, with an empty stream, for a topic written under another replication id (a promoted replica, a restart)', async () => {
+    const client = clients[0]!;
+    const replid = await store.replicationId();
+    expect(replid).toBe(/master_replid:(\w+)/.exec(String(await client.sendCommand(['INFO', 'replication'])))![1]);
+    const before = await store.append('fenced', '"1"');
+    await store.append('fenced', '"2"');
+    expect(String(await client.sendCommand(['HGET', keys('fenced')[0], 'r']))).toBe(replid);
+    // What a promoted replica holds: the hash as the old primary wrote it, under the old primary's replication id.
+    await client.sendCommand(['HSET', keys('fenced')[0], 'r', 'f'.repeat(40)]);
+    expect(await store.readAfter('fenced', before.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
+    const after = await store.append('fenced', '"3"');
+    expect(after.epoch).not.toBe(before.epoch);
+    expect(after.offset).toBe(1);
+    const read = await store.readAfter('fenced', after.epoch, 0);
+    expect(read.recovered && read.entries.map((e) => [e.offset, e.payload])).toEqual([[1, '"3"']]);
+    // Under the server's own id again, the new epoch holds.
+    expect(await store.append('fenced', '"4"')).toEqual({ epoch: after.epoch, offset: 2 });
+  });
+
+  it('refuses a prefix with a brace (it would move the keys off their partition slot)', () => {
+    expect(() => new RedisTopicStore(clients[0]!, { prefix: 'a{b}' })).toThrow('Invalid option prefix: "a{b}"');
   });
 });
 
@@ -84,7 +116,7 @@ describe('RedisBroker', () => {
     const heard: TopicMessage[][] = [[], []];
     const brokers = await Promise.all(
       heard.map(async (list) => {
-        const broker = new RedisBroker((await connect()) as never, PREFIX);
+        const broker = new RedisBroker((await connect()) as never, { prefix: PREFIX });
         broker.listen({ message: (message) => list.push(message), resync: () => {} });
         await broker.start();
         return broker;
@@ -99,5 +131,32 @@ describe('RedisBroker', () => {
     }
     expect(heard[0]!.some((m) => Buffer.isBuffer(m.payload))).toBe(true);
     await Promise.all(brokers.map((broker) => broker.stop()));
+  });
+
+  it('resyncs once a probe came back through its subscription', async () => {
+    const resyncs: number[] = [];
+    const subscriber = await connect();
+    const broker = new RedisBroker(subscriber as never, { prefix: PREFIX, publisher: clients[0]! });
+    broker.listen({ message: () => {}, resync: () => resyncs.push(Date.now()) });
+    // Not subscribed yet: nothing can come back, so nothing is resynced.
+    await broker.resync();
+    expect(resyncs).toHaveLength(0);
+    await broker.start();
+    const started = Date.now();
+    await broker.resync();
+    expect(resyncs).toHaveLength(1);
+    // Heard back well within the probe's wait of a second.
+    expect(resyncs[0]! - started).toBeLessThan(900);
+    await broker.stop();
+  });
+
+  it('reads a topic (any characters), a probe, and nothing malformed from a partition channel', () => {
+    const channel = Buffer.from(`${PREFIX}:c:{x}`);
+    const topic = 'room:a\nb:c';
+    const body = Buffer.concat([Buffer.from(`${Buffer.byteLength(topic)}:${topic}e1\n7\ns`), Buffer.from('"hi"')]);
+    expect(parseBrokerMessage(PREFIX, channel, body)).toEqual({ kind: 'message', message: { topic, epoch: 'e1', offset: 7, payload: '"hi"' } });
+    expect(parseBrokerMessage(PREFIX, channel, Buffer.from('0:token'))).toEqual({ kind: 'probe', token: 'token' });
+    for (const bad of ['', 'x:', '5:ab', '99999999999:a', '1:ae1\n0\ns1', '1:ae1\n7', '-1:a']) expect(parseBrokerMessage(PREFIX, channel, Buffer.from(bad)), bad).toBeUndefined();
+    expect(parseBrokerMessage(PREFIX, Buffer.from('other:c:{x}'), body)).toBeUndefined();
   });
 });

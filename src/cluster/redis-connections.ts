@@ -1,0 +1,297 @@
+/**
+ * How a node reaches Redis (#12, #23), whatever the deployment: one
+ * server (a URL, possibly a managed service's endpoint that moves on a
+ * failover), a primary found through Sentinel, or a Redis Cluster. Each
+ * gives the store a commander (on a cluster, one that routes every command
+ * by its key), the broker a subscriber, and the node three signals: `lost`
+ * (a connection failed), `ready` (every connection is up again) and
+ * `resubscribed` (a subscription was cut off and may have missed messages).
+ * The clients are node-redis's own (`createClient`, `createSentinel`,
+ * `createCluster`), loaded by the caller: the optional peer stays optional.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RedisSubscriber } from './redis-broker.js';
+import { PARTITIONS, hashSlot, partitionTag } from './redis-slots.js';
+import type { RedisCommander, RedisServers } from './redis-store.js';
+
+/** A host and port of a Sentinel or a Redis Cluster node. */
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/** Which Redis: exactly one of the three. */
+export type RedisTarget = { url: string } | { sentinels: RedisAddress[]; masterName: string } | { clusterNodes: RedisAddress[] };
+
+export interface RedisSignals {
+  lost(error?: unknown): void;
+  ready(): void;
+  resubscribed(): void;
+}
+
+/** The connections of one node to its Redis. */
+export interface RedisConnections {
+  readonly kind: 'server' | 'sentinel' | 'cluster';
+  readonly commands: RedisCommander & Partial<RedisServers>;
+  readonly subscriber: RedisSubscriber;
+  /** Every connection is up now. */
+  readonly isReady: boolean;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** What node-redis's client factories look like to this file (each result is used through the narrow interfaces above). */
+export interface RedisFactories {
+  createClient(options: object): NodeRedisClient;
+  createSentinel(options: object): NodeRedisSentinel;
+  createCluster(options: object): NodeRedisCluster;
+}
+
+type Listener = (...args: unknown[]) => void;
+type RedisKey = string | Buffer;
+interface Emitter {
+  on(event: string, listener: Listener): unknown;
+}
+interface NodeRedisClient extends Emitter, RedisSubscriber {
+  readonly isReady: boolean;
+  sendCommand<T>(args: ReadonlyArray<string | Buffer>, options?: object): Promise<T>;
+  connect(): Promise<unknown>;
+  duplicate(): NodeRedisClient;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
+interface NodeRedisSentinel extends Emitter, RedisSubscriber {
+  readonly isReady: boolean;
+  sendCommand<T>(isReadonly: boolean | undefined, args: ReadonlyArray<string | Buffer>, options?: object): Promise<T>;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): Promise<unknown> | void;
+}
+interface NodeRedisCluster extends Emitter, RedisSubscriber {
+  readonly isReady: boolean;
+  readonly masters: readonly unknown[];
+  readonly slots: ReadonlyArray<{ master: { address?: string; host?: string; port?: number } } | undefined>;
+  sendCommand<T>(firstKey: RedisKey | undefined, isReadonly: boolean | undefined, args: ReadonlyArray<RedisKey>, options?: object): Promise<T>;
+  nodeClient(node: unknown): Promise<{ sendCommand<T>(args: ReadonlyArray<string | Buffer>, options?: object): Promise<T> }>;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
+
+export interface ConnectionOptions {
+  /** Longest wait between reconnect attempts. */
+  maxReconnectDelayMs: number;
+  /** On a Redis Cluster, how often the owners of the partitions' slots are compared with the last seen (a moved slot cuts its subscription off). */
+  topologyCheckMs: number;
+}
+
+/** A command's first key, for routing on a cluster; undefined for a command without one. */
+export function firstKey(args: ReadonlyArray<string | Buffer>): string | Buffer | undefined {
+  const name = String(args[0]).toUpperCase();
+  if (name === 'EVAL' || name === 'EVALSHA' || name === 'FCALL') return Number(String(args[2])) > 0 ? args[3] : undefined;
+  if (KEYLESS.has(name)) return undefined;
+  return args[1];
+}
+const KEYLESS = new Set(['PING', 'INFO', 'SCAN', 'SCRIPT', 'CLUSTER', 'WAIT', 'ROLE', 'TIME', 'PUBLISH']);
+
+/** A command refused while its slot moves (some of its keys are here, some there): it did not run and can be sent again. */
+const TRYAGAIN_MS = 2_000;
+
+function socketOptions(options: ConnectionOptions): object {
+  return {
+    connectTimeout: 2_000,
+    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, options.maxReconnectDelayMs)
+  };
+}
+
+/**
+ * Make (not yet connect) the connections to `target`.
+ *
+ * @throws {TypeError} If `target` names none or several of url, sentinels and clusterNodes
+ */
+export function redisConnections(
+  factories: RedisFactories,
+  target: RedisTarget,
+  options: ConnectionOptions,
+  signals: RedisSignals
+): RedisConnections {
+  const fields = target as Partial<Record<'url' | 'sentinels' | 'masterName' | 'clusterNodes', unknown>>;
+  const given = (['url', 'sentinels', 'clusterNodes'] as const).filter((key) => fields[key] !== undefined);
+  if (given.length === 0 && fields.masterName !== undefined) given.push('sentinels');
+  if (given.length !== 1) throw new TypeError(`Expected exactly one of url, sentinels (with masterName) and clusterNodes; got ${given.length === 0 ? 'none' : given.join(', ')}`);
+  if (given[0] === 'sentinels') return sentinelConnections(factories, target as { sentinels: RedisAddress[]; masterName: string }, options, signals);
+  if (given[0] === 'clusterNodes') return clusterConnections(factories, target as { clusterNodes: RedisAddress[] }, options, signals);
+  if (typeof fields.url !== 'string') throw new TypeError(`Invalid option url: ${JSON.stringify(fields.url)} (expected a redis:// URL)`);
+  return serverConnections(factories, fields.url, options, signals);
+}
+
+function serverConnections(factories: RedisFactories, url: string, options: ConnectionOptions, signals: RedisSignals): RedisConnections {
+  // Fail at once while disconnected: a publish is refused with a reason, never held without bound.
+  const commands = factories.createClient({ url, disableOfflineQueue: true, socket: socketOptions(options) });
+  const subscriber = commands.duplicate();
+  let subscriberReadies = 0;
+  for (const client of [commands, subscriber]) {
+    client.on('error', (error) => signals.lost(error));
+    client.on('reconnecting', () => signals.lost());
+    client.on('end', () => signals.lost());
+    client.on('ready', () => {
+      // Every ready of the subscriber after its first is a reconnect: node-redis subscribed again, but what was published meanwhile is gone.
+      if (client === subscriber && ++subscriberReadies > 1) signals.resubscribed();
+      if (commands.isReady && subscriber.isReady) signals.ready();
+    });
+  }
+  return {
+    kind: 'server',
+    commands,
+    subscriber,
+    get isReady() {
+      return commands.isReady && subscriber.isReady;
+    },
+    async connect() {
+      await Promise.all([commands.connect(), subscriber.connect()]);
+    },
+    async close() {
+      await Promise.all([subscriber, commands].map((client) => client.close().catch(() => client.destroy())));
+    },
+    destroy() {
+      commands.destroy();
+      subscriber.destroy();
+    }
+  };
+}
+
+function sentinelConnections(
+  factories: RedisFactories,
+  target: { sentinels: RedisAddress[]; masterName: string },
+  options: ConnectionOptions,
+  signals: RedisSignals
+): RedisConnections {
+  if (!Array.isArray(target.sentinels) || target.sentinels.length === 0 || typeof target.masterName !== 'string' || target.masterName === '') {
+    throw new TypeError(`Expected sentinels (a non-empty list of { host, port }) and masterName (a non-empty string); got ${JSON.stringify({ sentinels: target.sentinels, masterName: target.masterName })}`);
+  }
+  // node-redis finds the primary through the Sentinels and follows a failover (`+switch-master`); a command sent meanwhile waits for the new primary.
+  const sentinel = factories.createSentinel({
+    name: target.masterName,
+    sentinelRootNodes: target.sentinels.map(({ host, port }) => ({ host, port })),
+    nodeClientOptions: { disableOfflineQueue: true, socket: socketOptions(options) },
+    sentinelClientOptions: { socket: socketOptions(options) }
+  });
+  let readies = 0;
+  sentinel.on('error', (error) => signals.lost(error));
+  sentinel.on('reconnecting', () => signals.lost());
+  sentinel.on('end', () => signals.lost());
+  sentinel.on('ready', () => {
+    // After the first: a new primary (or the old one back); the subscription moved with it.
+    if (++readies > 1) signals.resubscribed();
+    signals.ready();
+  });
+  return {
+    kind: 'sentinel',
+    commands: { sendCommand: (args, commandOptions) => sentinel.sendCommand(false, args, commandOptions) },
+    subscriber: sentinel,
+    get isReady() {
+      return sentinel.isReady;
+    },
+    async connect() {
+      await sentinel.connect();
+    },
+    async close() {
+      await sentinel.close().catch(() => sentinel.destroy());
+    },
+    destroy() {
+      void Promise.resolve(sentinel.destroy()).catch(() => {});
+    }
+  };
+}
+
+function clusterConnections(
+  factories: RedisFactories,
+  target: { clusterNodes: RedisAddress[] },
+  options: ConnectionOptions,
+  signals: RedisSignals
+): RedisConnections {
+  if (!Array.isArray(target.clusterNodes) || target.clusterNodes.length === 0) {
+    throw new TypeError(`Expected clusterNodes (a non-empty list of { host, port }); got ${JSON.stringify(target.clusterNodes)}`);
+  }
+  const cluster = factories.createCluster({
+    rootNodes: target.clusterNodes.map(({ host, port }) => ({ socket: { host, port } })),
+    defaults: { disableOfflineQueue: true, socket: socketOptions(options) }
+  });
+  let lost = false;
+  let closed = false;
+  let owners = '';
+  let timer: NodeJS.Timeout | undefined;
+  const slots = Array.from({ length: PARTITIONS }, (_, partition) => hashSlot(partitionTag(partition)));
+  const ownersNow = (): string => slots.map((slot) => {
+    const master = cluster.slots[slot]?.master;
+    return master?.address ?? `${master?.host}:${master?.port}`;
+  }).join(',');
+  const primaries = async (): Promise<RedisCommander[]> => Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)));
+  // Ready again once every primary answers and the cluster says it serves every slot.
+  const healthy = async (): Promise<boolean> => {
+    const servers = await primaries();
+    const states = await Promise.all(servers.map((server) => server.sendCommand(['CLUSTER', 'INFO'])));
+    return states.every((state) => String(state).includes('cluster_state:ok'));
+  };
+  const fail = (error?: unknown): void => {
+    if (closed) return;
+    lost = true;
+    signals.lost(error);
+  };
+  const check = async (): Promise<void> => {
+    if (closed || !cluster.isReady) return;
+    if (lost && (await healthy().catch(() => false)) && !closed) {
+      lost = false;
+      signals.ready();
+      signals.resubscribed();
+    }
+    const now = ownersNow();
+    // A partition's slot has another owner: its subscription was moved there, and may have missed messages meanwhile.
+    if (owners !== '' && now !== owners) signals.resubscribed();
+    owners = now;
+  };
+  cluster.on('error', fail);
+  cluster.on('node-error', fail);
+  cluster.on('node-reconnecting', () => fail());
+  cluster.on('node-ready', () => void check());
+  const commands: RedisCommander & RedisServers = {
+    async sendCommand<T>(args: ReadonlyArray<string | Buffer>, commandOptions?: object): Promise<T> {
+      const key = firstKey(args);
+      const deadline = Date.now() + TRYAGAIN_MS;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await cluster.sendCommand<T>(key, false, args, commandOptions);
+        } catch (error) {
+          if (!String((error as Error).message).startsWith('TRYAGAIN') || Date.now() > deadline) throw error;
+          await sleep(Math.min(10 * 2 ** attempt, 200));
+        }
+      }
+    },
+    primaries
+  };
+  return {
+    kind: 'cluster',
+    commands,
+    subscriber: cluster,
+    get isReady() {
+      return cluster.isReady && !lost;
+    },
+    async connect() {
+      await cluster.connect();
+      owners = ownersNow();
+      timer = setInterval(() => void check(), options.topologyCheckMs);
+      timer.unref();
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await cluster.close().catch(() => cluster.destroy());
+    },
+    destroy() {
+      closed = true;
+      clearInterval(timer);
+      cluster.destroy();
+    }
+  };
+}
