@@ -23,6 +23,7 @@ import type { RedisCommander } from '../../src/cluster/redis-store.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
 import type { BrokerListener, TopicBroker } from '../../src/sessions/topic-broker.js';
 import type { TopicMessage, TopicPosition, TopicRead, TopicStore } from '../../src/sessions/topic-store.js';
+import { sharedRedis } from '../support/redis-servers.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 import { checkRuns, recordTab, tabViolation, type TabLedger } from './tab-ledger.js';
 
@@ -116,8 +117,8 @@ function openTab(port: number, user: string): Tab {
 
 async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefined> {
   const prefix = `wsl-prop-${randomUUID().slice(0, 8)}`;
-  const toRedis = await TcpProxy.start([6379]);
-  const redis = createClient({ url: 'redis://127.0.0.1:6379' });
+  const toRedis = await TcpProxy.start([sharedRedis().port]);
+  const redis = createClient({ url: sharedRedis().url });
   redis.on('error', () => {});
   await redis.connect();
   const clusters: RedisCluster[] = [];
@@ -127,7 +128,7 @@ async function runOnce(naive: boolean, steps: Step[]): Promise<string | undefine
   let front: TcpProxy | undefined;
   const tabs: Tab[] = [];
   try {
-    for (const url of [`redis://127.0.0.1:${toRedis.port}`, 'redis://127.0.0.1:6379']) {
+    for (const url of [`redis://127.0.0.1:${toRedis.port}`, sharedRedis().url]) {
       const real = await RedisCluster.connect({ url, prefix, heartbeatMs: 50, logger: silentLogger(), maxReconnectDelayMs: 50 });
       clusters.push(real);
       let cluster: Cluster = real;
