@@ -94,6 +94,11 @@ export type ConnectionEvent =
   | { type: 'PING_WRITTEN' }
   /** A frame from the peer arrived (pong, ping or message): it is alive. */
   | { type: 'PEER_ACTIVE' }
+  /**
+   * The data queued for the peer made no progress for a whole heartbeat
+   * interval while the ping waited behind it: the peer stopped reading.
+   */
+  | { type: 'WRITE_STALLED' }
   /** The timer the current state armed elapsed. */
   | TimerEvent;
 
@@ -165,6 +170,12 @@ export const connectionMachine = setup({
     /** Send a ping frame; the binding sends PING_WRITTEN once it is written. */
     sendPing: () => {},
     /**
+     * The ping has waited a whole interval behind data queued for the peer:
+     * the binding compares how much of it was written since the ping was
+     * sent (or since the last check) and sends WRITE_STALLED if nothing was.
+     */
+    checkWriteProgress: () => {},
+    /**
      * Arm `timer` for {@link timerDuration}, replacing the timer armed
      * before; when it elapses the binding sends `after <timer>`. A duration
      * of 0 arms nothing.
@@ -211,6 +222,8 @@ export const connectionMachine = setup({
     pongOverdue: ({ context }) => context.ping === 'written',
     // Never a second ping while one waits to be written.
     pingDue: ({ context }) => context.heartbeatIntervalMs > 0 && context.ping === 'none',
+    // The ping still waits behind this side's queue: the queue, not the peer, is judged (#25).
+    pingQueued: ({ context }) => context.ping === 'queued',
     afterTransportError: ({ context }) => context.initiator === 'error',
     // A close this side started counts as `server` only if the peer completed it.
     serverCloseUnanswered: ({ context, event }) => {
@@ -270,11 +283,15 @@ export const connectionMachine = setup({
             PING_WRITTEN: { target: 'connected', reenter: true, actions: ['markPingWritten'] },
             // The heartbeat judges the peer, not this side's own send queue (#10). It lives in
             // context rather than in substates: substates cost 170-200 B per idle connection
-            // (bench/memory-breakdown.ts), and no timer runs while a ping is queued.
+            // (bench/memory-breakdown.ts). While the ping is queued the timer runs on, and each
+            // interval checks that the queue ahead of it moves: a peer that stops reading is
+            // ended even under backpressurePolicy 'reject' (#25).
             'after heartbeatInterval': [
               { guard: 'pongOverdue', target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] },
-              { guard: 'pingDue', actions: ['markPingQueued', 'sendPing'] }
-            ]
+              { guard: 'pingDue', target: 'connected', reenter: true, actions: ['markPingQueued', 'sendPing'] },
+              { guard: 'pingQueued', target: 'connected', reenter: true, actions: ['checkWriteProgress'] }
+            ],
+            WRITE_STALLED: { target: '#connection.closed', actions: ['recordTimeout', 'terminateTransport'] }
           }
         },
         closing: {

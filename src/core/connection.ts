@@ -53,9 +53,11 @@ import {
   bindSocket,
   boundMachine,
   dispatchPeerClosing,
+  dispatchWriteStalled,
   flushBatch,
   onSocketCloseFrame,
   unbindActor,
+  writtenBytes,
   type ConnectionActor
 } from './socket-binding.js';
 
@@ -104,6 +106,8 @@ export class Connection {
   #tcp: Duplex | undefined;
   /** No extension (permessage-deflate) negotiated and the TCP socket known: ws writes each frame as it is sent. */
   #plainFrames = false;
+  /** Bytes the socket had written when the heartbeat last looked (see {@link _checkWriteProgress}). */
+  #written = 0;
 
   /**
    * @internal Made by the manager (`accept()`, `connect()`), never by the application.
@@ -501,10 +505,24 @@ export class Connection {
   /** @internal */
   _ping(): void {
     const ws = this.#ws;
+    // Where the queue stands when the ping joins it: the first write-progress check compares with this.
+    this.#written = writtenBytes(this.#tcp, this.#ws);
     // The peer's deadline starts when the frame is written, not here: it may queue behind compression (#10).
     if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => this.#pingWritten(error));
     // Inside the machine's own action: dispatch once it is done (see _dispatch).
     else process.nextTick(dispatchPeerClosing, this);
+  }
+
+  /**
+   * @internal The ping has waited a heartbeat interval behind queued data
+   * (the machine's `checkWriteProgress`): nothing written since the last
+   * look means the peer stopped reading. Runs once per interval and only
+   * then, never on a send.
+   */
+  _checkWriteProgress(): void {
+    const written = writtenBytes(this.#tcp, this.#ws);
+    if (written === this.#written) process.nextTick(dispatchWriteStalled, this);
+    else this.#written = written;
   }
 
   /** @internal The machine armed `timer` (its `startTimer` action). */

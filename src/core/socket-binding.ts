@@ -5,6 +5,7 @@
  * connection; each finds its connection through the actor (a WeakMap) or
  * the socket (a symbol), so nothing here allocates a closure per socket.
  */
+import type { Duplex } from 'node:stream';
 import { type WebSocket, type RawData } from 'ws';
 import type { Actor } from 'xstate';
 import { connectionMachine, timerDuration, type ConnectionEvent, type ConnectionTimer } from '../../machines/connection.machine.js';
@@ -19,6 +20,7 @@ export const OPENED: ConnectionEvent = Object.freeze({ type: 'OPENED' });
 export const PEER_ACTIVE: ConnectionEvent = Object.freeze({ type: 'PEER_ACTIVE' });
 export const PING_WRITTEN: ConnectionEvent = Object.freeze({ type: 'PING_WRITTEN' });
 export const TERMINATE: ConnectionEvent = Object.freeze({ type: 'TERMINATE' });
+export const WRITE_STALLED: ConnectionEvent = Object.freeze({ type: 'WRITE_STALLED' });
 /** What each of the chart's timers sends when it elapses. */
 export const TIMER_EVENTS: Readonly<Record<ConnectionTimer, ConnectionEvent>> = {
   handshakeTimeout: Object.freeze({ type: 'after handshakeTimeout' }),
@@ -35,6 +37,7 @@ export const boundMachine = connectionMachine.provide({
     closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
     terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
     sendPing: ({ self }) => connections.get(self)?._ping(),
+    checkWriteProgress: ({ self }) => connections.get(self)?._checkWriteProgress(),
     startTimer: ({ self, context }, { timer }) => connections.get(self)?._startTimer(timer, timerDuration(context, timer)),
     cancelTimer: ({ self }) => connections.get(self)?._cancelTimer(),
     reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
@@ -56,6 +59,22 @@ export function unbindActor(actor: ConnectionActor): void {
 /** Dispatch PEER_CLOSING once the machine's own action that found it is done (see `_dispatch`). */
 export function dispatchPeerClosing(connection: Connection): void {
   if (connection.state === 'connected') connection._dispatch(PEER_CLOSING);
+}
+
+/** Dispatch WRITE_STALLED once the machine's own action that found it is done (see `_dispatch`). */
+export function dispatchWriteStalled(connection: Connection): void {
+  if (connection.state === 'connected') connection._dispatch(WRITE_STALLED);
+}
+
+/**
+ * Bytes a socket has finished writing: what it was given less what it
+ * still holds (both public on a net.Socket), so it grows only as the peer
+ * takes data. Without the TCP socket, the negated queue, which grows as
+ * the queue falls.
+ */
+export function writtenBytes(tcp: Duplex | undefined, ws: WebSocket): number {
+  const written = (tcp as { bytesWritten?: unknown } | undefined)?.bytesWritten;
+  return typeof written === 'number' ? written - tcp!.writableLength : -ws.bufferedAmount;
 }
 
 /** Write one connection's send batch at the end of the turn (shared: no closure per batch). */

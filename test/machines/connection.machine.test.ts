@@ -27,7 +27,7 @@ import { chartTimers, matchesId } from '../support/machine.js';
 const INPUT: ConnectionMachineInput = { handshakeTimeoutMs: 1_000, closeTimeoutMs: 500, heartbeatIntervalMs: 200 };
 
 /** The actions that do I/O; the binding provides them, the machine only names them. */
-const IO_ACTIONS = ['closeTransport', 'terminateTransport', 'sendPing'] as const;
+const IO_ACTIONS = ['closeTransport', 'terminateTransport', 'sendPing', 'checkWriteProgress'] as const;
 type IoAction = (typeof IO_ACTIONS)[number];
 
 interface IoCall {
@@ -54,6 +54,7 @@ function runMachine(steps: Step[], input: ConnectionMachineInput = INPUT) {
       closeTransport: spy('closeTransport'),
       terminateTransport: spy('terminateTransport'),
       sendPing: spy('sendPing'),
+      checkWriteProgress: spy('checkWriteProgress'),
       ...timers.actions
     }
   });
@@ -72,6 +73,7 @@ const CLOSE: ConnectionEvent = { type: 'CLOSE', code: 1000, reason: 'bye' };
 const PEER_ACTIVE: ConnectionEvent = { type: 'PEER_ACTIVE' };
 const PING_WRITTEN: ConnectionEvent = { type: 'PING_WRITTEN' };
 const TERMINATE: ConnectionEvent = { type: 'TERMINATE' };
+const WRITE_STALLED: ConnectionEvent = { type: 'WRITE_STALLED' };
 const PEER_CLOSING: ConnectionEvent = { type: 'PEER_CLOSING' };
 const ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'ECONNRESET' };
 const PROTOCOL_ERROR: ConnectionEvent = { type: 'TRANSPORT_ERROR', message: 'Invalid WebSocket frame: invalid opcode 5', code: 1002 };
@@ -191,11 +193,24 @@ const SCENARIOS: Record<string, Scenario> = {
     io: [terminated(ABNORMAL_CLOSURE, 'timeout')],
     output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }
   },
-  'live.connected --after heartbeatInterval [pingDue]--> (stays)': {
+  'live.connected --after heartbeatInterval [pingDue]--> live.connected': {
     given: [OPENED],
     when: heartbeat,
     io: [{ action: 'sendPing', context: { ping: 'queued' } }],
     context: { ping: 'queued' }
+  },
+  // The ping still queued behind this side's data a whole interval later: the binding checks the queue moves (#25).
+  'live.connected --after heartbeatInterval [pingQueued]--> live.connected': {
+    given: [OPENED, heartbeat],
+    when: heartbeat,
+    io: [{ action: 'checkWriteProgress', context: { ping: 'queued' } }],
+    context: { ping: 'queued' }
+  },
+  'live.connected --WRITE_STALLED--> closed': {
+    given: [OPENED, heartbeat, heartbeat],
+    when: WRITE_STALLED,
+    io: [terminated(ABNORMAL_CLOSURE, 'timeout')],
+    output: { code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' }
   },
   'live.closing --after closeTimeout--> closed': {
     given: [OPENED, CLOSE],
@@ -321,11 +336,13 @@ describe('connection machine: timeouts on a simulated clock', () => {
     expect(run.snapshot().output).toEqual({ code: ABNORMAL_CLOSURE, reason: '', initiator: 'timeout' });
   });
 
-  it('never judges the peer while its ping is still queued, and never queues a second ping (#10)', () => {
+  it('never judges the peer while its ping is still queued, and never queues a second ping (#10); asks every interval whether the queue moves (#25)', () => {
     const run = runMachine([OPENED, heartbeat]);
     for (let i = 0; i < 20; i++) run.apply(heartbeat);
+    expect(lifecycleOf(run.snapshot())).toBe('connected');
     expect(run.snapshot().context.ping).toBe('queued');
-    expect(run.calls.map((c) => c.action)).toEqual(['sendPing']);
+    const checks = Array.from({ length: 20 }, () => 'checkWriteProgress');
+    expect(run.calls.map((c) => c.action)).toEqual(['sendPing', ...checks]);
     // Written at last: the peer now has one whole interval.
     run.apply(PING_WRITTEN);
     run.apply({ advance: INPUT.heartbeatIntervalMs - 1 });
@@ -333,7 +350,7 @@ describe('connection machine: timeouts on a simulated clock', () => {
     run.apply(PEER_ACTIVE);
     run.apply({ advance: 1 });
     expect(lifecycleOf(run.snapshot())).toBe('connected');
-    expect(run.calls.map((c) => c.action)).toEqual(['sendPing', 'sendPing']);
+    expect(run.calls.map((c) => c.action)).toEqual(['sendPing', ...checks, 'sendPing']);
   });
 
   it('never pings with heartbeatIntervalMs 0', () => {
@@ -396,6 +413,7 @@ const GRAPH_EVENTS: ConnectionEvent[] = [
   PROTOCOL_ERROR,
   PEER_ACTIVE,
   PING_WRITTEN,
+  WRITE_STALLED,
   { type: 'after handshakeTimeout' },
   { type: 'after heartbeatInterval' },
   { type: 'after closeTimeout' }
