@@ -14,9 +14,10 @@ export interface SessionTestClient {
   messages(topic: string): Array<{ offset: number; data: unknown }>;
 }
 
-/** Open a session client as `user`; resolves once the socket is open. */
-export async function openSessionClient(port: number, user: string): Promise<SessionTestClient> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/?user=${encodeURIComponent(user)}`, [SESSION_PROTOCOL]);
+/** Open a session client as `user` (anonymous when `undefined`); resolves once the socket is open. */
+export async function openSessionClient(port: number, user: string | undefined): Promise<SessionTestClient> {
+  const query = user === undefined ? '' : `?user=${encodeURIComponent(user)}`;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/${query}`, [SESSION_PROTOCOL]);
   const frames: ServerFrame[] = [];
   ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as ServerFrame));
   ws.on('error', () => {});

@@ -1,0 +1,128 @@
+/**
+ * The session token is a bearer secret (#21): whoever shows it resumes the
+ * session. It leaves the server in `welcome` and nowhere else: no log line
+ * and no audit record holds it, whatever happens to the session (new,
+ * dropped, resumed, expired, refused, the store failing), even with the
+ * logger at `trace`. And a token binds its session to the user it was made
+ * for: an anonymous session's token gives another anonymous connection
+ * only what any anonymous connection has (`broadcast`), never a user's.
+ */
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { sessionIdOf } from '../../src/sessions/session-registry.js';
+import { userTopic } from '../../src/sessions/session-hub.js';
+import { MemoryTopicStore, type SessionRecords, type TopicStore } from '../../src/sessions/topic-store.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
+import { isWelcome, openSessionClient, recoveryOf, type SessionTestClient } from '../support/session-client.js';
+
+const { start } = serverPerTest();
+
+/** A logger at trace that keeps every line it writes, as text. */
+function traceLogger(): { logger: pino.Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { logger: pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) }), lines };
+}
+
+/** A store whose reads and shared records fail while `down` is set. */
+function flakyStore(): { store: TopicStore; setDown: (down: boolean) => void } {
+  const memory = new MemoryTopicStore();
+  let down = false;
+  const fail = (): Promise<never> => Promise.reject(new Error('store unreachable'));
+  const records: SessionRecords = {
+    create: () => (down ? fail() : Promise.resolve()),
+    get: () => (down ? fail() : Promise.resolve(undefined)),
+    touch: () => (down ? fail() : Promise.resolve()),
+    acceptSend: () => (down ? fail() : Promise.resolve('deliver'))
+  };
+  const store: TopicStore = {
+    append: (topic, payload) => (down ? fail() : memory.append(topic, payload)),
+    position: (topic) => (down ? fail() : memory.position(topic)),
+    readAfter: (topic, epoch, offset) => (down ? fail() : memory.readAfter(topic, epoch, offset)),
+    forget: (topic) => memory.forget(topic),
+    sessions: records
+  };
+  return { store, setDown: (value) => (down = value) };
+}
+
+async function welcome(client: SessionTestClient, session?: string, topics?: Record<string, { epoch: string; offset: number }>) {
+  client.hello(session, topics, 'tab');
+  return client.next(isWelcome, 'welcome');
+}
+
+describe('the session token', () => {
+  it('is in no log line or audit record, at trace, through new, resumed, dropped, refused, expired sessions and store failures', async () => {
+    const { logger, lines } = traceLogger();
+    const audit = traceLogger();
+    const { store, setDown } = flakyStore();
+    const server = await start({ logger, audit: audit.logger, sessions: { ttlMs: 200, store } });
+    const tokens: string[] = [];
+
+    const first = await openSessionClient(server.port, 'alice');
+    const { session } = await welcome(first);
+    tokens.push(session);
+    const { epoch } = await first.next(recoveryOf(userTopic('alice')), 'recovery');
+    first.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'hello' }));
+    await first.next((frame): frame is { type: 'ack'; id: number } => frame.type === 'ack', 'ack');
+    first.ws.terminate();
+    await first.closed;
+
+    // Resumed; then another user shows the token (refused); then a frame that breaks the protocol.
+    const again = await openSessionClient(server.port, 'alice');
+    expect(await welcome(again, session, { [userTopic('alice')]: { epoch, offset: 0 } })).toMatchObject({ resumed: true });
+    const thief = await openSessionClient(server.port, 'mallory');
+    thief.hello(session);
+    expect((await thief.closed).code).toBe(4403);
+    again.ws.send(JSON.stringify({ type: 'send', id: 0, data: session }));
+    expect((await again.closed).code).toBe(4400);
+
+    // The store fails: a resume is closed with 1013, a send is closed with 1013, both logged.
+    const third = await openSessionClient(server.port, 'alice');
+    await welcome(third, session);
+    setDown(true);
+    third.ws.send(JSON.stringify({ type: 'send', id: 2, data: 'while down' }));
+    expect((await third.closed).code).toBe(1013);
+    const fourth = await openSessionClient(server.port, 'alice');
+    fourth.hello('x'.repeat(32));
+    expect((await fourth.closed).code).toBe(1013);
+    setDown(false);
+
+    // Expired: the TTL runs out with nothing attached.
+    await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
+    const fifth = await openSessionClient(server.port, 'bob');
+    tokens.push((await welcome(fifth)).session);
+    await server.stop();
+
+    const everything = [...lines, ...audit.lines];
+    expect(everything.length).toBeGreaterThan(20);
+    expect(everything.some((line) => line.includes('store unreachable'))).toBe(true);
+    for (const token of tokens) {
+      expect(everything.filter((line) => line.includes(token) || line.includes(token.slice(0, 16)))).toEqual([]);
+      // The session is named in them by its id instead.
+      expect(everything.some((line) => line.includes(sessionIdOf(token)))).toBe(true);
+    }
+  });
+
+  it("binds a session to its user: an anonymous session's token gives another anonymous connection only broadcast, and no user's session", async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const anonymous = await openSessionClient(server.port, undefined);
+    const { session, topics } = await welcome(anonymous);
+    expect(topics).toEqual(['broadcast']);
+    anonymous.ws.terminate();
+    await anonymous.closed;
+    const alice = await openSessionClient(server.port, 'alice');
+    const { session: aliceToken } = await welcome(alice);
+
+    // Another anonymous connection with the token: the same session, and still only broadcast.
+    const finder = await openSessionClient(server.port, undefined);
+    expect(await welcome(finder, session)).toMatchObject({ resumed: true, topics: ['broadcast'] });
+    // A signed-in user cannot take the anonymous session, and an anonymous connection cannot take a user's.
+    const signedIn = await openSessionClient(server.port, 'bob');
+    signedIn.hello(session);
+    expect((await signedIn.closed).code).toBe(4403);
+    const stranger = await openSessionClient(server.port, undefined);
+    stranger.hello(aliceToken);
+    expect((await stranger.closed).code).toBe(4403);
+    expect(stranger.frames.filter((frame) => frame.type !== 'error')).toEqual([]);
+  });
+});
