@@ -1,6 +1,6 @@
 /**
- * `npm run demo:cluster`: three nodes on the Redis at 127.0.0.1:6379
- * behind a round-robin proxy, agents streaming to users' tabs on different
+ * `npm run demo:cluster`: three nodes on one Redis (a redis-server the
+ * demo starts, or `--redis URL`) behind a round-robin proxy, agents streaming to users' tabs on different
  * nodes, one node killed with SIGKILL mid-run. Prints, per tab, events
  * published against received (lost 0, duplicated 0), and how long the
  * killed node's tabs took to resume elsewhere.

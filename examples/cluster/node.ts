@@ -6,7 +6,8 @@
  * says no, every connection is closed with 1001 (clients resume on another
  * node), Redis is released, exit 0.
  *
- *   tsx examples/cluster/node.ts --node-id node-1 --prefix wsl-demo [--redis URL] [--port N] [--ttl MS]
+ *   tsx examples/cluster/node.ts --node-id node-1 --prefix wsl-demo [--redis URL | --sentinels HOST:PORT,... --master-name NAME
+ *     | --cluster-nodes HOST:PORT,...] [--port N] [--ttl MS]
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +23,8 @@ export type NodeRequest =
   | { id: number; type: 'publish'; user: string; message: unknown }
   | { id: number; type: 'presence'; user: string }
   | { id: number; type: 'counts' }
-  | { id: number; type: 'readiness' };
+  | { id: number; type: 'readiness' }
+  | { id: number; type: 'position'; topic: string };
 
 /** What a node tells the driver. */
 export type NodeReply =
@@ -33,7 +35,10 @@ const { values } = parseArgs({
   options: {
     'node-id': { type: 'string' },
     prefix: { type: 'string' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    redis: { type: 'string' },
+    sentinels: { type: 'string' },
+    'master-name': { type: 'string' },
+    'cluster-nodes': { type: 'string' },
     port: { type: 'string', default: '0' },
     ttl: { type: 'string', default: '120000' }
   }
@@ -42,7 +47,22 @@ if (values['node-id'] === undefined || values.prefix === undefined) throw new Ra
 const nodeId = values['node-id'];
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }).child({ nodeId });
 
-const cluster = await RedisCluster.connect({ url: values.redis, prefix: values.prefix, nodeId, logger, heartbeatMs: 250 });
+/** `host:port,host:port` as addresses. */
+function addresses(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((address) => {
+    const [host, port] = address.split(':');
+    if (host === undefined || host === '' || !Number.isInteger(Number(port))) throw new RangeError(`Invalid address: ${JSON.stringify(address)} (expected host:port)`);
+    return { host, port: Number(port) };
+  });
+}
+
+const where =
+  values.sentinels !== undefined
+    ? { sentinels: addresses(values.sentinels), masterName: values['master-name'] }
+    : values['cluster-nodes'] !== undefined
+      ? { clusterNodes: addresses(values['cluster-nodes']) }
+      : { url: values.redis ?? 'redis://127.0.0.1:6379' };
+const cluster = await RedisCluster.connect({ ...where, prefix: values.prefix, nodeId, logger, heartbeatMs: 250, maxReconnectDelayMs: 500 });
 const manager = new ConnectionManager({ logger, cluster, heartbeatIntervalMs: 1_000, sessions: { ttlMs: Number(values.ttl) } });
 const http = createServer((request, response) => {
   if (request.url === '/ready') cluster.handleReadiness(request, response);
@@ -71,6 +91,8 @@ process.on('message', (request: NodeRequest) => {
         return manager.clusterCounts();
       case 'readiness':
         return cluster.readiness();
+      case 'position':
+        return cluster.store.position(request.topic);
     }
   };
   void answer().then(

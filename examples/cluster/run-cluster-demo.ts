@@ -1,6 +1,7 @@
 /**
  * The cluster demo (#12): N node processes (examples/cluster/node.ts) on
- * one Redis behind a round-robin TCP proxy, users with several tabs
+ * one Redis (a redis-server of its own unless given one) behind a
+ * round-robin TCP proxy, users with several tabs
  * (session clients through the proxy, so a user's tabs land on different
  * nodes), agents publishing each event through whichever node is next.
  * Mid-run one node is killed with SIGKILL; its tabs reconnect through the
@@ -8,16 +9,15 @@
  * events published to its user against events received, and how long the
  * killed node's tabs took to be back.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { RedisTopicStore } from '../../src/cluster/redis-store.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
 import type { TopicPosition } from '../../src/sessions/topic-store.js';
 import { DemoTab, caughtUp, summarizeTab, type TabCounters, type TabSummaryLine } from '../demo-tabs.js';
-import type { NodeReply, NodeRequest } from './node.js';
+import { NodeProcess } from './node-process.js';
+import { RedisProcess } from './redis-processes.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { seeded } from '../seeded.js';
 
@@ -30,7 +30,7 @@ export interface ClusterDemoOptions {
   seconds?: number;
   /** When the node is killed, in seconds from the start of the run. Default: halfway. */
   killAt?: number;
-  /** Default `redis://127.0.0.1:6379`. */
+  /** Default: a redis-server the demo starts (and stops) on a free port. */
   redis?: string;
   /** Seed of the pseudo-random choices. Default: random. */
   seed?: number;
@@ -62,76 +62,7 @@ export interface ClusterDemoSummary {
   durationMs: number;
 }
 
-const NODE_SCRIPT = fileURLToPath(new URL('./node.ts', import.meta.url));
 const AGENT_EVENTS = ['agent_started', 'agent_thinking', 'tool_executing', 'tool_completed', 'agent_completed'] as const;
-
-/** A node process and its IPC calls. */
-class NodeProcess {
-  readonly nodeId: string;
-  readonly #child: ChildProcess;
-  readonly #pending = new Map<number, (value: unknown) => void>();
-  readonly exited: Promise<number | null>;
-  #nextId = 1;
-  #alive = true;
-  port = 0;
-
-  constructor(nodeId: string, prefix: string, redis: string) {
-    this.nodeId = nodeId;
-    this.#child = fork(NODE_SCRIPT, ['--node-id', nodeId, '--prefix', prefix, '--redis', redis], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc']
-    });
-    this.exited = new Promise((resolve) =>
-      this.#child.once('exit', (code) => {
-        this.#alive = false;
-        // Calls in flight die with the node: they answer undefined.
-        for (const settle of this.#pending.values()) settle(undefined);
-        this.#pending.clear();
-        resolve(code);
-      })
-    );
-    this.#child.on('message', (message: NodeReply) => {
-      if (message.type !== 'reply') return;
-      this.#pending.get(message.id)?.(message.value);
-      this.#pending.delete(message.id);
-    });
-  }
-
-  get alive(): boolean {
-    return this.#alive;
-  }
-
-  /** Resolves once the node listens (its port is then known). */
-  listening(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#child.on('message', (message: NodeReply) => {
-        if (message.type !== 'listening') return;
-        this.port = message.port;
-        resolve();
-      });
-      void this.exited.then((code) => reject(new Error(`${this.nodeId} exited with ${code} before listening`)));
-    });
-  }
-
-  /** Ask the node; resolves undefined if it dies first. */
-  call<T>(request: NodeRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never): Promise<T | undefined> {
-    if (!this.#alive) return Promise.resolve(undefined);
-    const id = this.#nextId++;
-    return new Promise((resolve) => {
-      this.#pending.set(id, resolve as (value: unknown) => void);
-      // Killed but not yet reported exited: the write fails (EPIPE) and the call is answered as if it had died first.
-      this.#child.send({ ...request, id }, (error) => {
-        if (!error) return;
-        this.#pending.delete(id);
-        resolve(undefined);
-      });
-    });
-  }
-
-  kill(signal: NodeJS.Signals): void {
-    if (this.#alive) this.#child.kill(signal);
-  }
-}
 
 /**
  * Run the cluster demo once: start the nodes and the proxy, run the
@@ -144,14 +75,15 @@ export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<
   const tabsPerUser = options.tabs ?? 3;
   const seconds = options.seconds ?? 6;
   const killAtMs = (options.killAt ?? seconds / 2) * 1000;
-  const redis = options.redis ?? 'redis://127.0.0.1:6379';
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (nodeCount < 2) throw new RangeError(`Invalid nodes: ${nodeCount} (one is killed: at least 2)`);
   const random = seeded(seed);
   const prefix = `wsl-demo-${randomUUID().slice(0, 8)}`;
   const started = performance.now();
 
-  const nodes = Array.from({ length: nodeCount }, (_, i) => new NodeProcess(`node-${i + 1}`, prefix, redis));
+  const own = options.redis === undefined ? await RedisProcess.start() : undefined;
+  const redis = options.redis ?? own!.url;
+  const nodes = Array.from({ length: nodeCount }, (_, i) => new NodeProcess(`node-${i + 1}`, ['--prefix', prefix, '--redis', redis]));
   const client = createClient({ url: redis });
   client.on('error', () => {});
   const counters: TabCounters = { sendAfterCloseErrors: 0 };
@@ -245,5 +177,6 @@ export async function runClusterDemo(options: ClusterDemoOptions = {}): Promise<
       await new RedisTopicStore(client, { prefix }).clear();
       await client.close();
     } else client.destroy();
+    await own?.stop();
   }
 }
