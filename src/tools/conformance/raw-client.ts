@@ -76,6 +76,8 @@ export class RawSessionClient {
   #retry: NodeJS.Timeout | undefined;
   #finalCode: number | undefined;
   #helloOverride: string | undefined;
+  /** `hello()` was called while the socket was still opening: said once it opens. */
+  #helloOnOpen = false;
 
   constructor(options: RawClientOptions) {
     this.#options = options;
@@ -139,9 +141,11 @@ export class RawSessionClient {
     this.#record = record;
     this.#welcomed = false;
     this.#closing = false;
+    this.#helloOnOpen = false;
     const hello = this.#helloOverride;
     socket.on('open', () => this.#guard(() => {
       if (this.#options.holdHello !== true) this.#write(hello ?? this.#hello());
+      else if (this.#helloOnOpen) this.#write(this.#hello());
     }));
     socket.on('message', (data, isBinary) => this.#guard(() => this.#receive(record, data as Buffer, isBinary)));
     socket.on('error', () => {});
@@ -150,9 +154,10 @@ export class RawSessionClient {
     return this;
   }
 
-  /** Say hello on the open connection (with `holdHello`): the hello it would have said, from where it stands now. */
+  /** Say hello (with `holdHello`): the hello it would have said, from where it stands now; once open, if the socket is still opening. */
   hello(): void {
-    this.#write(this.#hello());
+    if (this.#socket?.readyState === WebSocket.CONNECTING) this.#helloOnOpen = true;
+    else this.#write(this.#hello());
   }
 
   /** Send an application message: numbered, kept until acknowledged, resent after a welcome. Returns its id. */
