@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { sessionMachine } from '../../machines/session.machine.js';
-import { AuditVerifier, type AuditReport } from './audit/verify.js';
+import { AuditVerifier, MAX_KEPT_ERRORS, type AuditReport } from './audit/verify.js';
 import { lifecycleChart, readChart } from '../core/machine-graph.js';
 import { CHART_FORMATS, isChartFormat, renderChart, staleCharts, writeCharts, type ChartFormat } from './chart/index.js';
 
@@ -24,8 +24,25 @@ const USAGE = `Usage:
 Exit: 0 ok, 1 inconsistent trail or stale charts, 2 usage error or unreadable input
 (a missing file, or a line that is not JSON).`;
 
-/** Most errors printed for one trail; `--json` prints them all. */
+/** Most errors printed for one trail; `--json` prints the first MAX_KEPT_ERRORS. */
 const MAX_PRINTED_ERRORS = 100;
+
+/**
+ * Characters a terminal acts on instead of showing (C0 and C1 controls,
+ * DEL, line and paragraph separators, bidirectional overrides): a trail is
+ * untrusted input, and an escape sequence in an id or an event would
+ * otherwise rewrite the terminal that shows the report.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * @param {string} text Text that may come from the trail
+ * @returns {string} The same, each unprintable character shown as `\u{...}`
+ */
+function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
 
 /** A mistake in the command line: exit 2 with the usage. */
 class UsageError extends Error {}
@@ -75,7 +92,7 @@ async function auditVerify(args: string[]): Promise<number> {
 }
 
 function unreadableLines(report: AuditReport): number {
-  return report.errors.filter((e) => e.kind === 'parse').length;
+  return report.errorsByKind.parse ?? 0;
 }
 
 /** Stream a JSON-lines file (or stdin for `-`) through the verifiers of both machines, one line at a time. */
@@ -125,8 +142,8 @@ function describe(file: string, report: AuditReport, kind: 'connection' | 'sessi
   const lines = report.errors
     .slice(0, MAX_PRINTED_ERRORS)
     .map((e) => `${file}:${e.line}: ${e.kind}${e.connectionId === null ? '' : ` [${e.connectionId}]`}: ${e.message}`);
-  if (report.errors.length > MAX_PRINTED_ERRORS) {
-    lines.push(`... ${report.errors.length - MAX_PRINTED_ERRORS} more errors (--json lists them all)`);
+  if (report.errorCount > MAX_PRINTED_ERRORS) {
+    lines.push(`... ${report.errorCount - MAX_PRINTED_ERRORS} more errors (--json lists the first ${MAX_KEPT_ERRORS.toLocaleString('en-US')})`);
   }
   const counts = `${report.transitions} ${kind === 'session' ? 'session ' : ''}transition${report.transitions === 1 ? '' : 's'} of ${report.connections} ${kind}${report.connections === 1 ? '' : 's'}`;
   const open =
@@ -140,11 +157,11 @@ function describe(file: string, report: AuditReport, kind: 'connection' | 'sessi
   const verdict = report.ok
     ? `${file}: consistent: ${counts}${open}`
     : unreadable > 0
-      ? `${file}: UNREADABLE: ${unreadable} line${unreadable === 1 ? ' is' : 's are'} not JSON; ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`
-      : `${file}: INCONSISTENT: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'} in ${counts}${open}`;
+      ? `${file}: UNREADABLE: ${unreadable} line${unreadable === 1 ? ' is' : 's are'} not JSON; ${report.errorCount} error${report.errorCount === 1 ? '' : 's'} in ${counts}${open}`
+      : `${file}: INCONSISTENT: ${report.errorCount} error${report.errorCount === 1 ? '' : 's'} in ${counts}${open}`;
   lines.push(verdict);
-  if (kind === 'connection' && report.transitions === 0 && report.errors.length === 0) lines.push(`${file}: no transition records found (is the audit logged at info?)`);
-  return `${lines.join('\n')}\n`;
+  if (kind === 'connection' && report.transitions === 0 && report.errorCount === 0) lines.push(`${file}: no transition records found (is the audit logged at info?)`);
+  return `${lines.map(printable).join('\n')}\n`;
 }
 
 async function chart(args: string[]): Promise<number> {
@@ -195,7 +212,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     const hint = error instanceof UsageError ? ' (ws-lifecycle --help shows the usage)' : '';
-    process.stderr.write(`ws-lifecycle: ${message}${hint}\n`);
+    process.stderr.write(`ws-lifecycle: ${printable(message)}${hint}\n`);
     process.exitCode = 2;
   }
 );

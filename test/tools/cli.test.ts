@@ -190,3 +190,33 @@ describe('audit verify checks session trails too', () => {
     }
   });
 });
+
+describe('audit verify on hostile input (#25)', () => {
+  it('prints escape sequences from the trail escaped, never as they are', async () => {
+    const file = join(run.dir, 'hostile.jsonl');
+    const hostile = (id: string) => JSON.stringify({ msg: 'transition', connectionId: id, seq: 1, from: 'connecting', to: 'connected', event: '\u001b[2J\u001b]0;pwned\u0007OPENED\u202e' });
+    await writeFile(file, `${hostile('\u001b[31mred\u001b[0m')}\n${hostile('\u009b6n')}\n`);
+    const outcome = await cli(['audit', 'verify', file]);
+    expect(outcome.code).toBe(1);
+    // eslint-disable-next-line no-control-regex -- no control character may reach the terminal
+    expect(outcome.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(outcome.stdout).toContain('[\\u{1b}[31mred\\u{1b}[0m]');
+    expect(outcome.stdout).toContain('\\u{1b}[2J\\u{1b}]0;pwned\\u{7}OPENED\\u{202e}');
+    expect(outcome.stdout).toContain('[\\u{9b}6n]');
+  });
+
+  it('keeps at most the first 10,000 errors of a huge broken trail and counts the rest', async () => {
+    const file = join(run.dir, 'huge.jsonl');
+    await writeFile(file, 'not json\n'.repeat(12_000));
+    const outcome = await cli(['audit', 'verify', file, '--json']);
+    expect(outcome.code).toBe(2);
+    const report = JSON.parse(outcome.stdout) as { errors: unknown[]; errorCount: number; errorsByKind: Record<string, number> };
+    expect(report.errors).toHaveLength(10_000);
+    expect(report.errorCount).toBe(12_000);
+    expect(report.errorsByKind).toEqual({ parse: 12_000 });
+    const text = await cli(['audit', 'verify', file]);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toContain('... 11900 more errors (--json lists the first 10,000)');
+    expect(text.stdout).toContain('UNREADABLE: 12000 lines are not JSON; 12000 errors');
+  });
+});

@@ -52,7 +52,12 @@ export interface AuditReport {
   connections: number;
   /** Transition records read (well-formed ones). */
   transitions: number;
+  /** The first `maxErrors` errors, in line order. */
   errors: AuditError[];
+  /** Every error found, kept or not. */
+  errorCount: number;
+  /** Every error found, per kind. */
+  errorsByKind: Partial<Record<AuditErrorKind, number>>;
   open: OpenConnection[];
 }
 
@@ -93,7 +98,12 @@ export interface AuditVerifierOptions {
   idField?: string;
   /** Record lines that are not JSON as errors. Default `true`; a second verifier over the same lines turns it off. */
   parseErrors?: boolean;
+  /** Errors kept in the report at most; the rest are counted. Default 10,000, so a huge broken file is read in bounded memory. */
+  maxErrors?: number;
 }
+
+/** Errors a report keeps unless `maxErrors` says otherwise. */
+export const MAX_KEPT_ERRORS = 10_000;
 
 /**
  * Checks an audit trail one record at a time, so a log of any size can be
@@ -109,6 +119,9 @@ export class AuditVerifier {
   readonly #parseErrors: boolean;
   readonly #tracks = new Map<string, ConnectionTrack>();
   readonly #errors: AuditError[] = [];
+  readonly #maxErrors: number;
+  readonly #errorsByKind: Partial<Record<AuditErrorKind, number>> = {};
+  #errorCount = 0;
   #transitions = 0;
   #line = 0;
 
@@ -127,6 +140,7 @@ export class AuditVerifier {
     this.#msg = options.msg ?? 'transition';
     this.#idField = options.idField ?? 'connectionId';
     this.#parseErrors = options.parseErrors ?? true;
+    this.#maxErrors = options.maxErrors ?? MAX_KEPT_ERRORS;
   }
 
   /**
@@ -166,10 +180,12 @@ export class AuditVerifier {
       }
     }
     return {
-      ok: this.#errors.length === 0,
+      ok: this.#errorCount === 0,
       connections: this.#tracks.size,
       transitions: this.#transitions,
       errors: this.#errors.slice(),
+      errorCount: this.#errorCount,
+      errorsByKind: { ...this.#errorsByKind },
       open
     };
   }
@@ -233,7 +249,9 @@ export class AuditVerifier {
   }
 
   #error(line: number, connectionId: string | null, kind: AuditErrorKind, message: string): void {
-    this.#errors.push({ line, connectionId, kind, message });
+    this.#errorCount++;
+    this.#errorsByKind[kind] = (this.#errorsByKind[kind] ?? 0) + 1;
+    if (this.#errors.length < this.#maxErrors) this.#errors.push({ line, connectionId, kind, message });
   }
 }
 

@@ -50,6 +50,8 @@ describe('verifyAudit on a real trail', () => {
       connections: Object.keys(ENDINGS).length,
       transitions: run.emitted.length,
       errors: [],
+      errorCount: 0,
+      errorsByKind: {},
       open: []
     });
   });
