@@ -6,9 +6,9 @@
  * ERR_HTTP_HEADERS_SENT), it needs its token, and everything else still
  * reaches the adapter and the framework.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { INSPECTOR_TOKEN, startChild, welcomed, type ChildScenario, type ChildServer } from './support/child-server.js';
+import { INSPECTOR_TOKEN, childPerSuite, type ChildScenario } from './support/child-server.js';
 import { rawExchange, upgradeRequestTo } from './support/raw-client.js';
 
 const SCENARIOS: Array<ChildScenario & { name: string }> = [
@@ -41,18 +41,8 @@ function firstSnapshot(port: number, query: string): Promise<{ counts: Record<st
 }
 
 describe.each(SCENARIOS)('the inspector beside the $name adapter, in a child process', (scenario) => {
-  let child: ChildServer;
-  beforeAll(async () => {
-    child = await startChild(scenario);
-  }, 60_000);
-  afterAll(async () => {
-    await child?.stop();
-  });
-
-  async function expectServing(): Promise<void> {
-    expect(child.alive(), child.stderr()).toBe(true);
-    await expect(welcomed(child.port, '/ws', 'next')).resolves.toBe('welcome next');
-  }
+  const child = childPerSuite(scenario);
+  const expectServing = (): Promise<void> => child.expectServing();
 
   it('upgrades its own socket once, and the adapter keeps its own', async () => {
     for (let i = 0; i < 3; i++) {

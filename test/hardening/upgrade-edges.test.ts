@@ -6,8 +6,8 @@
  * answers, and upgrades to paths nobody serves. Each of these ended the
  * process or left a socket open before.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startChild, welcomed, type ChildServer } from './support/child-server.js';
+import { describe, expect, it } from 'vitest';
+import { childPerSuite, welcomed } from './support/child-server.js';
 import { openRaw, rawExchange, upgradeRequestTo } from './support/raw-client.js';
 
 const FRAMEWORK_NAMES = ['http', 'express', 'fastify', 'hono', 'nest'] as const;
@@ -17,19 +17,8 @@ const ROUTED = new Set(['http', 'express', 'fastify', 'hono']);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(FRAMEWORK_NAMES)('%s adapter in a child process', (framework) => {
-  let child: ChildServer;
-  beforeAll(async () => {
-    child = await startChild({ framework, identifyTimeoutMs: 300 });
-  }, 60_000);
-  afterAll(async () => {
-    await child?.stop();
-  });
-
-  /** The process is alive, and the next client is upgraded and welcomed. */
-  async function expectServing(): Promise<void> {
-    expect(child.alive(), child.stderr()).toBe(true);
-    await expect(welcomed(child.port, '/ws', 'next')).resolves.toBe('welcome next');
-  }
+  const child = childPerSuite({ framework, identifyTimeoutMs: 300 });
+  const expectServing = (): Promise<void> => child.expectServing();
 
   it.each(['//[', '//[/ws', 'http://[/ws', '/%', '/ws%', '/%E0%A4%A'])('answers an upgrade to %s with 400, closes it and keeps serving', async (target) => {
     const answer = await rawExchange(child.port, upgradeRequestTo(child.port, target));

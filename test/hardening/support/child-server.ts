@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { WebSocket } from 'ws';
 
 /** What the child runs. */
@@ -98,4 +99,37 @@ export function welcomed(port: number, path = '/ws', user = 'next'): Promise<str
       reject(error);
     });
   });
+}
+
+/** A child for the tests of one describe block. */
+export interface SuiteChild {
+  /** Its port (once started). */
+  readonly port: number;
+  /** The process is alive, and the next client is upgraded and welcomed. */
+  expectServing(): Promise<void>;
+}
+
+/**
+ * Call inside a `describe`: starts `scenario` before its tests, stops it after.
+ *
+ * @param {ChildScenario} scenario What to run
+ * @returns {SuiteChild} The running child
+ */
+export function childPerSuite(scenario: ChildScenario): SuiteChild {
+  let child: ChildServer | undefined;
+  beforeAll(async () => {
+    child = await startChild(scenario);
+  }, 60_000);
+  afterAll(async () => {
+    await child?.stop();
+  });
+  return {
+    get port() {
+      return child!.port;
+    },
+    async expectServing() {
+      expect(child!.alive(), child!.stderr()).toBe(true);
+      await expect(welcomed(child!.port, '/ws', 'next')).resolves.toBe('welcome next');
+    }
+  };
 }
