@@ -19,6 +19,9 @@ import { serveAgent } from './rpc.js';
 
 export type ClusterSubject = 'cluster' | 'socket.io';
 
+/** Where the nodes' Redis is: one server, or a Redis Cluster (ws-lifecycle only). */
+export type RedisWhere = { url: string } | { clusterNodes: Array<{ host: string; port: number }> };
+
 /** Both keep sessions this long, longer than any run. */
 const RECOVERY_MS = 120_000;
 /** Messages published per event-loop turn. */
@@ -32,10 +35,11 @@ let ioRedis: ReturnType<typeof createClient> | undefined;
 let wss: WebSocketServer | undefined;
 
 serveAgent({
-  start: async (args: { subject: ClusterSubject; prefix: string; nodeId: string; redis: string }) => {
+  start: async (args: { subject: ClusterSubject; prefix: string; nodeId: string; redis: RedisWhere }) => {
     http = createServer();
     if (args.subject === 'socket.io') {
-      ioRedis = createClient({ url: args.redis });
+      if (!('url' in args.redis)) throw new Error('The Socket.IO nodes run on one Redis server');
+      ioRedis = createClient({ url: args.redis.url });
       ioRedis.on('error', () => {});
       await ioRedis.connect();
       io = new IoServer(http, {
@@ -47,7 +51,7 @@ serveAgent({
         if (!socket.recovered) void socket.join(String(socket.handshake.query.user ?? 'u'));
       });
     } else {
-      cluster = await RedisCluster.connect({ url: args.redis, prefix: args.prefix, nodeId: args.nodeId, logger: pino({ level: 'silent' }), maxEntriesPerTopic: 100_000 });
+      cluster = await RedisCluster.connect({ ...args.redis, prefix: args.prefix, nodeId: args.nodeId, logger: pino({ level: 'silent' }), maxEntriesPerTopic: 100_000 });
       manager = new ConnectionManager({ logger: pino({ level: 'silent' }), cluster, sessions: { ttlMs: RECOVERY_MS } });
       wss = new WebSocketServer({ server: http });
       manager.attach(wss, { identify: (request) => ({ userId: new URL(request.url ?? '/', 'http://127.0.0.1').searchParams.get('user') ?? 'u' }) });

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { RedisProcess } from '../../examples/cluster/redis-processes.js';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
-import type { ClusterSubject } from '../cluster-server.js';
+import type { ClusterSubject, RedisWhere } from '../cluster-server.js';
 import { nowMs, sleep } from '../clock.js';
 import { log, rotate, startClient, startServer } from '../harness.js';
 import type { BenchOptions } from '../options.js';
@@ -30,16 +30,18 @@ const NODES = 3;
 const BYTES = 100;
 const SETTLE_MS = 2_000;
 
-interface Run {
+/** Three nodes, the proxy in front of them, and the tabs: one run of one subject. */
+export interface ClusterRun {
   servers: Agent[];
   client: Agent;
   proxy: TcpProxy;
-  redis: string;
+  redis: RedisWhere;
   prefix: string;
   next: number;
 }
 
-async function start(subject: ClusterSubject, tabs: number, redis: string): Promise<Run> {
+/** Start three nodes of `subject` on `redis`, the proxy, and `tabs` tabs of one user spread over the nodes. */
+export async function startClusterRun(subject: ClusterSubject, tabs: number, redis: RedisWhere): Promise<ClusterRun> {
   const prefix = `wsl-bench-${randomUUID().slice(0, 8)}`;
   const servers = await Promise.all(Array.from({ length: NODES }, (_, i) => startServer(`cluster ${subject} ${i + 1}`, [], SERVER)));
   const ports = await Promise.all(servers.map((server, i) => server.call<number>('start', { subject, prefix, nodeId: `node-${i + 1}`, redis })));
@@ -49,7 +51,7 @@ async function start(subject: ClusterSubject, tabs: number, redis: string): Prom
   return { servers, client, proxy, redis, prefix, next: 1 };
 }
 
-async function stop(run: Run): Promise<void> {
+export async function stopClusterRun(run: ClusterRun): Promise<void> {
   await run.client.call('close');
   await run.client.stop();
   for (const server of run.servers) {
@@ -57,39 +59,54 @@ async function stop(run: Run): Promise<void> {
     await server.stop();
   }
   await run.proxy.close();
+  if (!('url' in run.redis)) return;
   // Socket.IO's adapter leaves its stream and sessions under the prefix too.
-  const redis = createClient({ url: run.redis });
+  const redis = createClient({ url: run.redis.url });
   await redis.connect();
   for await (const keys of redis.scanIterator({ MATCH: `${run.prefix}*`, COUNT: 500 })) if (keys.length > 0) await redis.del(keys);
   await redis.close();
 }
 
 /** Publish `count` on the first node; resolves with when it started and how many the store took. */
-async function publish(run: Run, count: number, paceMs?: number): Promise<{ first: number; startedAt: number; taken: number }> {
+async function publish(run: ClusterRun, count: number, paceMs?: number): Promise<{ first: number; startedAt: number; taken: number }> {
   const first = run.next;
   run.next += count;
   const { startedAt, taken } = await run.servers[0]!.call<{ startedAt: number; taken: number }>('publish', { user: 'u', first, count, bytes: BYTES, paceMs });
   return { first, startedAt, taken };
 }
 
-async function measure(subject: ClusterSubject, options: BenchOptions, redis: string): Promise<Partial<Record<Metric, number>>> {
+/**
+ * Warm up, then a burst of `messages` published on the first node, then
+ * `latencySamples` messages one at a time: delivered messages per second
+ * over every tab, and each message's time from publish to its last tab.
+ */
+export async function measureDelivery(
+  run: ClusterRun,
+  tabs: number,
+  messages: number,
+  latencySamples: number
+): Promise<{ rate: number; latencies: number[] }> {
+  // Warm up, and let Socket.IO emit once (its recovery needs an offset).
+  const warm = await publish(run, 200);
+  await run.client.call('received', { from: warm.first, to: run.next - 1, settleMs: SETTLE_MS });
+
+  const burst = await publish(run, messages);
+  const lastAt = await run.client.call<number>('received', { from: burst.first, to: run.next - 1, settleMs: SETTLE_MS });
+  const rate = ((messages * tabs) / (lastAt - burst.startedAt)) * 1000;
+
+  const latencies: number[] = [];
+  for (let i = 0; i < latencySamples; i++) {
+    const one = await publish(run, 1);
+    latencies.push((await run.client.call<number>('received', { from: one.first, to: one.first, settleMs: SETTLE_MS })) - one.startedAt);
+  }
+  return { rate, latencies: latencies.sort((a, b) => a - b) };
+}
+
+async function measure(subject: ClusterSubject, options: BenchOptions, redis: RedisWhere): Promise<Partial<Record<Metric, number>>> {
   const { tabs, messages, latencySamples, killMessages } = options.cluster;
-  const run = await start(subject, tabs, redis);
+  const run = await startClusterRun(subject, tabs, redis);
   try {
-    // Warm up, and let Socket.IO emit once (its recovery needs an offset).
-    const warm = await publish(run, 200);
-    await run.client.call('received', { from: warm.first, to: run.next - 1, settleMs: SETTLE_MS });
-
-    const burst = await publish(run, messages);
-    const lastAt = await run.client.call<number>('received', { from: burst.first, to: run.next - 1, settleMs: SETTLE_MS });
-    const rate = ((messages * tabs) / (lastAt - burst.startedAt)) * 1000;
-
-    const latencies: number[] = [];
-    for (let i = 0; i < latencySamples; i++) {
-      const one = await publish(run, 1);
-      latencies.push((await run.client.call<number>('received', { from: one.first, to: one.first, settleMs: SETTLE_MS })) - one.startedAt);
-    }
-    latencies.sort((a, b) => a - b);
+    const { rate, latencies } = await measureDelivery(run, tabs, messages, latencySamples);
 
     // The agent keeps publishing (one message every 2 ms) while the second node dies.
     const killAt = nowMs() + 200;
@@ -111,7 +128,7 @@ async function measure(subject: ClusterSubject, options: BenchOptions, redis: st
       duplicated_messages: duplicated
     };
   } finally {
-    await stop(run);
+    await stopClusterRun(run);
   }
 }
 
@@ -122,7 +139,7 @@ export async function runCluster(options: BenchOptions): Promise<ResultRow[]> {
   const redis = await RedisProcess.start();
   try {
     for (let round = 0; round < options.rounds; round++) {
-      for (const subject of rotate(subjects, round)) samples.addAll(subject, await measure(subject, options, redis.url));
+      for (const subject of rotate(subjects, round)) samples.addAll(subject, await measure(subject, options, { url: redis.url }));
       log(`cluster: round ${round + 1} of ${options.rounds} done`);
     }
   } finally {

@@ -17,13 +17,14 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pinnedReplicationId } from '../../examples/cluster/pinned-fence.js';
 import { runFailoverDemo } from '../../examples/cluster/run-failover-demo.js';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
 import { freePort, sentinelPrimary, until, type RedisProcess } from '../../examples/cluster/redis-processes.js';
 import { tallyFrames, type Acknowledged, type FrameTally } from '../../examples/cluster/tab-frames.js';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
 import { RedisCluster } from '../../src/cluster/redis.js';
-import { RedisTopicStore, type RedisCommander } from '../../src/cluster/redis-store.js';
+import { RedisTopicStore } from '../../src/cluster/redis-store.js';
 import type { Cluster } from '../../src/manager/cluster.js';
 import type { TopicStore } from '../../src/sessions/topic-store.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
@@ -40,27 +41,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await stopOwnRedis();
 });
-
-/**
- * The store's fence reading one replication id whatever the server says:
- * every script goes as source (EVALSHA answers NOSCRIPT), with the INFO
- * call replaced by a constant. `pinned` counts the scripts it changed.
- */
-function pinnedReplicationId(client: RedisCommander): RedisCommander & { pinned: number } {
-  const INFO = "redis.call('INFO', 'replication')";
-  const commander = {
-    pinned: 0,
-    sendCommand<T>(args: ReadonlyArray<string | Buffer>, options?: object): Promise<T> {
-      if (args[0] === 'EVALSHA') return Promise.reject(new Error('NOSCRIPT the pinned store sends every script as source'));
-      if (args[0] === 'EVAL' && String(args[1]).includes(INFO)) {
-        commander.pinned++;
-        args = ['EVAL', String(args[1]).replace(INFO, "'master_replid:pinned'"), ...args.slice(2)];
-      }
-      return client.sendCommand<T>(args, options);
-    }
-  };
-  return commander;
-}
 
 type Variant = 'fenced' | 'pinned';
 type Where = { url: string } | { sentinels: Array<{ host: string; port: number }>; masterName: string };
