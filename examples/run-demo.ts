@@ -6,6 +6,7 @@
  * have every event of its user exactly once. `runDemo` returns what
  * happened; `examples/demo.ts` is its command line.
  */
+import { randomBytes } from 'node:crypto';
 import { once, setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -199,7 +200,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       return { userId: query.get('user') ?? 'anonymous', metadata: { tab: query.get('tab') ?? undefined } };
     }
   });
-  const inspector = options.inspect ? createInspector(manager, { server: http }) : undefined;
+  // The inspector shows user ids and close reasons: only to whoever has this run's token.
+  const inspectToken = randomBytes(18).toString('base64url');
+  const inspector = options.inspect ? createInspector(manager, { server: http, token: inspectToken }) : undefined;
   http.on('request', (request, response) => {
     if (!inspector?.handles(request)) response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
@@ -214,7 +217,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   await once(http, 'listening');
   const origin = `127.0.0.1:${(http.address() as AddressInfo).port}`;
   const url = `ws://${origin}${WS_PATH}`;
-  await options.onListening?.({ ws: url, inspect: inspector ? `http://${origin}${inspector.path}` : undefined });
+  await options.onListening?.({ ws: url, inspect: inspector ? `http://${origin}${inspector.path}?token=${inspectToken}` : undefined });
 
   const timer = new AbortController();
   const stopTimer = options.until ? undefined : setTimeout(() => timer.abort(), seconds * 1000);

@@ -15,6 +15,7 @@
  * - session-connection.ts: one connection's hello, subscriptions and inbound bounds.
  */
 import type { Connection } from '../core/connection.js';
+import { logSafely } from '../core/logging.js';
 import { emptyReport } from '../core/send-result.js';
 import { SerializationError, serialize as defaultSerialize } from '../core/serialization.js';
 import { closeReason, topicError } from '../core/validation.js';
@@ -84,7 +85,7 @@ export class SessionHub {
       readAfter: (topic, epoch, offset) => this.#store.readAfter(topic, epoch, offset),
       drainedBytes: Math.max(1, Math.floor(host.maxBufferedBytes / 2)),
       unreachable: (connection, topic, error) => {
-        host.logger.warn({ connectionId: connection.id, topic, err: error }, 'topic store unreachable while catching up; closing so the client resumes later');
+        logSafely(host.logger, 'warn', { connectionId: connection.id, topic, err: error }, 'topic store unreachable while catching up; closing so the client resumes later');
         void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
       }
     };
@@ -314,7 +315,7 @@ export class SessionHub {
       },
       (error: unknown) => {
         if (this.#connections.get(sc.connection) !== sc) return;
-        this.#host.logger.warn({ connectionId: sc.connection.id, err: error }, 'session store unavailable; closing so the client retries');
+        logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, err: error }, 'session store unavailable; closing so the client retries');
         void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
       }
     );
@@ -338,7 +339,7 @@ export class SessionHub {
         const { id } = session;
         void this.#records.create(session.token, session.userId, this.#options.ttlMs).catch((error: unknown) => {
           // It still works here; only a resume on another process will not find it.
-          this.#host.logger.warn({ sessionId: id, err: error }, 'session store unavailable; session not shared');
+          logSafely(this.#host.logger, 'warn', { sessionId: id, err: error }, 'session store unavailable; session not shared');
         });
       }
     } else {
@@ -393,7 +394,7 @@ export class SessionHub {
         verdict = await records.acceptSend(session.token, sc.client, id);
       } catch (error) {
         // Neither acknowledged nor delivered: the client resends after its resume.
-        this.#host.logger.warn({ connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; closing so the client resends');
+        logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; closing so the client resends');
         void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
         return;
       } finally {
@@ -422,7 +423,7 @@ export class SessionHub {
       position = await this.#store.append(topic, payload);
     } catch (error) {
       // Refused, with the reason: never a message reported published that no one can get.
-      this.#host.logger.warn({ topic, err: error }, 'topic store unavailable; publish refused');
+      logSafely(this.#host.logger, 'warn', { topic, err: error }, 'topic store unavailable; publish refused');
       return { ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: error as Error, reason: 'store_unavailable' };
     }
     const { epoch, offset } = position;
@@ -438,7 +439,7 @@ export class SessionHub {
 
   #refuse(sc: SessionConnection, error: ProtocolError): void {
     const { connection } = sc;
-    this.#host.logger.warn({ connectionId: connection.id, userId: connection.userId, code: error.code, message: error.message }, 'session protocol error; closing');
+    logSafely(this.#host.logger, 'warn', { connectionId: connection.id, userId: connection.userId, code: error.code, message: error.message }, 'session protocol error; closing');
     void connection._sendText(encodeFrame({ type: 'error', code: error.code, message: error.message }));
     void connection.close(error.closeCode, closeReason(error.message));
   }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Connection } from '../core/connection.js';
 import type { SendReport } from '../core/send-result.js';
 import type { SerializationError, WireData } from '../core/serialization.js';
-import { assertNumberOption } from '../core/validation.js';
+import { assertDuration, assertNumberOption } from '../core/validation.js';
 import type { SessionTransitionRecord } from './session-registry.js';
 import type { TopicBroker } from './topic-broker.js';
 import type { TopicStore } from './topic-store.js';
@@ -71,8 +71,6 @@ export interface SessionHost {
   onTransition(record: SessionTransitionRecord): void;
 }
 
-const MAX_DURATION_MS = 2 ** 31 - 1;
-
 /**
  * @param {SessionOptions} options As given (a value that is not a number means the default)
  * @returns The numeric options with their defaults
@@ -80,11 +78,7 @@ const MAX_DURATION_MS = 2 ** 31 - 1;
  */
 export function sessionSettings(options: SessionOptions): typeof SESSION_DEFAULTS {
   const o = { ...SESSION_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined && typeof value !== 'object')) };
-  for (const name of ['ttlMs', 'helloTimeoutMs'] as const) {
-    if (!(typeof o[name] === 'number' && o[name] >= 1 && o[name] <= MAX_DURATION_MS)) {
-      throw new RangeError(`Invalid option sessions.${name}: ${String(o[name])} (expected milliseconds from 1 to ${MAX_DURATION_MS})`);
-    }
-  }
+  for (const name of ['ttlMs', 'helloTimeoutMs'] as const) assertDuration(`sessions.${name}`, o[name]);
   for (const name of ['maxSessionsPerUser', 'maxSessions', 'maxInFlight'] as const) assertNumberOption(`sessions.${name}`, o[name], 1);
   assertNumberOption('sessions.maxFramesPerSecond', o.maxFramesPerSecond, 0);
   return o;

@@ -15,6 +15,7 @@ import { createActor, type Actor } from 'xstate';
 import { sessionMachine, type SessionEvent, type SessionState } from '../../machines/session.machine.js';
 import { ActorSystemPool, type ActorSystemSlot } from '../core/actor-systems.js';
 import type { Connection } from '../core/connection.js';
+import { logSafely } from '../core/logging.js';
 import { eventLabel } from '../core/machine-graph.js';
 import { TimerSlot, processTimers } from '../core/timer-lists.js';
 import { ClientSends } from './client-sends.js';
@@ -214,7 +215,7 @@ export class SessionRegistry {
     };
     session.state = to;
     if (to === 'expired') this.#expired(session);
-    this.#host.audit.info(record, 'session transition');
+    logSafely(this.#host.audit, 'info', record, 'session transition');
     this.#host.onTransition(record);
   }
 

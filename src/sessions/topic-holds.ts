@@ -5,6 +5,7 @@
  * may forget it (a session that expires leaves nothing behind).
  */
 import type { Logger } from 'pino';
+import { logSafely } from '../core/logging.js';
 import { TopicFeed } from './topic-feed.js';
 import type { TopicStore } from './topic-store.js';
 
@@ -52,6 +53,6 @@ export class TopicHolds {
     this.#holders.delete(topic);
     this.#feeds.get(topic)?.close();
     this.#feeds.delete(topic);
-    void Promise.resolve(this.#store.forget(topic)).catch((error: unknown) => this.#logger.warn({ topic, err: error }, 'topic store: forget failed'));
+    void Promise.resolve(this.#store.forget(topic)).catch((error: unknown) => logSafely(this.#logger, 'warn', { topic, err: error }, 'topic store: forget failed'));
   }
 }

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { Connection } from '../../src/index.js';
 import { startServer, waitFor, type TestServer } from '../support/server.js';
+import { isWelcome, openSessionClient } from '../support/session-client.js';
 import { sendInvalidFrame, stall } from './support/peers.js';
 import { recordProcessFaults, type ProcessFaultRecorder } from './support/process-faults.js';
 
@@ -92,5 +93,25 @@ describe('a throwing logger or audit target', () => {
     await expect(other.connection.send('still here')).resolves.toEqual({ ok: true });
     expect(server.manager.logFailures).toBeGreaterThanOrEqual(2);
     expect([...server.manager.connections()]).toEqual([other.connection]);
+  });
+
+  it('sessions go on when every audit and log write throws: attached, detached, resumed and expired, a bad frame refused', async () => {
+    warnings = recordWarnings();
+    server = await startServer({ heartbeatIntervalMs: 0, logger: pino({ level: 'debug' }, fullDisk()), audit: fullDisk(), sessions: { ttlMs: 100 } });
+    const transitions: string[] = [];
+    server.manager.on('sessionTransition', (record) => transitions.push(`${record.from}->${record.to}`));
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.hello(undefined, undefined, 'tab');
+    const { session } = await tab.next(isWelcome, 'welcome');
+    tab.ws.terminate();
+    await tab.closed;
+    const back = await openSessionClient(server.port, 'alice');
+    back.hello(session, undefined, 'tab');
+    expect(await back.next(isWelcome, 'welcome')).toMatchObject({ resumed: true });
+    back.ws.send('not a frame');
+    expect((await back.closed).code).toBe(4400);
+    await waitFor(() => server!.manager.sessions === 0, 2_000, 'the session to expire');
+    expect(transitions).toEqual(['attached->detached', 'detached->attached', 'attached->detached', 'detached->expired']);
+    expect(server.manager.logFailures).toBeGreaterThan(4);
   });
 });
