@@ -6,10 +6,10 @@
  * server: a client written from the spec alone is owed exactly this. Pure:
  * no I/O, no clock; the same records give the same report.
  */
-import { SchemaChecker, shown } from '../../protocol/schema-check.js';
+import { SchemaChecker } from '../../protocol/schema-check.js';
 import { PROTOCOL_SCHEMA } from '../../protocol/schema.js';
 import { checkDeliveries, type ConnectionSummary } from './deliveries.js';
-import { parseSent, type SentFrames } from './sent.js';
+import { parseSent, show, type SentFrames } from './sent.js';
 import type { ConnectionRecord, Membership, Position, RunRecord, Violation } from './records.js';
 import { topicAccess, type TopicAccess } from './visibility.js';
 
@@ -117,12 +117,12 @@ class ConnectionCheck {
     try {
       frame = JSON.parse(data);
     } catch {
-      return this.#breach(index, 'frame', `not JSON: ${shown(data)} (2.1)`);
+      return this.#breach(index, 'frame', `not JSON: ${show(data)} (2.1)`);
     }
-    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return this.#breach(index, 'frame', `not a JSON object: ${shown(frame)} (2.1)`);
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return this.#breach(index, 'frame', `not a JSON object: ${show(frame)} (2.1)`);
     const value = frame as Record<string, unknown>;
     const type = value.type;
-    if (typeof type !== 'string') return this.#breach(index, 'frame', `no string member type: ${shown(value)} (2.2)`);
+    if (typeof type !== 'string') return this.#breach(index, 'frame', `no string member type: ${show(value)} (2.2)`);
     // A newer server may send frame types a v1 client does not know (9): not a breach, and nothing to check.
     if (!SERVER_TYPES.has(type)) return;
     const invalid = schema.check(value, `#/$defs/${type}`);
@@ -163,7 +163,7 @@ class ConnectionCheck {
     this.#welcome = { session, resumed, topics };
     if (resumed === true && hello?.session === undefined) this.#breach(index, 'welcome', 'resumed: true, but the hello named no session (4.1)');
     if (resumed === true && hello?.session !== undefined && session !== hello.session) {
-      this.#breach(index, 'welcome', `resumed: true with session ${shown(session)}, but the hello named ${shown(hello.session)} (4.1)`);
+      this.#breach(index, 'welcome', `resumed: true with session ${show(session)}, but the hello named ${show(hello.session)} (4.1)`);
     }
     if (resumed === false && session !== undefined && session === hello?.session) this.#breach(index, 'welcome', 'resumed: false with the token the hello named: a new session has a new token (4.1)');
     for (const topic of topics) this.#topicAllowed(topic, index, 'welcome.topics');
@@ -178,7 +178,7 @@ class ConnectionCheck {
     if (typeof topic !== 'string') return false;
     const refusal = this.#access.refusal(topic);
     if (refusal === undefined) return true;
-    this.#breach(index, 'topic', `${what} ${shown(topic)}: ${refusal} (10)`);
+    this.#breach(index, 'topic', `${what} ${show(topic)}: ${refusal} (10)`);
     return false;
   }
 
@@ -189,21 +189,21 @@ class ConnectionCheck {
     if (typeof epoch !== 'string' || typeof offset !== 'number') return;
     const stream = this.#stream(topic);
     if (stream.replaying !== undefined) {
-      this.#breach(index, 'replay', `recovery of ${shown(topic)} before the replay from ${at(stream.replaying)} ended with replayed (6.2)`);
+      this.#breach(index, 'replay', `recovery of ${show(topic)} before the replay from ${at(stream.replaying)} ended with replayed (6.2)`);
       stream.replaying = undefined;
     }
     if (frame.recovered === true && stream.started) {
-      this.#breach(index, 'replay', `recovered: true for ${shown(topic)}, which a recovery already started at frame ${stream.startedAt}: a replay comes only where the topic starts (4.2)`);
+      this.#breach(index, 'replay', `recovered: true for ${show(topic)}, which a recovery already started at frame ${stream.startedAt}: a replay comes only where the topic starts (4.2)`);
     }
     stream.started = true;
     stream.startedAt = index;
     stream.left = false;
     if (frame.recovered === true) {
       const cursor = stream.cursor;
-      if (this.#welcome?.resumed === false) this.#breach(index, 'replay', `recovered: true for ${shown(topic)} in a new session: there is nothing to resume (4.1, 4.2)`);
-      if (cursor === undefined) this.#breach(index, 'replay', `recovered: true for ${shown(topic)} at ${at({ epoch, offset })}, but the client has no cursor of it (4.2)`);
+      if (this.#welcome?.resumed === false) this.#breach(index, 'replay', `recovered: true for ${show(topic)} in a new session: there is nothing to resume (4.1, 4.2)`);
+      if (cursor === undefined) this.#breach(index, 'replay', `recovered: true for ${show(topic)} at ${at({ epoch, offset })}, but the client has no cursor of it (4.2)`);
       else if (cursor.epoch !== epoch || cursor.offset !== offset) {
-        this.#breach(index, 'replay', `recovered: true for ${shown(topic)} at ${at({ epoch, offset })}, but the client's cursor is ${at(cursor)} (4.2)`);
+        this.#breach(index, 'replay', `recovered: true for ${show(topic)} at ${at({ epoch, offset })}, but the client's cursor is ${at(cursor)} (4.2)`);
       }
       stream.replaying = { epoch, offset };
       stream.floor = { epoch, offset };
@@ -216,7 +216,7 @@ class ConnectionCheck {
     const topic = frame.topic;
     const { epoch, offset } = frame;
     if (typeof epoch !== 'string' || typeof offset !== 'number') return;
-    const name = `${shown(topic)} ${at({ epoch, offset })}`;
+    const name = `${show(topic)} ${at({ epoch, offset })}`;
     const outside = this.#access.outsideMembership(topic, { epoch, offset });
     if (outside !== undefined) this.#breach(index, 'membership', `message ${name}: ${outside} (10)`);
     const stream = this.#stream(topic);
@@ -233,7 +233,7 @@ class ConnectionCheck {
     } else if (!stream.started) {
       this.#breach(index, 'order', `message ${name} before any recovery of the topic (5.6, 6.2)`);
     } else if (stream.next !== undefined && stream.next.epoch !== epoch) {
-      this.#breach(index, 'order', `message ${name} in another epoch than ${shown(stream.next.epoch)} without a recovery in between (5.6)`);
+      this.#breach(index, 'order', `message ${name} in another epoch than ${show(stream.next.epoch)} without a recovery in between (5.6)`);
     } else if (stream.next !== undefined && stream.next.offset !== offset) {
       const due = stream.next.offset;
       const what = offset > due ? `skips ${due === offset - 1 ? `offset ${due}` : `offsets ${due} to ${offset - 1}`}` : `goes back from ${due - 1}`;
@@ -247,9 +247,9 @@ class ConnectionCheck {
   #onReplayed(frame: Record<string, unknown>, index: number): void {
     if (!this.#topicAllowed(frame.topic, index, 'replayed of')) return;
     const stream = this.#stream(frame.topic);
-    if (stream.replaying === undefined) return this.#breach(index, 'replay', `replayed of ${shown(frame.topic)} without a recovered: true before it (4.2, 6.2)`);
+    if (stream.replaying === undefined) return this.#breach(index, 'replay', `replayed of ${show(frame.topic)} without a recovered: true before it (4.2, 6.2)`);
     const last = stream.next !== undefined ? stream.next.offset - 1 : stream.replaying.offset;
-    if (frame.offset !== last) this.#breach(index, 'replay', `replayed of ${shown(frame.topic)} at ${shown(frame.offset)}, but the replay ended at ${last} (4.2)`);
+    if (frame.offset !== last) this.#breach(index, 'replay', `replayed of ${show(frame.topic)} at ${show(frame.offset)}, but the replay ended at ${last} (4.2)`);
     stream.replaying = undefined;
   }
 
@@ -278,7 +278,7 @@ class ConnectionCheck {
     if (close !== undefined && close.by === 'server') this.#closeCode(close.code, close.reason);
     this.#clientFrames();
     if (close?.by === 'server' && FINAL_CODES.has(close.code) && record.expectedClose === undefined) {
-      this.#breach(-1, 'close', `closed with ${close.code} (${shown(close.reason)}), a final code, though the client was not meant to break the protocol (7)`);
+      this.#breach(-1, 'close', `closed with ${close.code} (${show(close.reason)}), a final code, though the client was not meant to break the protocol (7)`);
     }
     if (record.expectedClose !== undefined) {
       const expected = record.expectedClose.join(' or ');
@@ -290,7 +290,7 @@ class ConnectionCheck {
     if (this.#errorAt !== undefined && close !== undefined && close.by === 'server' && close.code !== 1006) {
       const code = JSON.parse(record.received[this.#errorAt] as string) as { code?: unknown };
       const allowed = ERROR_CLOSES[String(code.code)];
-      if (allowed !== undefined && !allowed.includes(close.code)) this.#breach(-1, 'close', `closed with ${close.code} after an error ${shown(code.code)}: ${allowed.join(' or ')} was due (4.5, 7)`);
+      if (allowed !== undefined && !allowed.includes(close.code)) this.#breach(-1, 'close', `closed with ${close.code} after an error ${show(code.code)}: ${allowed.join(' or ')} was due (4.5, 7)`);
     }
     if (record.complete !== true || close !== undefined) return;
     if (this.#sent.hello !== undefined && this.#welcome === undefined) this.#breach(last, 'welcome', 'the hello was never answered (1.4)');
@@ -298,17 +298,17 @@ class ConnectionCheck {
       this.#breach(last, 'ack', `send id ${this.#sent.sendIds[k]} (send ${k + 1} on this connection) was never acknowledged (3.3)`);
     }
     for (const topic of this.#welcome?.topics ?? []) {
-      if (this.#streams.get(topic)?.next === undefined && this.#streams.get(topic)?.left !== true) this.#breach(last, 'order', `no recovery of ${shown(topic)}, which the welcome lists (4.2)`);
+      if (this.#streams.get(topic)?.next === undefined && this.#streams.get(topic)?.left !== true) this.#breach(last, 'order', `no recovery of ${show(topic)}, which the welcome lists (4.2)`);
     }
     for (const [topic, stream] of this.#streams) {
-      if (stream.replaying !== undefined) this.#breach(last, 'replay', `the replay of ${shown(topic)} from ${at(stream.replaying)} never ended with replayed (4.2)`);
+      if (stream.replaying !== undefined) this.#breach(last, 'replay', `the replay of ${show(topic)} from ${at(stream.replaying)} never ended with replayed (4.2)`);
     }
   }
 
   /** The client's side of sections 1.4 and 3.3: a breach here is the client's, and explains a refusal. */
   #clientFrames(): void {
     const { sent } = this.#record;
-    if (sent.length > 0 && this.#sent.hello === undefined) this.#breach(-1, 'client', `the client's first frame is not a hello: ${shown(sent[0])} (1.4)`);
+    if (sent.length > 0 && this.#sent.hello === undefined) this.#breach(-1, 'client', `the client's first frame is not a hello: ${show(sent[0])} (1.4)`);
     const ids = this.#sent.sendIds;
     for (let k = 1; k < ids.length; k++) {
       if (ids[k]! <= ids[k - 1]!) {
@@ -320,7 +320,7 @@ class ConnectionCheck {
 
   #closeCode(code: number, reason: string): void {
     if (!CLOSE_CODES.has(code) && !(code >= 4000 && code <= 4999)) {
-      this.#breach(-1, 'close', `closed with ${code === 1005 ? '1005 (no code)' : code} (${shown(reason)}), a code section 7 does not list`);
+      this.#breach(-1, 'close', `closed with ${code === 1005 ? '1005 (no code)' : code} (${show(reason)}), a code section 7 does not list`);
     }
     if (code === 4403) {
       const leaked = this.#record.received.findIndex((data) => typeof data === 'string' && /"type"\s*:\s*"(message|recovery|replayed)"/.test(data));
@@ -331,5 +331,5 @@ class ConnectionCheck {
 
 /** A position as reports show it. */
 export function at(position: Position): string {
-  return `${shown(position.epoch)}:${position.offset}`;
+  return `${show(position.epoch)}:${position.offset}`;
 }

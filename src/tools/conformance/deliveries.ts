@@ -4,9 +4,8 @@
  * named no client; within a scope the application is handed ids 1, 2,
  * 3... each once, none skipped, and every id the server acknowledged.
  */
-import { shown } from '../../protocol/schema-check.js';
 import type { ConnectionRecord, Delivery, Violation } from './records.js';
-import type { SentFrames } from './sent.js';
+import { jsonText, show, type SentFrames } from './sent.js';
 
 /** What one connection's frames say, once read. */
 export interface ConnectionSummary {
@@ -44,7 +43,7 @@ export function checkDeliveries(
     const key = JSON.stringify([session, client ?? `connection:${id}`]);
     let scope = scopes.get(key);
     if (scope === undefined) {
-      const name = `${client === undefined ? `connection ${id} (no client id)` : `client ${shown(client)}`} of session ${shown(session)}`;
+      const name = `${client === undefined ? `connection ${id} (no client id)` : `client ${show(client)}`} of session ${show(session)}`;
       scopes.set(key, (scope = { name, delivered: [], handed: new Set() }));
     }
     return scope;
@@ -56,11 +55,11 @@ export function checkDeliveries(
       violations.push({ connection: delivery.connection, frame: -1, rule: 'delivery', message: 'the application was handed a message from a connection the run does not know' });
       continue;
     }
-    const text = JSON.stringify(delivery.data ?? null);
+    const text = jsonText(delivery.data ?? null);
     const scope = scopeOf(delivery.connection);
     const ids = summary.sent.sendIds.filter((_, k) => summary.sent.sendData[k] === text);
     if (ids.length === 0) {
-      violations.push({ connection: delivery.connection, frame: -1, rule: 'delivery', message: `the application was handed ${shown(delivery.data)}, which this connection never sent (3.3)` });
+      violations.push({ connection: delivery.connection, frame: -1, rule: 'delivery', message: `the application was handed ${show(delivery.data)}, which this connection never sent (3.3)` });
       continue;
     }
     const id = ids.find((candidate) => !scope.handed.has(candidate)) ?? ids[0]!;

@@ -119,6 +119,11 @@ export class RawSessionClient {
     return this.#record;
   }
 
+  /** Whether the current socket is open (welcomed or not). */
+  get socketOpen(): boolean {
+    return this.#socket?.readyState === WebSocket.OPEN;
+  }
+
   /** Whether a socket is open or opening. */
   get connected(): boolean {
     return this.#socket !== undefined;
@@ -177,6 +182,13 @@ export class RawSessionClient {
       return;
     }
     this.#write(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Write bytes as a text message as they are, valid UTF-8 or not (a lie no WebSocket API lets a browser tell). */
+  sendTextBytes(bytes: Uint8Array): void {
+    if (this.#socket?.readyState !== WebSocket.OPEN) return;
+    this.#record!.sent.push(`<text of ${bytes.length} bytes>`);
+    this.#socket.send(bytes, { binary: false });
   }
 
   /** The next connection says this hello (a frame object or any text) instead of its own. */

@@ -4,6 +4,7 @@
  * pings. Frames that are not valid client frames are left out: the server
  * owes them nothing but a close.
  */
+import { shown } from '../../protocol/schema-check.js';
 import type { Position } from './records.js';
 
 /** The hello as the server should have read it (`null` means absent, 2.2). */
@@ -28,7 +29,33 @@ function parse(text: string): Record<string, unknown> | undefined {
     const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
+    // Not JSON, or nested deeper than this engine parses: not a frame the checker can read.
     return undefined;
+  }
+}
+
+/**
+ * A value as reports show it, short: `shown` of the protocol's schema
+ * checker, which falls back to `String`, and that throws on an array
+ * nested deeper than the stack (a hostile frame can be).
+ */
+export function show(value: unknown): string {
+  try {
+    return shown(value);
+  } catch {
+    return Array.isArray(value) ? '[an array nested too deep to show]' : `<${typeof value}>`;
+  }
+}
+
+/**
+ * A value as JSON text, to compare what was sent with what was handed over;
+ * a value too deep to write gives a text no other value has.
+ */
+export function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'undefined';
+  } catch (error) {
+    return `<unwritable: ${String(error)}>`;
   }
 }
 
@@ -59,7 +86,7 @@ export function parseSent(sent: readonly string[]): SentFrames {
     if (index === 0 && frame.type === 'hello') result.hello = helloOf(frame);
     else if (frame.type === 'send' && Number.isSafeInteger(frame.id) && (frame.id as number) >= 1) {
       result.sendIds.push(frame.id as number);
-      result.sendData.push(JSON.stringify(frame.data ?? null));
+      result.sendData.push(jsonText(frame.data ?? null));
     } else if (frame.type === 'ping') result.pings++;
   });
   return result;

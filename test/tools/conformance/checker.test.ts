@@ -296,6 +296,18 @@ describe('conformance checker: errors and close codes (4.5, 7)', () => {
   });
 });
 
+describe('conformance checker: any input', () => {
+  it('never throws: frames nested deeper than JSON goes, garbage, a delivery it cannot write', () => {
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const record = fresh([deep, `{"type":"message","topic":"user:alice","epoch":"e1","offset":4,"data":${deep}}`], { sent: [hello(), `{"type":"send","id":1,"data":${deep}}`, deep] });
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const violations = checkRun({ connections: [record], deliveries: [{ connection: 'tab', data: cyclic }] });
+    expect(violations.map((v) => v.rule)).toContain('frame');
+    expect(violations.map((v) => v.rule)).toContain('delivery');
+  });
+});
+
 describe('conformance checker: reports', () => {
   it('names the connection, the frame and the rule in each line, and caps what it lists', () => {
     const violations = checkRun({ connections: [fresh(Array.from({ length: 60 }, () => message('user:bob', 1)))] });
