@@ -46,7 +46,7 @@ export class ServerProcess {
   }
 
   /**
-   * @param {readonly string[]} args Options of the server process (`--stall-records-ms`, `--max-payload`)
+   * @param {readonly string[]} args Options of the server process (`--stall-records-ms`, `--max-payload`, `--max-frames-per-second`)
    * @returns {Promise<ServerProcess>} Once it listens
    * @throws {Error} If it exits first, with what it wrote to stderr
    */

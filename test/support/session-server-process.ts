@@ -6,7 +6,7 @@
  * `delivery` (what `sessionMessage` was handed, by connection record) and
  * replies; on stdin, commands (`publish`, `positions`, `memory`).
  *
- * Usage: node --import tsx test/support/session-server-process.ts [--stall-records-ms N] [--max-payload N]
+ * Usage: node --import tsx test/support/session-server-process.ts [--stall-records-ms N] [--max-payload N] [--max-frames-per-second N]
  */
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -113,7 +113,12 @@ const maxPayload = option('--max-payload') ?? 64 * 1024;
 const store: TopicStore = stallRecordsMs === undefined ? new MemoryTopicStore() : new SharedLikeStore(stallRecordsMs);
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload });
 await new Promise<void>((resolve) => wss.once('listening', resolve));
-const manager = new ConnectionManager({ logger: pino({ level: 'silent' }), heartbeatIntervalMs: 0, sessions: { ttlMs: 60_000, store } });
+const maxFramesPerSecond = option('--max-frames-per-second');
+const manager = new ConnectionManager({
+  logger: pino({ level: 'silent' }),
+  heartbeatIntervalMs: 0,
+  sessions: { ttlMs: 60_000, store, ...(maxFramesPerSecond === undefined ? {} : { maxFramesPerSecond }) }
+});
 manager.attach(wss, { identify: identifyRecorded });
 manager.on('sessionMessage', (connection, data) => {
   const conn = connection.metadata?.[CONNECTION_PARAM];
