@@ -1,9 +1,10 @@
 /**
  * What a connection and its owner exchange: the audit record of a
  * transition, the callbacks one owner object gives every connection, and
- * what `_transmit` reports. Types and one constant only.
+ * what `_transmit` reports; how a transition record is made and told.
  */
-import type { CloseInfo, ConnectionEvent, ConnectionMachineInput, ConnectionState } from '../../machines/connection.machine.js';
+import type { CloseInfo, ConnectionContext, ConnectionEvent, ConnectionMachineInput, ConnectionState } from '../../machines/connection.machine.js';
+import { eventLabel } from './machine-graph.js';
 import type { Connection } from './connection.js';
 import type { SendFailureReason } from './send-result.js';
 import type { SerializationError, WireData } from './serialization.js';
@@ -57,3 +58,49 @@ export interface ConnectionInit {
 export const WRITTEN = 'written';
 /** A refusal, {@link WRITTEN}, or `undefined`: the write callback will report. */
 export type TransmitOutcome = SendFailureReason | typeof WRITTEN | undefined;
+
+/**
+ * The audit record of a connection entering `to`: with the close code,
+ * reason and initiator once it is `closing` or `closed`.
+ */
+export function transitionRecord(
+  connection: { readonly id: string; readonly userId: string | undefined },
+  seq: number,
+  from: ConnectionState,
+  to: ConnectionState,
+  eventType: string,
+  context: ConnectionContext
+): TransitionRecord {
+  const event = eventLabel(eventType);
+  const record: TransitionRecord = { connectionId: connection.id, userId: connection.userId, seq, from, to, event, at: Date.now() };
+  if (to === 'closing' || to === 'closed') {
+    record.code = context.code;
+    record.reason = context.reason;
+    record.initiator = context.initiator;
+  }
+  return record;
+}
+
+/**
+ * Tell the host of the transitions of the actor's step just done. Never
+ * from inside the step: what a listener does then (a `close()` from a
+ * `transition` listener) takes effect before it returns instead of being
+ * queued behind the step, and a throw (a logger on a full disk) cannot
+ * stop the actor and strand the connection. A throw is the host's to
+ * report; the lifecycle goes on.
+ */
+export function tellHost(host: ConnectionHost, connection: Connection, records: readonly TransitionRecord[], closeInfo: CloseInfo | undefined): void {
+  for (const record of records) {
+    try {
+      host.onTransition(connection, record);
+    } catch (error) {
+      host.onCallbackFailed(connection, 'onTransition', error);
+    }
+    if (record.to !== 'closed') continue;
+    try {
+      host.onClosed(connection, closeInfo!);
+    } catch (error) {
+      host.onCallbackFailed(connection, 'onClosed', error);
+    }
+  }
+}

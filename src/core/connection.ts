@@ -27,18 +27,16 @@ import {
   type CloseInfo,
   type ConnectionContext,
   type ConnectionEvent,
-  type ConnectionState,
-  type ConnectionTimer
+  type ConnectionState
 } from '../../machines/connection.machine.js';
 import { CLOSE_CODES } from './constants.js';
 import { ActorSystemPool, type ActorSystemSlot } from './actor-systems.js';
-import { WRITTEN, type ConnectionHost, type ConnectionInit, type TransitionRecord, type TransmitOutcome } from './connection-host.js';
+import { WRITTEN, tellHost, transitionRecord, type ConnectionHost, type ConnectionInit, type TransitionRecord, type TransmitOutcome } from './connection-host.js';
 import { readRules } from './connection-rules.js';
-import { eventLabel } from './machine-graph.js';
 import { BATCH_FLUSH_BYTES, SendBatch, currentTurn } from './send-batch.js';
 import { SENT_PROMISE, failure, refused, type SendFailureReason, type SendResult } from './send-result.js';
 import { SerializationError, isBinary, type WireData } from './serialization.js';
-import { TimerSlot, processTimers as timers } from './timer-lists.js';
+import { ChartTimer } from './chart-timer.js';
 import { RateWindow } from './rate-window.js';
 import { assertCloseArgs } from './validation.js';
 import { errorCloseCode, onCloseFrame, rawSocket } from './ws-internals.js';
@@ -46,18 +44,13 @@ import {
   OPENED,
   PEER_ACTIVE,
   PEER_CLOSING,
-  PING_WRITTEN,
   TERMINATE,
-  TIMER_EVENTS,
   bindActor,
   bindSocket,
   boundMachine,
-  dispatchPeerClosing,
-  dispatchWriteStalled,
   flushBatch,
   onSocketCloseFrame,
   unbindActor,
-  writtenBytes,
   type ConnectionActor
 } from './socket-binding.js';
 
@@ -90,9 +83,8 @@ export class Connection {
   readonly #ws: WebSocket;
   readonly #actor: ConnectionActor;
   readonly #system: ActorSystemSlot;
-  /** The chart's one armed timer, and what it sends when it elapses. */
-  readonly #timer = new TimerSlot(this);
-  #timerEvent: ConnectionEvent = TIMER_EVENTS.handshakeTimeout;
+  /** @internal The chart's one armed timer, what it sends when it elapses, and the heartbeat's view of write progress. */
+  readonly _timer = new ChartTimer(this);
   /** Inbound messages this second, when `maxMessagesPerSecond` is set. */
   #rate: RateWindow | undefined;
   /** Why reading from the socket is paused: one bit per cause (`_pauseReading`); 0 reads. */
@@ -106,8 +98,6 @@ export class Connection {
   #tcp: Duplex | undefined;
   /** No extension (permessage-deflate) negotiated and the TCP socket known: ws writes each frame as it is sent. */
   #plainFrames = false;
-  /** Bytes the socket had written when the heartbeat last looked (see {@link _checkWriteProgress}). */
-  #written = 0;
 
   /**
    * @internal Made by the manager (`accept()`, `connect()`), never by the application.
@@ -378,7 +368,10 @@ export class Connection {
     const before = actor.getSnapshot();
     actor.send(event);
     if (actor.getSnapshot() === before) this.#host.onEventIgnored(this, event.type);
-    if (this.#untold !== undefined) this.#tell();
+    const untold = this.#untold;
+    if (untold === undefined) return;
+    this.#untold = undefined;
+    tellHost(this.#host, this, untold, this.#closeInfo);
   }
 
   /**
@@ -391,53 +384,13 @@ export class Connection {
     // The initial state reports its entry when the actor starts, and the heartbeat re-enters connected: not changes of state.
     if (to === from) return;
     this.#state = to;
-    const record: TransitionRecord = {
-      connectionId: this.id,
-      userId: this.#userId,
-      seq: ++this.#seq,
-      from,
-      to,
-      event: eventLabel(eventType),
-      at: Date.now()
-    };
-    if (to === 'closing' || to === 'closed') {
-      record.code = context.code;
-      record.reason = context.reason;
-      record.initiator = context.initiator;
-    }
-    (this.#untold ??= []).push(record);
+    (this.#untold ??= []).push(transitionRecord(this, ++this.#seq, from, to, eventType, context));
     if (to === 'closed') {
       const info = closeInfoOf(context);
       unbindActor(this.#actor);
       systems.release(this.#system);
       this.#closeInfo = info;
       this.#resolveClosed?.(info);
-    }
-  }
-
-  /**
-   * Tell the host of the transitions of the step just done. Never from
-   * inside the actor's step: what a listener does then (a `close()` from a
-   * `transition` listener) takes effect before it returns instead of being
-   * queued behind the step, and a throw (a logger on a full disk) cannot
-   * stop the actor and strand the connection. A throw is the host's to
-   * report; the lifecycle goes on.
-   */
-  #tell(): void {
-    const records = this.#untold!;
-    this.#untold = undefined;
-    for (const record of records) {
-      try {
-        this.#host.onTransition(this, record);
-      } catch (error) {
-        this.#host.onCallbackFailed(this, 'onTransition', error);
-      }
-      if (record.to !== 'closed') continue;
-      try {
-        this.#host.onClosed(this, this.#closeInfo!);
-      } catch (error) {
-        this.#host.onCallbackFailed(this, 'onClosed', error);
-      }
     }
   }
 
@@ -487,63 +440,14 @@ export class Connection {
     this.#host.onMessage(this, data, binary);
   }
 
-  /** @internal */
-  _closeTransport(code: number, reason: string): void {
-    const ws = this.#ws;
-    // Closing a client socket that is still connecting aborts its handshake.
-    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-    else ws.close(code, reason);
-  }
-
-  /** @internal */
-  _terminateTransport(): void {
-    // What was accepted this turn reaches the kernel first, as it would unbatched.
-    this._flush();
-    this.#ws.terminate();
-  }
-
-  /** @internal */
-  _ping(): void {
-    const ws = this.#ws;
-    // Where the queue stands when the ping joins it: the first write-progress check compares with this.
-    this.#written = writtenBytes(this.#tcp, this.#ws);
-    // The peer's deadline starts when the frame is written, not here: it may queue behind compression (#10).
-    if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => this.#pingWritten(error));
-    // Inside the machine's own action: dispatch once it is done (see _dispatch).
-    else process.nextTick(dispatchPeerClosing, this);
-  }
-
-  /**
-   * @internal The ping has waited a heartbeat interval behind queued data
-   * (the machine's `checkWriteProgress`): nothing written since the last
-   * look means the peer stopped reading. Runs once per interval and only
-   * then, never on a send.
-   */
-  _checkWriteProgress(): void {
-    const written = writtenBytes(this.#tcp, this.#ws);
-    if (written === this.#written) process.nextTick(dispatchWriteStalled, this);
-    else this.#written = written;
-  }
-
-  /** @internal The machine armed `timer` (its `startTimer` action). */
-  _startTimer(timer: ConnectionTimer, ms: number): void {
-    this.#timerEvent = TIMER_EVENTS[timer];
-    timers.arm(this.#timer, ms);
-  }
-
-  /** @internal */
-  _cancelTimer(): void {
-    timers.disarm(this.#timer);
+  /** @internal The TCP socket under ws (see ws-internals.ts), once open; `undefined` if ws hides it. */
+  get _tcp(): Duplex | undefined {
+    return this.#tcp;
   }
 
   /** @internal The armed timer elapsed: the state that armed it is still current (arming the next disarms it). */
   _timerElapsed(): void {
-    this._dispatch(this.#timerEvent);
-  }
-
-  #pingWritten(error: Error | null | undefined): void {
-    // A failed write is followed by the transport's error and close. (Node passes null for success.)
-    if (!error) this._dispatch(PING_WRITTEN);
+    this._dispatch(this._timer.event);
   }
 
   /**

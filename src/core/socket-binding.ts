@@ -6,7 +6,7 @@
  * the socket (a symbol), so nothing here allocates a closure per socket.
  */
 import type { Duplex } from 'node:stream';
-import { type WebSocket, type RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import type { Actor } from 'xstate';
 import { connectionMachine, timerDuration, type ConnectionEvent, type ConnectionTimer } from '../../machines/connection.machine.js';
 import type { Connection } from './connection.js';
@@ -34,17 +34,54 @@ const connections = new WeakMap<object, Connection>();
 /** The machine with its I/O provided: built once, shared by every connection. */
 export const boundMachine = connectionMachine.provide({
   actions: {
-    closeTransport: ({ self, context }) => connections.get(self)?._closeTransport(context.code ?? 1000, context.reason),
-    terminateTransport: ({ self }) => connections.get(self)?._terminateTransport(),
-    sendPing: ({ self }) => connections.get(self)?._ping(),
-    checkWriteProgress: ({ self }) => connections.get(self)?._checkWriteProgress(),
-    startTimer: ({ self, context }, { timer }) => connections.get(self)?._startTimer(timer, timerDuration(context, timer)),
-    cancelTimer: ({ self }) => connections.get(self)?._cancelTimer(),
+    closeTransport: ({ self, context }) => closeTransport(connections.get(self), context.code ?? 1000, context.reason),
+    terminateTransport: ({ self }) => terminateTransport(connections.get(self)),
+    sendPing: ({ self }) => sendPing(connections.get(self)),
+    checkWriteProgress: ({ self }) => checkWriteProgress(connections.get(self)),
+    startTimer: ({ self, context }, { timer }) => connections.get(self)?._timer.arm(timer, timerDuration(context, timer)),
+    cancelTimer: ({ self }) => connections.get(self)?._timer.disarm(),
     reportEntry: ({ self, context, event }, { state }) => connections.get(self)?._entered(state, context, event.type)
   }
 });
 
 export type ConnectionActor = Actor<typeof boundMachine>;
+
+// The I/O the machine's actions ask for. Each runs inside the actor's step, so an event it
+// finds is dispatched once the step is done (process.nextTick), never from inside it.
+
+function closeTransport(connection: Connection | undefined, code: number, reason: string): void {
+  const ws = connection?.socket;
+  // Closing a client socket that is still connecting aborts its handshake.
+  if (ws?.readyState === WebSocket.CONNECTING) ws.terminate();
+  else ws?.close(code, reason);
+}
+
+function terminateTransport(connection: Connection | undefined): void {
+  // What was accepted this turn reaches the kernel first, as it would unbatched.
+  connection?._flush();
+  connection?.socket.terminate();
+}
+
+function sendPing(connection: Connection | undefined): void {
+  if (connection === undefined) return;
+  const ws = connection.socket;
+  // Where the queue stands when the ping joins it: the first write-progress check compares with this.
+  connection._timer.noteQueue(connection._tcp, ws);
+  // The peer's deadline starts when the frame is written, not here: it may queue behind compression (#10).
+  // A failed write is followed by the transport's error and close (Node passes null for success).
+  if (ws.readyState === WebSocket.OPEN) ws.ping(undefined, undefined, (error) => error || connection._dispatch(PING_WRITTEN));
+  else process.nextTick(dispatchPeerClosing, connection);
+}
+
+/**
+ * The ping has waited a heartbeat interval behind queued data: nothing
+ * written since the last look means the peer stopped reading. Runs once
+ * per interval and only then, never on a send.
+ */
+function checkWriteProgress(connection: Connection | undefined): void {
+  if (connection === undefined || connection._timer.progressed(connection._tcp, connection.socket)) return;
+  process.nextTick(dispatchWriteStalled, connection);
+}
 
 /** The actor's actions reach `connection` from now on. */
 export function bindActor(actor: ConnectionActor, connection: Connection): void {
