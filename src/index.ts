@@ -33,7 +33,7 @@ export { isValidCloseCode } from './core/validation.js';
 export { ABNORMAL_CLOSURE, CONNECTION_STATES } from '../machines/connection.machine.js';
 export type { CloseInfo, CloseInitiator, ConnectionState } from '../machines/connection.machine.js';
 export { BROADCAST_TOPIC, SESSION_DEFAULTS, userTopic } from './sessions/session-hub.js';
-export type { PublishResult, SessionOptions, SessionTransitionRecord } from './sessions/session-hub.js';
+export type { PublishResult, SessionOptions, SessionSnapshot, SessionTransitionRecord } from './sessions/session-hub.js';
 export { sessionIdOf } from './sessions/session-registry.js';
 export type { SendVerdict } from './sessions/client-sends.js';
 export { MEMORY_STORE_DEFAULTS, MemoryTopicStore } from './sessions/topic-store.js';

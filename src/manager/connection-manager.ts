@@ -16,7 +16,7 @@ import { refused, type SendFailureReason, type SendReport, type SendResult } fro
 import { type SerializationError, guardSerializer, serialize } from '../core/serialization.js';
 import { assertCloseArgs, assertMembership } from '../core/validation.js';
 import { SESSION_PROTOCOL } from '../protocol/session-protocol.js';
-import { SessionHub, type PublishResult, type SessionHost, type SessionOptions, type SessionTransitionRecord } from '../sessions/session-hub.js';
+import { SessionHub, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot, type SessionTransitionRecord } from '../sessions/session-hub.js';
 import type { TopicPosition } from '../sessions/topic-store.js';
 import type { Cluster, ClusterCounts, UserPresence } from './cluster.js';
 import { Admission } from './admission.js';
@@ -77,11 +77,13 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     };
     this.#histories = new Histories(o.historyLimit, o.closedHistoryLimit);
     this.#generateId = options.generateId ?? newId;
+    // One function for plain and topic messages: the hub can tell the default (whose text is always JSON) by identity.
+    const serializer = options.serialize === undefined ? serialize : guardSerializer(options.serialize);
     this.#host = {
       maxBufferedBytes: o.maxBufferedBytes,
       backpressurePolicy: o.backpressurePolicy,
       maxMessagesPerSecond: o.maxMessagesPerSecond,
-      serialize: options.serialize === undefined ? serialize : guardSerializer(options.serialize),
+      serialize: serializer,
       onTransition: (connection, record) => this.#onTransition(connection, record),
       onClosed: (connection, info) => this.#onClosed(connection, info),
       onOpen: (connection) => this.#admission.admit(connection),
@@ -102,7 +104,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       {
         logger: this.#logger,
         audit: this.#audit,
-        serialize: this.#host.serialize,
+        serialize: serializer,
         maxBufferedBytes: o.maxBufferedBytes,
         heartbeatIntervalMs: o.heartbeatIntervalMs,
         onMessage: (connection, data) => this.#emitSafely('sessionMessage', connection, data),
@@ -131,6 +133,17 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   /** Sessions not yet expired. */
   get sessions(): number {
     return this.#sessions.size;
+  }
+
+  /**
+   * Sessions by state and the busiest topics this process holds (where each
+   * stands, how many connections follow it), for an operator's view.
+   *
+   * @param {number} [limit=100] Topics listed at most
+   * @returns {SessionSnapshot} The snapshot
+   */
+  sessionSnapshot(limit?: number): SessionSnapshot {
+    return this.#sessions.snapshot(limit);
   }
 
   /**

@@ -31,7 +31,7 @@ import {
   type TopicCursor
 } from '../protocol/session-protocol.js';
 import type { SendVerdict } from './client-sends.js';
-import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions } from './session-options.js';
+import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
 import { Rooms } from './rooms.js';
 import { SessionConnection } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
@@ -44,7 +44,7 @@ import { MemoryTopicStore, type SessionRecords, type TopicPosition, type TopicSt
 export { BROADCAST_TOPIC, userTopic } from './rooms.js';
 export type { SessionTransitionRecord } from './session-registry.js';
 
-export type { PublishResult, SessionHost, SessionOptions } from './session-options.js';
+export type { PublishResult, SessionHost, SessionOptions, SessionSnapshot } from './session-options.js';
 export { SESSION_DEFAULTS } from './session-options.js';
 
 const PONG = encodeFrame({ type: 'pong' });
@@ -119,6 +119,22 @@ export class SessionHub {
 
   get store(): TopicStore {
     return this.#store;
+  }
+
+  /**
+   * What the hub holds now, for an operator's view (the inspector): sessions
+   * by state, and per held topic where it stands here and how many
+   * connections follow it. Topics are listed busiest first, at most `limit`.
+   */
+  snapshot(limit = 100): SessionSnapshot {
+    let attached = 0;
+    for (const session of this.#registry.values()) if (session.state === 'attached') attached++;
+    const topics = [...this.#holds.feeds()].map((feed) => {
+      const position = feed.position;
+      return { topic: feed.topic, epoch: position?.epoch, offset: position?.offset, connections: feed.size };
+    });
+    topics.sort((a, b) => b.connections - a.connections || (a.topic < b.topic ? -1 : 1));
+    return { sessions: { attached, detached: this.#registry.size - attached }, topics: topics.slice(0, limit), heldTopics: topics.length };
   }
 
   /** Whether any session exists or is being made: a broadcast is then kept for resumes. */

@@ -56,6 +56,15 @@ export interface PublishResult {
   reason?: 'store_unavailable';
 }
 
+/** What a hub holds at one moment (`manager.sessionSnapshot()`). */
+export interface SessionSnapshot {
+  sessions: { attached: number; detached: number };
+  /** The busiest topics held here: where each stands (unknown while its store position is not read yet) and how many connections follow it. */
+  topics: Array<{ topic: string; epoch: string | undefined; offset: number | undefined; connections: number }>;
+  /** Topics held here in all (`topics` may list fewer). */
+  heldTopics: number;
+}
+
 /** What the hub needs from its manager. */
 export interface SessionHost {
   readonly logger: Logger;

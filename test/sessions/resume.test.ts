@@ -173,4 +173,26 @@ describe('sessions', () => {
     expect(server.manager.sessions).toBe(0);
     expect(transitions).toEqual(['attached->detached DETACH', 'attached->detached DETACH', 'detached->expired END', 'detached->expired END']);
   });
+
+  it('sessionSnapshot: sessions by state, and the busiest topics held with where they stand and who follows them', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    server.manager.subscribe('alice', 'room:x');
+    const one = await openSessionClient(server.port, 'alice');
+    one.hello();
+    await one.next(isWelcome, 'welcome');
+    const two = await openSessionClient(server.port, 'bob');
+    two.hello();
+    await two.next(isWelcome, 'welcome');
+    await server.manager.publish('room:x', 'hi');
+    await waitFor(() => one.messages('room:x').length === 1, 5_000, 'the room message');
+    two.ws.terminate();
+    await waitFor(() => server.manager.sessionSnapshot().sessions.detached === 1, 5_000, 'bob detached');
+    const snapshot = server.manager.sessionSnapshot();
+    expect(snapshot.sessions).toEqual({ attached: 1, detached: 1 });
+    expect(snapshot.heldTopics).toBe(4);
+    expect(snapshot.topics[0]).toEqual({ topic: 'broadcast', epoch: expect.any(String), offset: 0, connections: 1 });
+    expect(snapshot.topics).toContainEqual({ topic: 'room:x', epoch: expect.any(String), offset: 1, connections: 1 });
+    expect(snapshot.topics).toContainEqual({ topic: userTopic('bob'), epoch: expect.any(String), offset: 0, connections: 0 });
+    expect(server.manager.sessionSnapshot(1).topics).toHaveLength(1);
+  });
 });
