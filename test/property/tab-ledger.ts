@@ -61,8 +61,9 @@ export function tabViolation(tab: TabLedger, index: number): string | undefined 
 
 /**
  * Run a property over real sockets: `runOnce` returns what broke, or
- * undefined. The message is the first failing run's own words: a rerun of
- * a timing-dependent counterexample may pass.
+ * undefined. The message is the first failing run's own words, with the
+ * seed and path that replay it (`FC_SEED`, `FC_PATH`): a rerun of a
+ * timing-dependent counterexample may pass.
  */
 export async function checkRuns<Step>(
   steps: fc.Arbitrary<Step[]>,
@@ -77,9 +78,10 @@ export async function checkRuns<Step>(
       message ??= broken === undefined ? undefined : `${broken} (steps ${JSON.stringify(run)})`;
       return broken === undefined;
     }),
-    { seed, numRuns, endOnFailure: true }
+    { seed, numRuns, endOnFailure: true, path: process.env.FC_PATH }
   );
-  return { failed: result.failed, message };
+  const replay = result.counterexamplePath === null ? '' : ` (replay: FC_SEED=${seed} FC_PATH=${result.counterexamplePath})`;
+  return { failed: result.failed, message: message === undefined ? undefined : `${message}${replay}` };
 }
 
 /** What one run of a property found: the conformance checker's breaches, and anything else that broke (a tab never back, a session never expired). */
