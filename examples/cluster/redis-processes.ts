@@ -35,6 +35,21 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A port no Redis answers on, held for as long as needed: a replica pointed
+ * at it (`REPLICAOF 127.0.0.1 <port>`) keeps its data and never syncs. A
+ * port merely found free could be taken meanwhile by another redis-server,
+ * and a replica that synced from that one would drop its data.
+ */
+export async function deadEnd(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((socket) => socket.destroy()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve()))
+  };
+}
+
 /** Whether `redis-server` can be run here (and which version it says it is). */
 export async function redisServerVersion(): Promise<string | undefined> {
   const child = spawn('redis-server', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -52,22 +67,33 @@ export async function redisServerVersion(): Promise<string | undefined> {
  * One command to the Redis (or Sentinel) on `port`, on a connection of its
  * own; the reply as RESP2 gives it (errors reject with Redis's message).
  */
-export async function redisCommand(port: number, ...args: Array<string | number>): Promise<unknown> {
+export function redisCommand(port: number, ...args: Array<string | number>): Promise<unknown> {
+  return redisCommands(port, [args]);
+}
+
+/** Commands in turn on one connection of their own (what WAIT needs: it counts this connection's writes); the last reply. */
+export async function redisCommands(port: number, commands: ReadonlyArray<ReadonlyArray<string | number>>): Promise<unknown> {
   const socket = createConnection({ host: '127.0.0.1', port });
   try {
     await Promise.race([once(socket, 'connect'), sleep(2_000).then(() => Promise.reject(new Error(`127.0.0.1:${port} did not accept a connection`)))]);
-    socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(String(arg))}\r\n${arg}\r\n`).join('')}`);
+    let reply: unknown;
     let buffered = Buffer.alloc(0);
-    for (;;) {
-      const parsed = parseReply(buffered, 0);
-      if (parsed !== undefined) {
-        if (parsed.value instanceof Error) throw parsed.value;
-        return parsed.value;
+    for (const args of commands) {
+      socket.write(`*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(String(arg))}\r\n${arg}\r\n`).join('')}`);
+      for (;;) {
+        const parsed = parseReply(buffered, 0);
+        if (parsed !== undefined) {
+          buffered = buffered.subarray(parsed.end);
+          if (parsed.value instanceof Error) throw parsed.value;
+          reply = parsed.value;
+          break;
+        }
+        const [chunk] = (await Promise.race([once(socket, 'data'), once(socket, 'close').then(() => [undefined])])) as [Buffer | undefined];
+        if (chunk === undefined) throw new Error(`127.0.0.1:${port} closed before answering ${String(args[0])}`);
+        buffered = Buffer.concat([buffered, chunk]);
       }
-      const [chunk] = (await Promise.race([once(socket, 'data'), once(socket, 'close').then(() => [undefined])])) as [Buffer | undefined];
-      if (chunk === undefined) throw new Error(`127.0.0.1:${port} closed before answering ${String(args[0])}`);
-      buffered = Buffer.concat([buffered, chunk]);
     }
+    return reply;
   } finally {
     socket.destroy();
   }
@@ -214,6 +240,14 @@ export class RedisProcess {
   /** One command to this process. */
   command(...args: Array<string | number>): Promise<unknown> {
     return redisCommand(this.port, ...args);
+  }
+
+  /**
+   * How many replicas have everything written here so far (`WAIT` after a
+   * write of its own: WAIT counts the writes of its connection only).
+   */
+  replicated(replicas: number, timeoutMs: number): Promise<number> {
+    return redisCommands(this.port, [['INCR', 'wsl-processes:wait'], ['WAIT', replicas, timeoutMs]]) as Promise<number>;
   }
 
   info(section: string): Promise<Map<string, string>> {

@@ -20,7 +20,7 @@ import type { ConnectionRecord } from '../../src/tools/conformance/records.js';
 import { recordingWebSocket } from '../../src/tools/conformance/recording-socket.js';
 import { seeded } from '../seeded.js';
 import { NodeProcess } from './node-process.js';
-import { RedisProcess, freePort, sentinelPrimary, startReplica, startSentinels } from './redis-processes.js';
+import { RedisProcess, deadEnd, sentinelPrimary, startReplica, startSentinels } from './redis-processes.js';
 import { tallyFrames, type Acknowledged, type FrameTally } from './tab-frames.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -96,6 +96,7 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
   const started = performance.now();
 
   const processes: RedisProcess[] = [];
+  const closers: Array<() => Promise<void>> = [];
   let nodes: NodeProcess[] = [];
   let proxy: TcpProxy | undefined;
   const tabs: Tab[] = [];
@@ -166,7 +167,9 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
     let promotedAfterMs: number | undefined;
     const failover = (async () => {
       await sleep(cutAtMs);
-      await replica.command('REPLICAOF', '127.0.0.1', await freePort());
+      const dead = await deadEnd();
+      closers.push(() => dead.close());
+      await replica.command('REPLICAOF', '127.0.0.1', dead.port);
       await sleep(Math.max(0, killAtMs - at()));
       await primary.kill();
       const killedAt = at();
@@ -220,6 +223,7 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
     await Promise.all(nodes.map((node) => node.exited));
     await proxy?.close();
     for (const redis of processes.reverse()) await redis.stop();
+    for (const close of closers) await close();
   }
 }
 

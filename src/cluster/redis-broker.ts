@@ -156,7 +156,15 @@ export class RedisBroker implements TopicBroker {
     else await this.#subscriber.pUnsubscribe(`${this.#prefix}:c:*`);
   }
 
-  /** Publish a probe on every channel the node listens to; true once each came back within PROBE_MS. */
+  /**
+   * Publish a probe on every channel the node listens to: true once each
+   * came back within a second (the node can write and hear), false if not,
+   * or if the broker is not subscribed or has nowhere to publish.
+   */
+  probe(): Promise<boolean> {
+    return this.#subscribed && this.#publisher !== undefined ? this.#probe() : Promise.resolve(false);
+  }
+
   async #probe(): Promise<boolean> {
     const publisher = this.#publisher;
     if (publisher === undefined) return true;

@@ -3,9 +3,11 @@
  * server (a URL, possibly a managed service's endpoint that moves on a
  * failover), a primary found through Sentinel, or a Redis Cluster. Each
  * gives the store a commander (on a cluster, one that routes every command
- * by its key), the broker a subscriber, and the node three signals: `lost`
- * (a connection failed), `ready` (every connection is up again) and
- * `resubscribed` (a subscription was cut off and may have missed messages).
+ * by its key), the broker a subscriber, and the node four signals: `lost`
+ * (a connection failed), `suspect` (an error that may not matter: a
+ * Sentinel or a replica), `ready` (the clients say they are connected
+ * again) and `resubscribed` (a subscription was cut off or moved and may
+ * have missed messages). What is healthy is decided by redis-health.ts.
  * The clients are node-redis's own (`createClient`, `createSentinel`,
  * `createCluster`), loaded by the caller: the optional peer stays optional.
  */
@@ -25,6 +27,7 @@ export type RedisTarget = { url: string } | { sentinels: RedisAddress[]; masterN
 
 export interface RedisSignals {
   lost(error?: unknown): void;
+  suspect(error?: unknown): void;
   ready(): void;
   resubscribed(): void;
 }
@@ -34,8 +37,10 @@ export interface RedisConnections {
   readonly kind: 'server' | 'sentinel' | 'cluster';
   readonly commands: RedisCommander & Partial<RedisServers>;
   readonly subscriber: RedisSubscriber;
-  /** Every connection is up now. */
+  /** The clients say every connection is up. */
   readonly isReady: boolean;
+  /** What a probe through pub/sub cannot see: on a Redis Cluster, every primary serving its slots (sharded pub/sub works even while the cluster is down). */
+  healthy(): Promise<boolean>;
   connect(): Promise<void>;
   close(): Promise<void>;
   destroy(): void;
@@ -148,6 +153,7 @@ function serverConnections(factories: RedisFactories, url: string, options: Conn
     get isReady() {
       return commands.isReady && subscriber.isReady;
     },
+    healthy: () => Promise.resolve(true),
     async connect() {
       await Promise.all([commands.connect(), subscriber.connect()]);
     },
@@ -178,7 +184,13 @@ function sentinelConnections(
     sentinelClientOptions: { socket: socketOptions(options) }
   });
   let readies = 0;
-  sentinel.on('error', (error) => signals.lost(error));
+  // The primary's connection failed: lost. A Sentinel's or a replica's: nothing to the node (node-redis asks another).
+  sentinel.on('client-error', (event) => {
+    const { type, error } = event as { type?: string; error?: unknown };
+    if (type === 'MASTER') signals.lost(error);
+  });
+  // The subscription's connection, a failed rediscovery, an observation: a probe decides.
+  sentinel.on('error', (error) => signals.suspect(error));
   sentinel.on('reconnecting', () => signals.lost());
   sentinel.on('end', () => signals.lost());
   sentinel.on('ready', () => {
@@ -193,6 +205,7 @@ function sentinelConnections(
     get isReady() {
       return sentinel.isReady;
     },
+    healthy: () => Promise.resolve(true),
     async connect() {
       await sentinel.connect();
     },
@@ -218,7 +231,6 @@ function clusterConnections(
     rootNodes: target.clusterNodes.map(({ host, port }) => ({ socket: { host, port } })),
     defaults: { disableOfflineQueue: true, socket: socketOptions(options) }
   });
-  let lost = false;
   let closed = false;
   let owners = '';
   let timer: NodeJS.Timeout | undefined;
@@ -228,33 +240,22 @@ function clusterConnections(
     return master?.address ?? `${master?.host}:${master?.port}`;
   }).join(',');
   const primaries = async (): Promise<RedisCommander[]> => Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)));
-  // Ready again once every primary answers and the cluster says it serves every slot.
-  const healthy = async (): Promise<boolean> => {
-    const servers = await primaries();
-    const states = await Promise.all(servers.map((server) => server.sendCommand(['CLUSTER', 'INFO'])));
-    return states.every((state) => String(state).includes('cluster_state:ok'));
-  };
-  const fail = (error?: unknown): void => {
-    if (closed) return;
-    lost = true;
-    signals.lost(error);
-  };
-  const check = async (): Promise<void> => {
+  const moved = (): void => {
     if (closed || !cluster.isReady) return;
-    if (lost && (await healthy().catch(() => false)) && !closed) {
-      lost = false;
-      signals.ready();
-      signals.resubscribed();
-    }
     const now = ownersNow();
     // A partition's slot has another owner: its subscription was moved there, and may have missed messages meanwhile.
     if (owners !== '' && now !== owners) signals.resubscribed();
     owners = now;
   };
-  cluster.on('error', fail);
-  cluster.on('node-error', fail);
-  cluster.on('node-reconnecting', () => fail());
-  cluster.on('node-ready', () => void check());
+  // A node's connection dropped: lost (a shard's primary, or its subscription). An error alone may be a replica's: a probe decides.
+  cluster.on('node-reconnecting', () => closed || signals.lost());
+  cluster.on('node-error', (error) => closed || signals.suspect(error));
+  cluster.on('error', (error) => closed || signals.suspect(error));
+  cluster.on('node-ready', () => {
+    if (closed) return;
+    signals.ready();
+    signals.resubscribed();
+  });
   const commands: RedisCommander & RedisServers = {
     async sendCommand<T>(args: ReadonlyArray<string | Buffer>, commandOptions?: object): Promise<T> {
       const key = firstKey(args);
@@ -263,7 +264,10 @@ function clusterConnections(
         try {
           return await cluster.sendCommand<T>(key, false, args, commandOptions);
         } catch (error) {
-          if (!String((error as Error).message).startsWith('TRYAGAIN') || Date.now() > deadline) throw error;
+          const message = String((error as Error).message);
+          // The cluster does not serve every slot (a shard lost): the node is not ready until it does.
+          if (message.startsWith('CLUSTERDOWN')) signals.suspect(error);
+          if (!message.startsWith('TRYAGAIN') || Date.now() > deadline) throw error;
           await sleep(Math.min(10 * 2 ** attempt, 200));
         }
       }
@@ -275,12 +279,16 @@ function clusterConnections(
     commands,
     subscriber: cluster,
     get isReady() {
-      return cluster.isReady && !lost;
+      return cluster.isReady;
+    },
+    async healthy() {
+      const states = await Promise.all((await primaries()).map((server) => server.sendCommand(['CLUSTER', 'INFO'])));
+      return states.every((state) => String(state).includes('cluster_state:ok'));
     },
     async connect() {
       await cluster.connect();
       owners = ownersNow();
-      timer = setInterval(() => void check(), options.topologyCheckMs);
+      timer = setInterval(moved, options.topologyCheckMs);
       timer.unref();
     },
     async close() {

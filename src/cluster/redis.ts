@@ -23,6 +23,7 @@ import { defaultLogger } from '../core/logging.js';
 import { loadPeer } from '../core/optional-peer.js';
 import { RedisBroker } from './redis-broker.js';
 import { redisConnections, type RedisAddress, type RedisConnections, type RedisFactories } from './redis-connections.js';
+import { RedisHealth } from './redis-health.js';
 import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js';
 import { RedisTopicStore, type RedisTopicStoreOptions } from './redis-store.js';
 
@@ -63,6 +64,8 @@ export interface Readiness {
 
 /** On a Redis Cluster, how often the node looks whether a partition's slot moved (its subscription moved with it). */
 const TOPOLOGY_CHECK_MS = 250;
+/** While Redis cannot be used, how often the node probes whether it can again. */
+const RECOVERY_PROBE_MS = 250;
 
 export class RedisCluster implements Cluster {
   readonly nodeId: string;
@@ -70,6 +73,7 @@ export class RedisCluster implements Cluster {
   readonly broker: RedisBroker;
   readonly presence: RedisPresence;
   readonly #redis: RedisConnections;
+  readonly #health: RedisHealth;
   readonly #logger: Logger;
   readonly #actor: Actor<typeof nodeMachine>;
   #state: NodeState = 'connecting';
@@ -101,15 +105,23 @@ export class RedisCluster implements Cluster {
     this.#redis = redisConnections(factories, target, timing, {
       lost: (error) => {
         if (error !== undefined) this.#logger.warn({ err: error }, 'redis error');
-        this.#actor.send({ type: 'REDIS_LOST' });
+        this.#health.lost();
       },
-      ready: () => {
+      suspect: (error) => {
+        this.#logger.warn({ err: error }, 'redis error');
+        this.#health.suspect();
+      },
+      ready: () => this.#health.hint(),
+      resubscribed: () => void this.broker.resync()
+    });
+    this.#health = new RedisHealth(async () => (await this.#redis.healthy()) && this.broker.probe(), {
+      lost: () => this.#actor.send({ type: 'REDIS_LOST' }),
+      back: () => {
         // Back: presence is written whole again (writes may have been lost).
         this.presence.invalidate();
         this.#actor.send({ type: 'REDIS_READY' });
-      },
-      resubscribed: () => void this.broker.resync()
-    });
+      }
+    }, RECOVERY_PROBE_MS);
     const sharded = this.#redis.kind === 'cluster';
     this.store = new RedisTopicStore(this.#redis.commands, { ...options, shardedPubSub: sharded });
     this.broker = new RedisBroker(this.#redis.subscriber, { prefix: this.store.prefix, sharded, publisher: this.#redis.commands });
@@ -148,6 +160,7 @@ export class RedisCluster implements Cluster {
   /** Leave presence, unsubscribe, close both Redis connections. */
   async close(): Promise<void> {
     this.#actor.send({ type: 'DRAIN' });
+    this.#health.stop();
     await this.presence.stop();
     await this.broker.stop().catch(() => {});
     await this.#redis.close();
@@ -163,11 +176,13 @@ export class RedisCluster implements Cluster {
       await this.broker.start();
       await this.presence.start();
     } catch (error) {
+      this.#health.stop();
       this.#redis.destroy();
       this.#actor.send({ type: 'DRAIN' });
       this.#actor.send({ type: 'STOPPED' });
       throw error;
     }
+    this.#health.start();
     this.#actor.send({ type: 'REDIS_READY' });
   }
 
