@@ -8,14 +8,8 @@
  *   --nodes N --users N --tabs N --seconds N --seed N --redis URL
  */
 import { parseArgs } from 'node:util';
+import { numberOption as count } from './cluster/cli-numbers.js';
 import { runClusterDemo, type ClusterDemoSummary } from './cluster/run-cluster-demo.js';
-
-function count(name: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`Invalid --${name}: ${JSON.stringify(value)} (expected a number from ${min} to ${max})`);
-  return n;
-}
 
 /**
  * @param {ClusterDemoSummary} s What a run did

@@ -10,14 +10,8 @@
  *   --nodes N --users N --tabs N --seconds N --kill-at S --lag S --seed N
  */
 import { parseArgs } from 'node:util';
+import { numberOption as count } from './cluster/cli-numbers.js';
 import { runFailoverDemo, type FailoverDemoSummary } from './cluster/run-failover-demo.js';
-
-function count(name: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max) throw new RangeError(`Invalid --${name}: ${JSON.stringify(value)} (expected a number from ${min} to ${max})`);
-  return n;
-}
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 

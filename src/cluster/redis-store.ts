@@ -54,8 +54,12 @@ export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'wsl', maxEntriesPer
 /** Binary-safe replies: payloads come back as Buffers. */
 const BUFFERS = { typeMapping: { 36: Buffer } };
 
-/** The server's replication id, read where the script runs (a promotion or a restart changes it). */
-const REPLICATION_ID = `local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+/**
+ * Lua that sets `replid` to the server's replication id, read where the
+ * script runs (a promotion or a restart changes it): what any record that
+ * must not silently continue across a lossy failover compares with.
+ */
+export const REPLICATION_ID = `local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
 if not replid then return redis.error_reply('ERR ws-lifecycle: INFO replication has no master_replid, so a failover cannot be told from a whole history') end
 `;
 
