@@ -103,6 +103,13 @@ function messages(t: Tab, topic: string): number {
 }
 
 describe('nodes on a Redis Cluster of three primaries', () => {
+  it('puts a topic\'s keys and channel in the slot Redis Cluster computes for them', async () => {
+    const node = redis.primaries[0]!;
+    for (const key of ['user:alice', 'room:ä €', 'a{b}c', '{}x', 'x{y', partitionTag(0), partitionTag(255), `wsl:t:${partitionTag(partitionOf('user:bob'))}:user:bob:h`]) {
+      expect(hashSlot(key), key).toBe(await node.command('CLUSTER', 'KEYSLOT', key));
+    }
+  });
+
   it('delivers topics of every shard across nodes, resumes a tab on another node, shares session records and presence', async () => {
     const prefix = `wsl-test-${randomUUID().slice(0, 8)}`;
     const [a, b, c] = await nodes(prefix);
