@@ -125,6 +125,7 @@ export function redisConnections(
   const given = (['url', 'sentinels', 'clusterNodes'] as const).filter((key) => fields[key] !== undefined);
   if (given.length === 0 && fields.masterName !== undefined) given.push('sentinels');
   if (given.length !== 1) throw new TypeError(`Expected exactly one of url, sentinels (with masterName) and clusterNodes; got ${given.length === 0 ? 'none' : given.join(', ')}`);
+  if (fields.masterName !== undefined && given[0] !== 'sentinels') throw new TypeError(`masterName ${JSON.stringify(fields.masterName)} goes with sentinels, not with ${given[0]}`);
   if (given[0] === 'sentinels') return sentinelConnections(factories, target as { sentinels: RedisAddress[]; masterName: string }, options, signals);
   if (given[0] === 'clusterNodes') return clusterConnections(factories, target as { clusterNodes: RedisAddress[] }, options, signals);
   if (typeof fields.url !== 'string') throw new TypeError(`Invalid option url: ${JSON.stringify(fields.url)} (expected a redis:// URL)`);
