@@ -88,7 +88,7 @@ describe('redisConnections', () => {
   it('refuses none or two of url, sentinels and clusterNodes, naming what it got', () => {
     expect(() => redisConnections(never, {} as never, timing, signals)).toThrow('Expected exactly one of url, sentinels (with masterName) and clusterNodes; got none');
     expect(() => redisConnections(never, { url: 'redis://x', clusterNodes: [{ host: 'h', port: 1 }] }, timing, signals)).toThrow('got url, clusterNodes');
-    expect(() => redisConnections(never, { url: 'redis://x', masterName: 'm' } as never, timing, signals)).toThrow('masterName "m" goes with sentinels, not with url');
+    expect(() => redisConnections(never, { url: 'redis://x', masterName: 'm' }, timing, signals)).toThrow('masterName "m" goes with sentinels, not with url');
   });
 
   it('refuses an empty or malformed Sentinel or cluster list, and a URL that is not a string, with the value', () => {
