@@ -36,7 +36,7 @@ export interface ExpressLifecycle {
  * @throws {RangeError} If an option is out of range
  */
 export function wsLifecycle(app: ExpressApp, options: ExpressAdapterOptions = {}, server?: Server): ExpressLifecycle {
-  assertAdapterOptions(options);
+  assertAdapterOptions(options, options.ws);
   const manager = managerOf(options.manager);
   const adapterOptions = { ...options, manager };
   const state: { http: HttpLifecycle | undefined } = { http: server === undefined ? undefined : attachToServer(server, adapterOptions) };

@@ -18,12 +18,16 @@ import type { ConnectionManager } from '../manager/connection-manager.js';
 import { loadPeer } from '../core/optional-peer.js';
 import { ServerRoutes } from '../manager/server-routes.js';
 import { decideUpgrade, decidedIdentity, rememberIdentity } from '../manager/upgrade-gate.js';
-import { adapterSetup, type AdapterOptions } from './upgrade.js';
+import { adapterSetup, wsServerOptions, type AdapterOptions } from './upgrade.js';
 
 export interface FastifyAdapterOptions extends AdapterOptions {
   /** The route WebSockets are accepted on. Default `/ws`. */
   path?: string;
-  /** Options for the `ws` server (`maxPayload`, `perMessageDeflate`...). */
+  /**
+   * Options for the `ws` server (`perMessageDeflate`...). `maxPayload`
+   * defaults to 1 MiB (ws's own: 100 MiB), the inflated size of a
+   * compressed message included; 1 to 2^31 - 1.
+   */
   ws?: Omit<ServerOptions, 'server' | 'port' | 'host' | 'noServer'>;
 }
 
@@ -38,11 +42,12 @@ type WebsocketPlugin = { default: FastifyPluginAsync<{ options?: ServerOptions; 
 
 async function plugin(fastify: FastifyInstance, options: FastifyAdapterOptions): Promise<void> {
   // Checked before anything is registered: a bad option fails the registration, not fastify.close().
+  const wsOptions = wsServerOptions(options.ws);
   const { manager, checks } = adapterSetup(options);
   const websocket = await loadPeer<WebsocketPlugin>('@fastify/websocket', 'ws-lifecycle/fastify');
   const before = new Set(fastify.server.listeners('upgrade'));
   await fastify.register(websocket.default, {
-    options: { ...options.ws },
+    options: wsOptions,
     // Replaces @fastify/websocket's own preClose, which closes its clients with no code and no bound.
     preClose: async function preClose(this: FastifyInstance) {
       await manager.shutdown(options.shutdown);

@@ -17,13 +17,13 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import type { ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { loadPeer } from '../core/optional-peer.js';
 import { logSafely } from '../core/logging.js';
 import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
 import { ServerRoutes } from '../manager/server-routes.js';
 import { decideUpgrade, decidedIdentity, rememberIdentity, releaseUpgradeSocket } from '../manager/upgrade-gate.js';
-import { adapterSetup, assertAdapterOptions, drainOnClose, type AdapterOptions } from './upgrade.js';
+import { adapterSetup, assertAdapterOptions, drainOnClose, wsServerOptions, type AdapterOptions } from './upgrade.js';
 
 /** The Hono context this adapter reads and writes (kept structural: Hono's own types are generic per app). */
 interface HonoContext {
@@ -43,13 +43,24 @@ export interface HonoApp {
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
 
 interface NodeWebSocket {
+  /** The `ws` server `@hono/node-ws` made (`noServer`); ws reads the options below at each upgrade. */
+  wss?: WebSocketServer;
   injectWebSocket(server: Server): void;
   upgradeWebSocket(createEvents: (c: HonoContext) => { onOpen?: (event: Event, ws: { raw?: unknown }) => void }): Handler;
 }
 
+/** The options of `@hono/node-ws`'s `ws` server that ws reads at each upgrade, and so can be set on the server it made. */
+export type HonoWsOptions = Pick<ServerOptions, 'maxPayload' | 'perMessageDeflate' | 'skipUTF8Validation' | 'allowSynchronousEvents' | 'autoPong'>;
+
 export interface HonoAdapterOptions extends AdapterOptions {
   /** The route WebSockets are accepted on. Default `/ws`. */
   path?: string;
+  /**
+   * Options for `@hono/node-ws`'s `ws` server. `maxPayload` defaults to
+   * 1 MiB (ws's own: 100 MiB), the inflated size of a compressed message
+   * included; 1 to 2^31 - 1.
+   */
+  ws?: HonoWsOptions;
 }
 
 /** What {@link wsLifecycle} resolves to. */
@@ -71,7 +82,7 @@ export interface HonoLifecycle {
  * @throws {RangeError} If an option is out of range (the promise rejects)
  */
 export async function wsLifecycle(app: HonoApp, options: HonoAdapterOptions = {}): Promise<HonoLifecycle> {
-  assertAdapterOptions(options);
+  assertAdapterOptions(options, options.ws);
   const { createNodeWebSocket } = await loadPeer<{ createNodeWebSocket: (init: { app: HonoApp }) => NodeWebSocket }>(
     '@hono/node-ws',
     'ws-lifecycle/hono'
@@ -80,6 +91,7 @@ export async function wsLifecycle(app: HonoApp, options: HonoAdapterOptions = {}
   const { manager, checks } = adapterSetup(options, () => draining !== undefined || manager.shuttingDown);
   const path = options.path ?? '/ws';
   const node = createNodeWebSocket({ app });
+  limitServer(node, options.ws);
   const nodeUpgrade = upgradeListenerOf(node);
   const close = (): Promise<ShutdownReport> => (draining ??= manager.shutdown(options.shutdown));
 
@@ -120,6 +132,19 @@ export async function wsLifecycle(app: HonoApp, options: HonoAdapterOptions = {}
     },
     close
   };
+}
+
+/**
+ * Give `@hono/node-ws`'s `ws` server this adapter's `ws` options (it makes
+ * it with ws's defaults: 100 MiB messages). ws reads them at each upgrade.
+ *
+ * @throws {Error} If this version of `@hono/node-ws` does not expose its server
+ */
+function limitServer(node: NodeWebSocket, given: HonoWsOptions | undefined): void {
+  if (node.wss === undefined) throw new Error("ws-lifecycle/hono: @hono/node-ws's createNodeWebSocket returned no wss, so maxPayload cannot be set (expected @hono/node-ws ^1.3)");
+  const options = wsServerOptions(given);
+  // As ws's constructor does: `true` is deflate with its defaults.
+  Object.assign(node.wss.options, options, options.perMessageDeflate === true ? { perMessageDeflate: {} } : {});
 }
 
 /**

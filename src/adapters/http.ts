@@ -16,7 +16,7 @@ import { logSafely } from '../core/logging.js';
 import type { ConnectionManager, ShutdownReport } from '../manager/connection-manager.js';
 import { ServerRoutes } from '../manager/server-routes.js';
 import { decideUpgrade, refuseUpgrade, releaseUpgradeSocket } from '../manager/upgrade-gate.js';
-import { adapterSetup, drainOnClose, type AdapterOptions } from './upgrade.js';
+import { adapterSetup, drainOnClose, wsServerOptions, type AdapterOptions } from './upgrade.js';
 
 export interface HttpAdapterOptions extends AdapterOptions {
   /**
@@ -25,7 +25,11 @@ export interface HttpAdapterOptions extends AdapterOptions {
    * there are none. Default: every path no other route owns.
    */
   path?: string;
-  /** Options for the `ws` server (`maxPayload`, `perMessageDeflate`...); `noServer` is set. */
+  /**
+   * Options for the `ws` server (`perMessageDeflate`...); `noServer` is set.
+   * `maxPayload` defaults to 1 MiB (ws's own: 100 MiB), the inflated size
+   * of a compressed message included; 1 to 2^31 - 1.
+   */
   ws?: Omit<ServerOptions, 'server' | 'port' | 'host' | 'noServer' | 'path'>;
 }
 
@@ -47,8 +51,9 @@ export interface HttpLifecycle {
  */
 export function attachToServer(server: Server, options: HttpAdapterOptions = {}): HttpLifecycle {
   let draining: Promise<ShutdownReport> | undefined;
+  const wsOptions = wsServerOptions(options.ws);
   const { manager, checks } = adapterSetup(options, () => draining !== undefined || manager.shuttingDown);
-  const wss = new WebSocketServer({ ...options.ws, noServer: true });
+  const wss = new WebSocketServer({ ...wsOptions, noServer: true });
 
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     decideUpgrade(checks, request, manager.logger)

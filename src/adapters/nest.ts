@@ -7,15 +7,27 @@
  * drains the manager (1001) before Nest closes the servers.
  * `WsLifecycleModule.forRoot(manager)` makes the manager injectable.
  * Gateways, `@SubscribeMessage` handlers and `handleConnection` work as
- * with `WsAdapter`.
+ * with `WsAdapter`. Each gateway's `ws` server gets `maxPayload` 1 MiB
+ * unless the gateway's options or the adapter's `ws` option say otherwise.
  */
 import type { IncomingMessage } from 'node:http';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { ServerOptions, WebSocket, WebSocketServer } from 'ws';
 import { ConnectionManager } from '../manager/connection-manager.js';
 import { loadPeer } from '../core/optional-peer.js';
 import { logSafely } from '../core/logging.js';
 import { decideUpgrade, decidedIdentity, rememberIdentity, type UpgradeCheck } from '../manager/upgrade-gate.js';
-import { adapterSetup, assertAdapterOptions, type AdapterOptions } from './upgrade.js';
+import { adapterSetup, assertAdapterOptions, wsServerOptions, type AdapterOptions } from './upgrade.js';
+
+/** The adapter's options: every adapter's, and defaults for each gateway's `ws` server. */
+export interface NestAdapterOptions extends AdapterOptions {
+  /**
+   * Defaults for each gateway's `ws` server, under the gateway's own options
+   * (`@WebSocketGateway({ maxPayload })` wins). `maxPayload` defaults to
+   * 1 MiB (ws's own: 100 MiB), the inflated size of a compressed message
+   * included; 1 to 2^31 - 1.
+   */
+  ws?: Omit<ServerOptions, 'server' | 'port' | 'host' | 'noServer' | 'path' | 'verifyClient'>;
+}
 
 interface WsAdapterClass {
   new (appOrHttpServer?: unknown): {
@@ -36,15 +48,15 @@ function defineAdapter(WsAdapter: WsAdapterClass) {
   return class LifecycleWsAdapter extends WsAdapter {
     /** The manager every accepted client joins. */
     readonly manager: ConnectionManager;
-    readonly #options: AdapterOptions;
+    readonly #options: NestAdapterOptions;
     readonly #checks: UpgradeCheck[];
 
     /**
      * @param {unknown} app The Nest application (or its HTTP server)
-     * @param {AdapterOptions} [options] Identity, manager, shutdown
+     * @param {NestAdapterOptions} [options] Identity, origins, manager, shutdown, `ws` defaults
      * @throws {RangeError} If an option is out of range
      */
-    constructor(app: unknown, options: AdapterOptions = {}) {
+    constructor(app: unknown, options: NestAdapterOptions = {}) {
       super(app);
       const { manager, checks } = adapterSetup(options);
       this.manager = manager;
@@ -52,7 +64,7 @@ function defineAdapter(WsAdapter: WsAdapterClass) {
       this.#options = options;
     }
 
-    override create(port: number, options: Record<string, unknown> = {}): WebSocketServer {
+    override create(port: number, options: Record<string, unknown> & { maxPayload?: number } = {}): WebSocketServer {
       // ws calls verifyClient from handleUpgrade, with the socket guarded by its own 'error' listener; Nest chose the path.
       const verifyClient = (info: { req: IncomingMessage }, callback: VerifyCallback): void => {
         decideUpgrade(this.#checks, info.req, this.manager.logger)
@@ -66,7 +78,8 @@ function defineAdapter(WsAdapter: WsAdapterClass) {
             info.req.socket.destroy();
           });
       };
-      return super.create(port, { ...options, verifyClient });
+      // The gateway's options over the adapter's, then the default limit; checked here, when Nest makes the gateway's server.
+      return super.create(port, { ...wsServerOptions({ ...this.#options.ws, ...options }), verifyClient });
     }
 
     override bindClientConnect(server: WebSocketServer, callback: (...args: unknown[]) => void): void {
@@ -84,19 +97,20 @@ function defineAdapter(WsAdapter: WsAdapterClass) {
 }
 
 let adapterClass: ReturnType<typeof defineAdapter> | undefined;
+type LifecycleWsAdapter = InstanceType<ReturnType<typeof defineAdapter>>;
 
 /**
  * Nest's `WsAdapter` with the lifecycle:
  * `app.useWebSocketAdapter(await createLifecycleWsAdapter(app, { manager, identify }))`.
  *
  * @param {unknown} app The Nest application
- * @param {AdapterOptions} [options] Identity, manager, shutdown
+ * @param {NestAdapterOptions} [options] Identity, origins, manager, shutdown, `ws` defaults
  * @returns The adapter
  * @throws {Error} Naming `@nestjs/platform-ws` when it is not installed
  * @throws {RangeError} If an option is out of range
  */
-export async function createLifecycleWsAdapter(app: unknown, options: AdapterOptions = {}): Promise<InstanceType<ReturnType<typeof defineAdapter>>> {
-  assertAdapterOptions(options);
+export async function createLifecycleWsAdapter(app: unknown, options: NestAdapterOptions = {}): Promise<LifecycleWsAdapter> {
+  assertAdapterOptions(options, options.ws);
   if (adapterClass === undefined) {
     const { WsAdapter } = await loadPeer<{ WsAdapter: WsAdapterClass }>('@nestjs/platform-ws', 'ws-lifecycle/nest');
     adapterClass = defineAdapter(WsAdapter);

@@ -1,29 +1,44 @@
 /**
  * What every framework adapter shares (#13, #25): the options, checked when
  * the adapter is made, the manager an adapter was given or makes, the
- * upgrade checks (`manager/upgrade-gate.ts`, shared with `manager.attach`)
- * and the drain on the framework's close.
+ * upgrade checks (`manager/upgrade-gate.ts`, shared with `manager.attach`),
+ * the `ws` server's options with this package's limits (#21) and the drain
+ * on the framework's close.
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { DEFAULTS } from '../core/constants.js';
+import type { ServerOptions } from 'ws';
 import { logSafely } from '../core/logging.js';
-import { assertDuration } from '../core/validation.js';
 import { ConnectionManager, type ConnectionManagerOptions, type ShutdownOptions, type ShutdownReport } from '../manager/connection-manager.js';
 import { shutdownPlan } from '../manager/shutdown.js';
-import { upgradeChecks, type Identify, type UpgradeCheck } from '../manager/upgrade-gate.js';
+import { assertUpgradeOptions, upgradeChecks, type UpgradeCheck, type UpgradeOptions } from '../manager/upgrade-gate.js';
 
-export type { Identify, UpgradeDecision, UpgradeIdentity, UpgradeRefusal, UpgradeVerdict } from '../manager/upgrade-gate.js';
+export type {
+  AllowedOrigins,
+  ClientAddress,
+  Identify,
+  UpgradeDecision,
+  UpgradeIdentity,
+  UpgradeOptions,
+  UpgradeRefusal,
+  UpgradeVerdict
+} from '../manager/upgrade-gate.js';
 export { decidedIdentity, decideUpgrade, refuseUpgrade, rememberIdentity } from '../manager/upgrade-gate.js';
 
-/** Options every adapter takes. */
-export interface AdapterOptions {
+/**
+ * The largest message a client may send to an adapter's server, in bytes,
+ * unless its `ws` options say otherwise: 1 MiB, where ws's own default is
+ * 100 MiB. With permessage-deflate, ws counts the inflated size against it.
+ */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/** The largest `maxPayload` ws keeps as given (it stores `maxPayload | 0`: 2^32 would be 0, no limit). */
+const MAX_MAX_PAYLOAD = 2 ** 31 - 1;
+
+/** Options every adapter takes: the upgrade checks' (`identify`, `allowedOrigins`, `maxConnectionsPerIp`...), the manager, the drain. */
+export interface AdapterOptions extends UpgradeOptions {
   /** A manager of your own, or options to make one with. Default: a new manager with default options. */
   manager?: ConnectionManager | ConnectionManagerOptions;
-  /** Who the upgrade request belongs to; runs before the handshake. Default: everyone, anonymously. */
-  identify?: Identify;
-  /** How long `identify` may take; then the upgrade is refused with 503. Default 10000 (1 to 2^31 - 1). */
-  identifyTimeoutMs?: number;
   /** How the framework's close drains the manager. Default: 1001, 10 s, then terminate. */
   shutdown?: ShutdownOptions;
 }
@@ -36,14 +51,35 @@ export interface AdapterSetup {
 
 /**
  * Check an adapter's options now, when it is made, rather than at the
- * framework's close, where a `RangeError` would be nobody's to catch.
+ * framework's close or the first upgrade, where an error would be nobody's
+ * to catch.
  *
  * @param {AdapterOptions} options As given
- * @throws {RangeError} Naming a bad `identifyTimeoutMs` or `shutdown` option
+ * @param {{ maxPayload?: number }} [ws] The adapter's `ws` options, when it takes them
+ * @throws {RangeError} Naming a bad `identifyTimeoutMs`, `allowedOrigins` entry, `maxConnectionsPerIp`, `shutdown` option or `ws.maxPayload`
+ * @throws {TypeError} Naming an option of the wrong type
  */
-export function assertAdapterOptions(options: AdapterOptions): void {
-  assertDuration('identifyTimeoutMs', options.identifyTimeoutMs ?? DEFAULTS.identifyTimeoutMs);
+export function assertAdapterOptions(options: AdapterOptions, ws?: { maxPayload?: number }): void {
+  assertUpgradeOptions(options);
   shutdownPlan(options.shutdown ?? {});
+  wsServerOptions(ws);
+}
+
+/**
+ * The `ws` server options an adapter makes its server with: the
+ * application's, with `maxPayload` {@link DEFAULT_MAX_PAYLOAD} unless it
+ * gives one.
+ *
+ * @param {T} [given] The adapter's `ws` option
+ * @returns {T & { maxPayload: number }} The options to use
+ * @throws {RangeError} If `maxPayload` is not a whole number of bytes from 1 to 2^31 - 1 (ws reads 0 as no limit)
+ */
+export function wsServerOptions<T extends Pick<ServerOptions, 'maxPayload'>>(given?: T): T & { maxPayload: number } {
+  const maxPayload = given?.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+  if (!Number.isInteger(maxPayload) || maxPayload < 1 || maxPayload > MAX_MAX_PAYLOAD) {
+    throw new RangeError(`Invalid option ws.maxPayload: ${String(maxPayload)} (expected bytes from 1 to ${MAX_MAX_PAYLOAD}; ws reads 0 as no limit)`);
+  }
+  return { ...given, maxPayload } as T & { maxPayload: number };
 }
 
 /**
@@ -60,7 +96,10 @@ export function adapterSetup(options: AdapterOptions, draining?: () => boolean):
   const checks = upgradeChecks({
     draining: draining ?? (() => manager.shuttingDown),
     identify: options.identify,
-    identifyTimeoutMs: options.identifyTimeoutMs ?? DEFAULTS.identifyTimeoutMs,
+    identifyTimeoutMs: options.identifyTimeoutMs,
+    allowedOrigins: options.allowedOrigins,
+    maxConnectionsPerIp: options.maxConnectionsPerIp,
+    clientAddress: options.clientAddress,
     logger: manager.logger
   });
   return { manager, checks };

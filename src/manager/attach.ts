@@ -1,19 +1,20 @@
 /**
- * `manager.attach(wss)`: every connection of a `WebSocketServer`, with
- * `identify` run before the handshake through the shared upgrade checks
- * (`upgrade-gate.ts`, #25). The checks are the server's `verifyClient`, which
- * ws calls from `handleUpgrade` with the socket guarded by its own 'error'
- * listener, whether ws listens itself (`port`, `server`) or the
- * application calls `handleUpgrade` (`noServer`). A `verifyClient` the
- * application set runs after them; `detach` puts it back.
+ * `manager.attach(wss)`: every connection of a `WebSocketServer`, through
+ * the shared upgrade checks before the handshake (`upgrade-gate.ts`, #25:
+ * `Origin`, `maxConnectionsPerIp`, `identify` with its timeout, #21). The
+ * checks are the server's `verifyClient`, which ws calls from
+ * `handleUpgrade` with the socket guarded by its own 'error' listener,
+ * whether ws listens itself (`port`, `server`) or the application calls
+ * `handleUpgrade` (`noServer`). A `verifyClient` the application set runs
+ * after them; `detach` puts it back. A socket handed to the server without
+ * `handleUpgrade` skipped them, and is closed with 1008.
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
-import { CLOSE_CODES, DEFAULTS } from '../core/constants.js';
+import { CLOSE_CODES } from '../core/constants.js';
 import type { Connection } from '../core/connection.js';
 import { logSafely } from '../core/logging.js';
-import { assertDuration } from '../core/validation.js';
 import type { AcceptOptions, AttachOptions } from './options.js';
 import { decideUpgrade, decidedIdentity, rememberIdentity, upgradeChecks } from './upgrade-gate.js';
 
@@ -30,42 +31,36 @@ type VerifyClient = ((info: VerifyInfo) => boolean) | ((info: VerifyInfo, callba
 /**
  * @param {AttachTarget} manager Accepts the sockets
  * @param {WebSocketServer} wss The server
- * @param {AttachOptions} options `identify` and its timeout
+ * @param {AttachOptions} options The upgrade checks' options
  * @returns {() => void} Detaches
- * @throws {RangeError} If `identifyTimeoutMs` is not a duration
+ * @throws {RangeError | TypeError} If an option is bad, naming it
  */
 export function attachServer(manager: AttachTarget, wss: WebSocketServer, options: AttachOptions): () => void {
-  const { identify } = options;
-  const identifyTimeoutMs = options.identifyTimeoutMs ?? DEFAULTS.identifyTimeoutMs;
-  assertDuration('identifyTimeoutMs', identifyTimeoutMs);
   const logger = manager.logger;
+  const checks = upgradeChecks({ ...options, logger });
   const serverOptions = wss.options as { verifyClient?: VerifyClient | null };
   const theirs = serverOptions.verifyClient ?? undefined;
-  let ours: VerifyClient | undefined;
-  if (identify !== undefined) {
-    const checks = upgradeChecks({ identify, identifyTimeoutMs, logger });
-    ours = (info: VerifyInfo, callback: VerifyCallback): void => {
-      void decideUpgrade(checks, info.req, logger)
-        .then((verdict) => {
-          if (!verdict.accept) return callback(false, verdict.status, verdict.reason);
-          rememberIdentity(info.req, verdict.identity);
-          if (theirs === undefined) return callback(true);
-          if (theirs.length === 2) return theirs(info, callback);
-          callback((theirs as (info: VerifyInfo) => boolean)(info));
-        })
-        .catch((error: unknown) => {
-          // ws threw from the callback (the socket upgraded twice) or the application's verifyClient threw.
-          logSafely(logger, 'error', { err: error }, 'upgrade failed after identify');
-          info.req.socket.destroy();
-        });
-    };
-    serverOptions.verifyClient = ours;
-  }
+  const ours = (info: VerifyInfo, callback: VerifyCallback): void => {
+    void decideUpgrade(checks, info.req, logger)
+      .then((verdict) => {
+        if (!verdict.accept) return callback(false, verdict.status, verdict.reason);
+        rememberIdentity(info.req, verdict.identity);
+        if (theirs === undefined) return callback(true);
+        if (theirs.length === 2) return theirs(info, callback);
+        callback((theirs as (info: VerifyInfo) => boolean)(info));
+      })
+      .catch((error: unknown) => {
+        // ws threw from the callback (the socket upgraded twice) or the application's verifyClient threw.
+        logSafely(logger, 'error', { err: error }, 'upgrade failed after the upgrade checks');
+        info.req.socket.destroy();
+      });
+  };
+  serverOptions.verifyClient = ours;
   const onConnection = (ws: WebSocket, request: IncomingMessage): void => {
     const identity = decidedIdentity(request);
-    if (identify !== undefined && identity === undefined) {
-      // Handed over without going through handleUpgrade's checks: fail closed, with a code the peer can read.
-      void manager.accept(ws, { request }).close(CLOSE_CODES.POLICY_VIOLATION, 'identity not decided');
+    if (identity === undefined) {
+      // Handed over without going through handleUpgrade's checks (Origin, identify): fail closed, with a code the peer can read.
+      void manager.accept(ws, { request }).close(CLOSE_CODES.POLICY_VIOLATION, 'upgrade not checked');
       return;
     }
     manager.accept(ws, { ...identity, request });
@@ -73,6 +68,6 @@ export function attachServer(manager: AttachTarget, wss: WebSocketServer, option
   wss.on('connection', onConnection);
   return () => {
     wss.off('connection', onConnection);
-    if (ours !== undefined && serverOptions.verifyClient === ours) serverOptions.verifyClient = theirs ?? null;
+    if (serverOptions.verifyClient === ours) serverOptions.verifyClient = theirs ?? null;
   };
 }

@@ -12,7 +12,7 @@ import type { AuditTarget } from '../core/logging.js';
 import type { Serializer } from '../core/serialization.js';
 import type { SessionHost, SessionHub, SessionOptions, SessionTransitionRecord } from '../sessions/session-hub.js';
 import type { Cluster } from './cluster.js';
-import type { Identify } from './upgrade-gate.js';
+import type { UpgradeOptions } from './upgrade-gate.js';
 
 /** What the `authenticate` hook is given. */
 export interface AuthenticateRequest {
@@ -85,17 +85,14 @@ export interface AcceptOptions {
   request?: IncomingMessage;
 }
 
-export interface AttachOptions {
-  /**
-   * Who the upgrade request belongs to, decided before the handshake (ws's
-   * `verifyClient`): `{ userId?, metadata? }`, `true` or nothing to accept,
-   * `false` for 401, `{ status, reason? }` to refuse; a throw is logged and
-   * refused with 500 (no connection is made, as with the adapters).
-   */
-  identify?: Identify;
-  /** How long `identify` may take; then the upgrade is refused with 503. Default 10000. */
-  identifyTimeoutMs?: number;
-}
+/**
+ * The options of `manager.attach(wss, options)`: the upgrade checks
+ * (`identify`, `identifyTimeoutMs`, `allowedOrigins`,
+ * `maxConnectionsPerIp`, `clientAddress`), run as the server's
+ * `verifyClient` before the handshake; a refusal is an HTTP status and no
+ * connection is made, as with the adapters.
+ */
+export type AttachOptions = UpgradeOptions;
 
 export interface ConnectOptions {
   userId?: string;

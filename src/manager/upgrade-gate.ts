@@ -12,8 +12,11 @@
  *    and Nest, ws's own `path` for `attach`): an upgrade nobody here owns is
  *    left to other listeners, and answered 404 when there are none;
  * 3. draining: an adapter whose server is closing answers 503;
- * 4. (the Origin check goes here, before any application code runs);
- * 5. `identify`, bounded by `identifyTimeoutMs` (503 when it does not
+ * 4. `Origin` (`allowedOrigins`, `origins.ts`): a page of another site is
+ *    answered 403, before any application code runs (#21);
+ * 5. `maxConnectionsPerIp` (`address-limit.ts`): an address that holds
+ *    that many sockets already is answered 429 (#21);
+ * 6. `identify`, bounded by `identifyTimeoutMs` (503 when it does not
  *    answer in time), whatever it returns or throws turned into a verdict.
  *
  * Until ws owns the socket it carries an 'error' listener
@@ -24,7 +27,14 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../core/constants.js';
 import { logSafely } from '../core/logging.js';
+import { assertDuration, assertNumberOption } from '../core/validation.js';
+import { AddressLimit, type ClientAddress } from './address-limit.js';
+import { originTest, requestOrigin, type AllowedOrigins, type OriginTest } from './origins.js';
+
+export type { AllowedOrigins } from './origins.js';
+export type { ClientAddress } from './address-limit.js';
 
 /** Who a connection belongs to. */
 export interface UpgradeIdentity {
@@ -55,14 +65,46 @@ export type UpgradeVerdict = { accept: true; identity: UpgradeIdentity } | { acc
 /** One check of the list: `undefined` to go on to the next, or the verdict. */
 export type UpgradeCheck = (request: IncomingMessage) => UpgradeVerdict | undefined | Promise<UpgradeVerdict | undefined>;
 
+/** What an upgrade is checked against before the handshake: options of `manager.attach` and of every adapter. */
+export interface UpgradeOptions {
+  /**
+   * Who the upgrade request belongs to, decided before the handshake:
+   * `{ userId?, metadata? }`, `true` or nothing to accept, `false` for 401,
+   * `{ status, reason? }` to refuse; a throw is logged and refused with 500.
+   * Default: everyone, anonymously.
+   */
+  identify?: Identify;
+  /** How long `identify` may take; then the upgrade is refused with 503. Default 10000 (1 to 2^31 - 1). */
+  identifyTimeoutMs?: number;
+  /**
+   * Which pages may open a WebSocket (cross-site WebSocket hijacking): a
+   * page of another origin is refused with 403 before `identify` runs.
+   * Default: a request without `Origin` (not a browser page), or whose
+   * `Origin` is its own host's (`http` or `https`). A list: exactly these
+   * origins (`https://app.example.com`), and requests without `Origin`.
+   * A function of the request: it decides alone; `true` lets it on.
+   */
+  allowedOrigins?: AllowedOrigins;
+  /**
+   * Sockets one client address may hold at once, from its upgrade until
+   * its socket closes (an IPv6 client counted by its /64); one more is
+   * refused with 429 before `identify` runs. Default `Infinity` (off: many
+   * users may share an address). 1 or more.
+   */
+  maxConnectionsPerIp?: number;
+  /**
+   * The address `maxConnectionsPerIp` counts a request by. Default: the
+   * socket's. Behind a proxy, read the header the proxy sets (never one
+   * a client could send through it); `undefined` falls back to the socket's.
+   */
+  clientAddress?: ClientAddress;
+}
+
 /** What the list of checks is built from. */
-export interface UpgradeChecksOptions {
+export interface UpgradeChecksOptions extends UpgradeOptions {
   /** While this says true, upgrades are refused with 503 (an adapter whose server is closing). */
   draining?: () => boolean;
-  identify?: Identify | undefined;
-  /** How long `identify` may take; then 503. */
-  identifyTimeoutMs: number;
-  /** Where a throwing or late `identify` is logged. */
+  /** Where a throwing or late `identify` and the refusals of origins and addresses are logged. */
   logger: Logger;
 }
 
@@ -71,6 +113,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable'
 };
@@ -109,17 +152,59 @@ export function requestUrl(request: IncomingMessage): URL | undefined {
 export const requestUrlCheck: UpgradeCheck = (request) => (requestUrl(request) === undefined ? refusal(400, 'Bad Request: the URL cannot be parsed') : undefined);
 
 /**
+ * Check the options, so a bad one throws where the adapter or `attach`
+ * is made rather than at the first upgrade.
+ *
+ * @param {UpgradeOptions} options As given
+ * @throws {RangeError} Naming a bad `identifyTimeoutMs`, `maxConnectionsPerIp` or `allowedOrigins` entry
+ * @throws {TypeError} Naming an `identify`, `allowedOrigins` or `clientAddress` of the wrong type
+ */
+export function assertUpgradeOptions(options: UpgradeOptions): void {
+  assertDuration('identifyTimeoutMs', options.identifyTimeoutMs ?? DEFAULTS.identifyTimeoutMs);
+  assertNumberOption('maxConnectionsPerIp', options.maxConnectionsPerIp ?? Infinity, 1);
+  originTest(options.allowedOrigins);
+  for (const name of ['identify', 'clientAddress'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`Invalid option ${name}: ${typeof options[name]} (expected a function)`);
+  }
+}
+
+/**
  * The checks every upgrade goes through, in order (see the file's comment).
  *
  * @param {UpgradeChecksOptions} options What to check
  * @returns {UpgradeCheck[]} The list, for {@link decideUpgrade}
+ * @throws {RangeError | TypeError} If an option is bad (see {@link assertUpgradeOptions})
  */
 export function upgradeChecks(options: UpgradeChecksOptions): UpgradeCheck[] {
+  assertUpgradeOptions(options);
+  const { draining, logger } = options;
   const checks: UpgradeCheck[] = [requestUrlCheck];
-  const { draining } = options;
   if (draining !== undefined) checks.push(() => (draining() ? refusal(503, 'server shutting down') : undefined));
-  if (options.identify !== undefined) checks.push(identifyCheck(options.identify, options.identifyTimeoutMs, options.logger));
+  checks.push(originCheck(originTest(options.allowedOrigins), logger));
+  const max = options.maxConnectionsPerIp ?? Infinity;
+  if (max !== Infinity) checks.push(addressCheck(new AddressLimit(max, options.clientAddress), logger));
+  if (options.identify !== undefined) checks.push(identifyCheck(options.identify, options.identifyTimeoutMs ?? DEFAULTS.identifyTimeoutMs, logger));
   return checks;
+}
+
+/** Check 4: a page `allowedOrigins` does not let on is 403, logged with its origin. */
+function originCheck(allowed: OriginTest, logger: Logger): UpgradeCheck {
+  return (request) => {
+    if (allowed(request)) return undefined;
+    const origin = (requestOrigin(request) ?? '(none)').slice(0, 200);
+    logSafely(logger, 'info', { origin, host: request.headers.host?.slice(0, 200) }, 'upgrade from an origin not allowed; refused with 403');
+    return refusal(403, `Forbidden: origin ${JSON.stringify(origin)} is not allowed`);
+  };
+}
+
+/** Check 5: an address at `maxConnectionsPerIp` is 429. */
+function addressCheck(limit: AddressLimit, logger: Logger): UpgradeCheck {
+  return (request) => {
+    const verdict = limit.take(request);
+    if (verdict.ok) return undefined;
+    logSafely(logger, 'info', { address: verdict.address, live: verdict.live }, 'upgrade over maxConnectionsPerIp; refused with 429');
+    return refusal(429, `Too Many Requests: ${verdict.live} connections from ${verdict.address} already`);
+  };
 }
 
 /**
@@ -156,7 +241,8 @@ function identifyCheck(identify: Identify, timeoutMs: number, logger: Logger): U
       return refusal(500);
     }
     if (decision === TIMED_OUT) {
-      logSafely(logger, 'warn', { url: request.url, identifyTimeoutMs: timeoutMs }, 'identify did not answer in time; upgrade refused with 503');
+      // The path only: a query may carry a credential (`?token=`), and no log holds one (#21).
+      logSafely(logger, 'warn', { path: requestUrl(request)?.pathname, identifyTimeoutMs: timeoutMs }, 'identify did not answer in time; upgrade refused with 503');
       return refusal(503, 'identify timed out');
     }
     return verdictOf(decision, logger);

@@ -34,8 +34,12 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-/** The adapter's options; `path: null` asks for no path where the adapter allows it (http, Express: every path). */
-export type StartOptions = AdapterOptions & { path?: string | null };
+/**
+ * The adapter's options; `path: null` asks for no path where the adapter
+ * allows it (http, Express: every path). `ws` is the adapter's `ws` option
+ * (for Nest, the defaults of each gateway's server).
+ */
+export type StartOptions = AdapterOptions & { path?: string | null; ws?: { maxPayload?: number; perMessageDeflate?: boolean } };
 
 export interface Framework {
   name: string;

@@ -15,6 +15,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionManager } from '../../manager/connection-manager.js';
 import { ServerRoutes } from '../../manager/server-routes.js';
 import { refuseUpgrade, releaseUpgradeSocket } from '../../manager/upgrade-gate.js';
+import { originTest, sameOriginOrNone } from '../../manager/origins.js';
 import type { TransitionRecord } from '../../core/connection-host.js';
 import type { StateCounts } from '../../core/connection-registry.js';
 import { transitionKey } from '../../core/machine-graph.js';
@@ -142,18 +143,6 @@ function tokenOf(request: IncomingMessage): string {
 }
 
 /**
- * Whether the upgrade may come from the page that opened it: no Origin (not
- * a browser), the page's own origin (the Host it asked for), or one allowed.
- */
-function originAllowed(request: IncomingMessage, allowed: ReadonlySet<string>): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (allowed.has(origin)) return true;
-  const host = request.headers.host;
-  return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
-}
-
-/**
  * Serve a live inspector page for `manager` from `options.server`.
  *
  * @param {ConnectionManager} manager The manager to watch
@@ -161,7 +150,8 @@ function originAllowed(request: IncomingMessage, allowed: ReadonlySet<string>): 
  * @returns {Inspector} A handle; `close()` it before closing the server
  * @throws {TypeError} If neither `token` nor `authorize` is given
  * @throws {RangeError} If `path` does not start with `/` or ends with one,
- *   the token is shorter than 16 characters, or a numeric option is out of range
+ *   the token is shorter than 16 characters, an `allowedOrigins` entry is not
+ *   an origin (`https://host[:port]`), or a numeric option is out of range
  */
 export function createInspector(manager: ConnectionManager, options: InspectorOptions): Inspector {
   const path = options.path ?? '/inspect';
@@ -175,7 +165,9 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
   assertNumberOption('recentLimit', recentLimit, 0);
   assertNumberOption('maxViewers', maxViewers, 1);
   const access = accessOf(options);
-  const allowedOrigins = new Set(options.allowedOrigins ?? []);
+  // Its own page's origin always; the origins listed besides (#21: the check the adapters use).
+  const listed = originTest(options.allowedOrigins ?? []);
+  const originAllowed = (request: IncomingMessage): boolean => sameOriginOrNone(request) || listed(request);
   const { server } = options;
   const wsPath = `${path}/ws`;
   const page = renderPage(wsPath);
@@ -247,7 +239,7 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
 
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (closing !== undefined) return refuseUpgrade(socket, 503, 'inspector closed');
-    if (!originAllowed(request, allowedOrigins)) return refuseUpgrade(socket, 403, 'origin not allowed');
+    if (!originAllowed(request)) return refuseUpgrade(socket, 403, 'origin not allowed');
     void access(request).then((allowed) => {
       if (!allowed) return refuseUpgrade(socket, 401, 'unauthorized');
       if (closing !== undefined || viewers.clients.size >= maxViewers) return refuseUpgrade(socket, 503, 'too many viewers');

@@ -113,16 +113,25 @@ export function upgradeRequest(port: number, overrides: Record<string, string> =
   return `GET / HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
 }
 
+/** Where and how {@link openRawWebSocket} upgrades. */
+export interface RawUpgrade {
+  /** The request-target. Default `/`. */
+  target?: string;
+  /** Headers to add or replace (an empty value drops one), e.g. `Sec-WebSocket-Extensions: permessage-deflate`. */
+  headers?: Record<string, string>;
+}
+
 /**
  * Open a raw connection and do the upgrade handshake by hand. When the
  * server's close frame arrives, answer it and end the socket, as a
  * well-behaved peer would.
  *
  * @param {number} port The server's port
+ * @param {RawUpgrade} [upgrade] Path and headers of the upgrade request
  * @returns {Promise<RawWebSocket>} Once the server answered 101
  * @throws {Error} If the server answers anything else
  */
-export async function openRawWebSocket(port: number): Promise<RawWebSocket> {
+export async function openRawWebSocket(port: number, upgrade: RawUpgrade = {}): Promise<RawWebSocket> {
   const raw = await openRaw(port);
   const { socket } = raw;
   let buffered = Buffer.alloc(0);
@@ -153,7 +162,7 @@ export async function openRawWebSocket(port: number): Promise<RawWebSocket> {
       }
     });
   });
-  raw.write(Buffer.from(upgradeRequest(port), 'latin1'));
+  raw.write(Buffer.from(upgradeRequestTo(port, upgrade.target ?? '/', upgrade.headers), 'latin1'));
   await handshake;
   return { ...raw, closeFrame };
 }
@@ -233,8 +242,9 @@ function statusLine(bytes: Buffer): string {
  *
  * @param {number} port The server's port
  * @param {string} target What follows `GET ` (a path, or anything)
+ * @param {Record<string, string>} [overrides] Headers to add or replace (an empty value drops one)
  * @returns {string} The request head
  */
-export function upgradeRequestTo(port: number, target: string): string {
-  return upgradeRequest(port).replace(/^GET \/ HTTP/, `GET ${target} HTTP`);
+export function upgradeRequestTo(port: number, target: string, overrides?: Record<string, string>): string {
+  return upgradeRequest(port, overrides).replace(/^GET \/ HTTP/, () => `GET ${target} HTTP`);
 }
