@@ -192,7 +192,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
 
 
   const http = createServer();
-  const wss = new WebSocketServer({ noServer: true });
+  // What one client may send in one message: 1 MiB, as the adapters default to, not ws's 100 MiB (#21).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   wss.on('connection', (ws) => guardSends(ws, counters));
   manager.attach(wss, {
     identify: (request) => {
