@@ -4,7 +4,8 @@
  * highest client message id delivered per client instance. One hash per
  * session, `<prefix>:s:<token>`: `u` the user, `v` a marker (an anonymous
  * session has no `u`), and per client instance `c:<client>` its highest id
- * delivered and `t:<client>` when it was last heard of. Every command is
+ * delivered, `a:<client>` the attempt that recorded it, and `t:<client>`
+ * when it was last heard of. Every command is
  * one key, so it runs on Redis Cluster as it is.
  */
 import { MAX_CLIENTS_PER_SESSION, type SendVerdict } from '../sessions/client-sends.js';
@@ -17,25 +18,31 @@ const SCRIPTS = {
   create: `if ARGV[2] == '' then redis.call('HSET', KEYS[1], 'v', 1) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[2]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
   /**
-   * KEYS: session. ARGV: client, id, max clients, now. The verdict of
-   * client-sends.ts; past max clients the one heard of longest ago is
-   * forgotten. A session whose record is gone delivers (nothing to compare with).
+   * KEYS: session. ARGV: client, id, max clients, now, attempt. The verdict
+   * of client-sends.ts, and `deliver` again for the attempt that recorded the
+   * id (its answer was lost); past max clients the one heard of longest ago
+   * is forgotten. A session whose record is gone delivers (nothing to compare with).
    */
   send: `if redis.call('EXISTS', KEYS[1]) == 0 then return 'deliver' end
 local last = tonumber(redis.call('HGET', KEYS[1], 'c:' .. ARGV[1]) or '0')
 local id = tonumber(ARGV[2])
 if id > last + 1 then return 'skip' end
+if id == last and redis.call('HGET', KEYS[1], 'a:' .. ARGV[1]) == ARGV[5] then return 'deliver' end
 local verdict = 'resend'
-if id == last + 1 then verdict = 'deliver'; last = id end
+if id == last + 1 then
+  verdict = 'deliver'
+  last = id
+  redis.call('HSET', KEYS[1], 'a:' .. ARGV[1], ARGV[5])
+end
 redis.call('HSET', KEYS[1], 'c:' .. ARGV[1], last, 't:' .. ARGV[1], ARGV[4])
-if redis.call('HLEN', KEYS[1]) > 2 * tonumber(ARGV[3]) + 2 then
+if redis.call('HLEN', KEYS[1]) > 3 * tonumber(ARGV[3]) + 2 then
   local fields = redis.call('HGETALL', KEYS[1])
   local oldest, at = nil, nil
   for i = 1, #fields, 2 do
     local name = fields[i]
     if string.sub(name, 1, 2) == 't:' and (at == nil or tonumber(fields[i + 1]) < at) then oldest = string.sub(name, 3); at = tonumber(fields[i + 1]) end
   end
-  if oldest then redis.call('HDEL', KEYS[1], 'c:' .. oldest, 't:' .. oldest) end
+  if oldest then redis.call('HDEL', KEYS[1], 'c:' .. oldest, 't:' .. oldest, 'a:' .. oldest) end
 end
 return verdict`
 } as const;
@@ -65,8 +72,8 @@ export class RedisSessionRecords implements SessionRecords {
     await Promise.all(tokens.map((token) => this.#redis.sendCommand(['PEXPIRE', this.#key(token), String(ttlMs)])));
   }
 
-  async acceptSend(token: string, client: string, id: number): Promise<SendVerdict> {
-    const reply = await this.#scripts.run('send', [this.#key(token)], [client, String(id), String(MAX_CLIENTS_PER_SESSION), String(Date.now())]);
+  async acceptSend(token: string, client: string, id: number, attempt: string): Promise<SendVerdict> {
+    const reply = await this.#scripts.run('send', [this.#key(token)], [client, String(id), String(MAX_CLIENTS_PER_SESSION), String(Date.now()), attempt]);
     return text(reply) as SendVerdict;
   }
 

@@ -49,14 +49,19 @@ const KNOWN = new Set([
   '$defs', '$schema', '$id', 'title', 'description'
 ]);
 
-/** A value as an error message shows it: short, whatever it holds. */
+/**
+ * A value as an error message shows it: short, whatever it holds. Never
+ * throws and never recurses without bound: a value nested deeper than
+ * `JSON.stringify` goes (a hostile frame) is named by its type.
+ */
 export function shown(value: unknown): string {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value);
   } catch {
-    text = String(value);
+    // Too deep, or not JSON: its type says enough.
   }
+  text ??= typeof value === 'object' && value !== null ? (Array.isArray(value) ? '[an array]' : '{an object}') : typeof value;
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
@@ -98,10 +103,15 @@ function codePoints(text: string, limit: number): number {
   return count;
 }
 
+/** `const` and `enum` equality; the protocol's are all plain values, and an object never equals one. */
 function equal(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
 }
 
 export class SchemaChecker {
@@ -204,7 +214,12 @@ export class SchemaChecker {
       }
     }
     if (schema.uniqueItems === true) {
-      const seen = new Set(value.map((item) => JSON.stringify(item)));
+      let seen: Set<string | undefined>;
+      try {
+        seen = new Set(value.map((item) => JSON.stringify(item)));
+      } catch {
+        return { path, message: 'holds an item too deep to compare' };
+      }
       if (seen.size !== value.length) return { path, message: 'holds an item twice' };
     }
     return undefined;

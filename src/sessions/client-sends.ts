@@ -7,6 +7,14 @@
  * one further ahead skips ids the server would otherwise never see.
  */
 
+import type { Logger } from 'pino';
+import type { Connection } from '../core/connection.js';
+import { logSafely } from '../core/logging.js';
+import { ProtocolError, encodeFrame } from '../protocol/session-protocol.js';
+import type { SessionConnection } from './session-connection.js';
+import type { Session } from './session-registry.js';
+import type { SessionRecords } from './topic-store.js';
+
 /** What to do with a `send`. */
 export type SendVerdict = 'deliver' | 'resend' | 'skip';
 
@@ -36,5 +44,86 @@ export class ClientSends {
     this.#last.set(client, verdict === 'deliver' ? id : last);
     if (this.#last.size > MAX_CLIENTS_PER_SESSION) this.#last.delete(this.#last.keys().next().value!);
     return verdict;
+  }
+}
+
+/** What the intake needs from its hub. */
+export interface SendIntakeHost {
+  /** Shared session records (a cluster), or none: then each session's `sends` decides. */
+  readonly records: SessionRecords | undefined;
+  readonly maxInFlight: number;
+  readonly logger: Logger;
+  /** A client message to hand to the application, once. */
+  onMessage(connection: Connection, data: unknown): void;
+  /** Close the connection for a protocol error. */
+  refuse(sc: SessionConnection, error: ProtocolError): void;
+}
+
+/** A send the shared store did not answer is asked again after this, doubling up to the max. */
+const CHECK_RETRY_MIN_MS = 50;
+const CHECK_RETRY_MAX_MS = 2_000;
+
+/**
+ * The `send` frames of session connections: each acknowledged, delivered
+ * to the application once per (session, client instance, id), refused
+ * when it skips ids; checked against the shared records in a cluster,
+ * one after another per session so they are delivered in order.
+ */
+export class SendIntake {
+  readonly #host: SendIntakeHost;
+
+  constructor(host: SendIntakeHost) {
+    this.#host = host;
+  }
+
+  /** A `send` arrived on a joined connection. */
+  accept(sc: SessionConnection, id: number, data: unknown): void {
+    const session = sc.session!;
+    // Ids rise on a connection (section 3.3): one at or below the last seen here is a resend, answered without the store.
+    if (id <= sc.lastSendId) return this.#answer(sc, id, data, 'resend');
+    sc.lastSendId = id;
+    if (this.#host.records === undefined) return this.#answer(sc, id, data, session.sends.accept(sc.client, id));
+    // A session other processes may also have served: the shared record says whether the id is new.
+    const records = this.#host.records;
+    const limit = this.#host.maxInFlight;
+    sc.checking(limit);
+    session.checks = session.checks.then(async () => {
+      let verdict: SendVerdict | undefined;
+      try {
+        verdict = await this.#check(records, session, sc, id);
+      } finally {
+        sc.checked(limit);
+      }
+      if (verdict !== undefined) this.#answer(sc, id, data, verdict);
+    });
+  }
+
+  /**
+   * Ask the shared record about a send until it answers. An answer lost in a
+   * cut may have recorded the id: asked again with the same attempt id, the
+   * record says `deliver` for it still, so the message is delivered once
+   * rather than never (a resend elsewhere meanwhile is told `resend`).
+   * Gives up only when the session is over here.
+   */
+  async #check(records: SessionRecords, session: Session, sc: SessionConnection, id: number): Promise<SendVerdict | undefined> {
+    const attempt = `${sc.connection.id}:${id}`;
+    for (let delayMs = CHECK_RETRY_MIN_MS; ; delayMs = Math.min(CHECK_RETRY_MAX_MS, delayMs * 2)) {
+      try {
+        return await records.acceptSend(session.token, sc.client, id, attempt);
+      } catch (error) {
+        if (delayMs === CHECK_RETRY_MIN_MS) {
+          logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; checking the send again until it answers');
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      if (session.state === 'expired') return undefined;
+    }
+  }
+
+  #answer(sc: SessionConnection, id: number, data: unknown, verdict: SendVerdict): void {
+    if (verdict === 'skip') return this.#host.refuse(sc, new ProtocolError('unexpected', `send id ${id} skips ids: the next is one more than the last sent`));
+    void sc.connection._sendText(encodeFrame({ type: 'ack', id }));
+    // Delivered even when the connection closed meanwhile: the id is recorded, a resend would not deliver it again.
+    if (verdict === 'deliver') this.#host.onMessage(sc.connection, data);
   }
 }

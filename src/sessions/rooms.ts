@@ -16,29 +16,34 @@ export function userTopic(userId: string): string {
 }
 
 interface Membership {
-  /** Where the room stood when the user joined; `undefined` until the store has said. */
-  floor: TopicPosition | undefined;
+  /** Where the room stood in the store when the user joined, once the store has said. */
+  known: TopicPosition | undefined;
+  /** The same, as a promise while the store has not said yet. */
+  floor: Promise<TopicPosition> | TopicPosition;
 }
 
 export class Rooms {
   readonly #byUser = new Map<string, Map<string, Membership>>();
 
-  /** The user joins `topic`; its floor is known once `position` settles. False when already a member. */
+  /**
+   * The user joins `topic`, whose store stands at `position` (the store's,
+   * not a feed's: a message already appended but not yet delivered here is
+   * from before the membership). False when already a member.
+   */
   join(userId: string, topic: string, position: TopicPosition | Promise<TopicPosition>): boolean {
     let rooms = this.#byUser.get(userId);
     if (rooms === undefined) this.#byUser.set(userId, (rooms = new Map<string, Membership>()));
     if (rooms.has(topic)) return false;
-    const membership: Membership = { floor: undefined };
+    const membership: Membership = { known: position instanceof Promise ? undefined : position, floor: position };
     rooms.set(topic, membership);
     if (position instanceof Promise) {
       position.then(
         (floor) => {
-          membership.floor = floor;
+          membership.known = floor;
         },
+        // The store could not say: a connection starting the room is closed (1013) when it asks.
         () => {}
       );
-    } else {
-      membership.floor = position;
     }
     return true;
   }
@@ -53,14 +58,13 @@ export class Rooms {
 
   /**
    * Where the user's membership of `topic` began: `undefined` for the
-   * user's own topics and `broadcast` (no floor); `null` while a room's floor
-   * is not known yet (a cursor for it is then not trusted).
+   * user's own topics and `broadcast` (no floor); a promise while the store
+   * has not said yet.
    */
-  floorOf(userId: string | undefined, topic: string): TopicPosition | null | undefined {
+  floorOf(userId: string | undefined, topic: string): TopicPosition | Promise<TopicPosition> | undefined {
     if (userId === undefined) return undefined;
     const membership = this.#byUser.get(userId)?.get(topic);
-    if (membership === undefined) return undefined;
-    return membership.floor ?? null;
+    return membership === undefined ? undefined : (membership.known ?? membership.floor);
   }
 
   /** Every topic a session of the user follows: `broadcast`, the user's own, the user's rooms. */

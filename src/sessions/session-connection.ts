@@ -20,6 +20,13 @@ export type HelloPhase = 'admitted' | 'greeting' | 'joined';
 /** Why reading is paused (bits for `Connection._pauseReading`). */
 const PAUSED_IN_FLIGHT = 1 << 8;
 const PAUSED_RATE = 1 << 9;
+const PAUSED_GREETING = 1 << 10;
+
+/** A frame as it arrived. */
+export interface RawFrame {
+  data: string | Buffer;
+  isBinary: boolean;
+}
 
 export class SessionConnection {
   readonly connection: Connection;
@@ -28,9 +35,13 @@ export class SessionConnection {
   /** The client instance its sends are numbered by: `hello.client`, or one of its own when the hello had none. */
   client = '';
   readonly subscriptions = new Map<string, Subscription>();
+  /** The highest send id seen on this connection: ids rise on a connection (docs/protocol.md 3.3). */
+  lastSendId = 0;
   /** Topics it holds while it has no session (its user's, from the upgrade on). */
   held: string[] = [];
   helloTimer: NodeJS.Timeout | undefined;
+  /** Frames that came after the hello while it was being answered: handled after the welcome, in order. */
+  #early: RawFrame[] = [];
   #inFlight = 0;
   #rate: RateWindow | undefined;
   #rateTimer: NodeJS.Timeout | undefined;
@@ -65,8 +76,34 @@ export class SessionConnection {
     if (--this.#inFlight <= limit >> 1) this.connection._resumeReading(PAUSED_IN_FLIGHT);
   }
 
+  /**
+   * The hello is being answered (the shared store is asked about its
+   * token): stop reading, and keep what already arrived for after the
+   * welcome. A client may send right after its hello (docs/protocol.md 1.4).
+   */
+  greet(): void {
+    this.phase = 'greeting';
+    this.connection._pauseReading(PAUSED_GREETING);
+  }
+
+  /** A frame that came while greeting; false past `limit` of them (what ws had read before reading paused). */
+  keep(frame: RawFrame, limit: number): boolean {
+    if (this.#early.length >= limit) return false;
+    this.#early.push(frame);
+    return true;
+  }
+
+  /** The hello is answered: reading resumes, and what was kept is handed back to be handled in order. */
+  welcomed(): RawFrame[] {
+    const early = this.#early;
+    this.#early = [];
+    this.connection._resumeReading(PAUSED_GREETING);
+    return early;
+  }
+
   /** The connection closed: nothing of it waits any more. */
   close(): void {
+    this.#early = [];
     clearTimeout(this.helloTimer);
     clearTimeout(this.#rateTimer);
     for (const subscription of this.subscriptions.values()) subscription.end();

@@ -30,16 +30,16 @@ import {
   type ClientFrame,
   type TopicCursor
 } from '../protocol/session-protocol.js';
-import type { SendVerdict } from './client-sends.js';
+import { SendIntake } from './client-sends.js';
 import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
 import { Rooms } from './rooms.js';
 import { SessionConnection } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
-import { Subscription, type SubscriptionHost } from './subscription.js';
+import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
 import type { TopicFeed } from './topic-feed.js';
 import { TopicHolds } from './topic-holds.js';
 import { topicPayload } from './topic-payload.js';
-import { MemoryTopicStore, type SessionRecords, type TopicPosition, type TopicStore } from './topic-store.js';
+import { MemoryTopicStore, type SessionRecords, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
 
 export { BROADCAST_TOPIC, userTopic } from './rooms.js';
 export type { SessionTransitionRecord } from './session-registry.js';
@@ -48,6 +48,8 @@ export type { PublishResult, SessionHost, SessionOptions, SessionSnapshot } from
 export { SESSION_DEFAULTS } from './session-options.js';
 
 const PONG = encodeFrame({ type: 'pong' });
+/** Frames kept at most while a hello is answered: what ws had read before reading paused. */
+const MAX_EARLY_FRAMES = 256;
 /** The close code and reason when the store cannot be reached: the client tries again later. */
 const TRY_AGAIN = { code: 1013, reason: 'history unavailable, try again later' };
 
@@ -68,15 +70,25 @@ export class SessionHub {
   /** Session state shared with the other processes of a cluster, when the store has it. */
   readonly #records: SessionRecords | undefined;
   readonly #subscriptionHost: SubscriptionHost;
+  readonly #sends: SendIntake;
+  readonly #probe: SessionProbe | undefined;
   /** Keeps the shared records of the sessions attached here from expiring. */
   #touchTimer: NodeJS.Timeout | undefined;
 
-  constructor(host: SessionHost, options: SessionOptions = {}) {
+  constructor(host: SessionHost, options: SessionOptions = {}, probe?: SessionProbe) {
     this.#host = host;
+    this.#probe = probe;
     const o = (this.#options = sessionSettings(options));
     this.#store = options.store ?? new MemoryTopicStore();
     this.#records = this.#store.sessions;
     this.#holds = new TopicHolds(this.#store, host.logger);
+    this.#sends = new SendIntake({
+      records: this.#records,
+      maxInFlight: o.maxInFlight,
+      logger: host.logger,
+      onMessage: (connection, data) => host.onMessage(connection, data),
+      refuse: (sc, error) => this.#refuse(sc, error)
+    });
     this.#registry = new SessionRegistry(
       { audit: host.audit, onTransition: (record) => host.onTransition(record), expired: (session) => this.#expired(session) },
       { ttlMs: o.ttlMs, maxSessionsPerUser: o.maxSessionsPerUser, maxSessions: o.maxSessions }
@@ -87,7 +99,8 @@ export class SessionHub {
       unreachable: (connection, topic, error) => {
         logSafely(host.logger, 'warn', { connectionId: connection.id, topic, err: error }, 'topic store unreachable while catching up; closing so the client resumes later');
         void connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
-      }
+      },
+      probe
     };
     options.broker?.listen({
       message: (message) => this.#holds.feed(message.topic)?.offer(message),
@@ -187,9 +200,14 @@ export class SessionHub {
       if (sc.phase !== 'admitted') return this.#refuse(sc, new ProtocolError('unexpected', 'a second hello'));
       return this.#hello(sc, frame);
     }
-    if (sc.phase !== 'joined') return this.#refuse(sc, new ProtocolError('unexpected', `${frame.type} before welcome`));
+    if (sc.phase === 'admitted') return this.#refuse(sc, new ProtocolError('unexpected', `${frame.type} before hello`));
+    if (sc.phase === 'greeting') {
+      // Sent right after the hello, while the shared store is asked about its token: handled after the welcome.
+      if (!sc.keep({ data, isBinary }, MAX_EARLY_FRAMES)) this.#refuse(sc, new ProtocolError('too_large', `more than ${MAX_EARLY_FRAMES} frames before the welcome`));
+      return;
+    }
     if (frame.type === 'ping') return void connection._sendText(PONG);
-    this.#acceptSend(sc, frame.id, frame.data);
+    this.#sends.accept(sc, frame.id, frame.data);
   }
 
   /** A session connection closed. */
@@ -223,13 +241,14 @@ export class SessionHub {
    * session of the user, now and later, follows it from where it stands now.
    */
   subscribeUser(userId: string, topic: string): void {
-    const feed = this.#holds.feed(topic);
-    if (!this.#rooms.join(userId, topic, feed === undefined ? this.#store.position(topic) : feed.positionNow())) return;
+    // Where the store stands, not what this process delivered: a message already appended is from before the membership.
+    const floor = this.#store.position(topic);
+    if (!this.#rooms.join(userId, topic, floor)) return;
     for (const sc of this.#waiting.get(userId) ?? []) this.#holdForHello(sc, topic);
     for (const session of this.#registry.of(userId) ?? []) {
       if (!this.#follow(session, topic)) continue;
       // A room joined now starts where it stands: the client is told so, then gets what follows.
-      for (const connection of session.connections) this.#subscribe(this.#connections.get(connection)!, topic).start(undefined, 'new_topic', undefined);
+      for (const connection of session.connections) this.#subscribe(this.#connections.get(connection)!, topic).start(undefined, 'new_topic', floor);
     }
   }
 
@@ -320,7 +339,7 @@ export class SessionHub {
     const local = token === undefined ? undefined : this.#registry.get(token);
     if (local !== undefined || token === undefined || this.#records === undefined) return this.#join(sc, local, cursors);
     // A session this process does not know may live on another one: ask the shared record.
-    sc.phase = 'greeting';
+    sc.greet();
     this.#records.get(token).then(
       (record) => {
         if (this.#connections.get(sc.connection) !== sc) return;
@@ -370,11 +389,9 @@ export class SessionHub {
     void connection._sendText(encodeFrame(this.#welcome(session, resumed)));
     const { userId } = connection;
     for (const topic of session.topics) {
-      const floor = this.#rooms.floorOf(userId, topic);
-      // A cursor of a room whose membership floor is not known yet is not trusted: the room starts where it stands.
-      const cursor = resumed && floor !== null ? cursors[topic] : undefined;
-      this.#subscribe(sc, topic).start(cursor, resumed ? 'new_topic' : 'unknown_session', floor ?? undefined);
+      this.#subscribe(sc, topic).start(resumed ? cursors[topic] : undefined, resumed ? 'new_topic' : 'unknown_session', this.#rooms.floorOf(userId, topic));
     }
+    for (const frame of sc.welcomed()) this.receive(connection, frame.data, frame.isBinary);
   }
 
   #welcome(session: Session, resumed: boolean): Parameters<typeof encodeFrame>[0] {
@@ -396,37 +413,6 @@ export class SessionHub {
     };
   }
 
-  /** A `send`: delivered once per (session, client instance, id), acknowledged always, refused when it skips ids. */
-  #acceptSend(sc: SessionConnection, id: number, data: unknown): void {
-    const session = sc.session!;
-    if (this.#records === undefined) return this.#answerSend(sc, id, data, session.sends.accept(sc.client, id));
-    // A session other processes may also have served: the shared record says whether the id is new.
-    const records = this.#records;
-    const limit = this.#options.maxInFlight;
-    sc.checking(limit);
-    session.checks = session.checks.then(async () => {
-      let verdict: SendVerdict;
-      try {
-        verdict = await records.acceptSend(session.token, sc.client, id);
-      } catch (error) {
-        // Neither acknowledged nor delivered: the client resends after its resume.
-        logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; closing so the client resends');
-        void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
-        return;
-      } finally {
-        sc.checked(limit);
-      }
-      this.#answerSend(sc, id, data, verdict);
-    });
-  }
-
-  #answerSend(sc: SessionConnection, id: number, data: unknown, verdict: SendVerdict): void {
-    if (verdict === 'skip') return this.#refuse(sc, new ProtocolError('unexpected', `send id ${id} skips ids: the next is one more than the last sent`));
-    void sc.connection._sendText(encodeFrame({ type: 'ack', id }));
-    // Delivered even when the connection closed meanwhile: the id is recorded, a resend would not deliver it again.
-    if (verdict === 'deliver') this.#host.onMessage(sc.connection, data);
-  }
-
   #touchAttached(): void {
     const tokens: string[] = [];
     for (const session of this.#registry.values()) if (session.connections.size > 0) tokens.push(session.token);
@@ -434,6 +420,7 @@ export class SessionHub {
   }
 
   async #append(topic: string, payload: string | Buffer): Promise<PublishResult> {
+    const startedAt = this.#probe === undefined ? 0 : performance.now();
     let position: TopicPosition;
     try {
       position = await this.#store.append(topic, payload);
@@ -444,8 +431,14 @@ export class SessionHub {
     }
     const { epoch, offset } = position;
     const feed = this.#holds.feed(topic);
-    const report = feed === undefined ? emptyReport() : await feed.accept({ topic, epoch, offset, payload });
-    return { ok: true, topic, epoch, offset, report };
+    if (feed === undefined) {
+      // Nobody here can ever resume it: a store of this process keeps nothing of it (a shared one keeps it for the others).
+      if (this.#records === undefined) void Promise.resolve(this.#store.forget(topic)).catch(() => {});
+      return { ok: true, topic, epoch, offset, report: emptyReport() };
+    }
+    const message: TopicMessage = { topic, epoch, offset, payload };
+    this.#probe?.published(message, startedAt);
+    return { ok: true, topic, epoch, offset, report: await feed.accept(message) };
   }
 
   /** The session is over: it lets go of its topics. */

@@ -35,6 +35,18 @@ export interface SubscriptionHost {
   readonly drainedBytes: number;
   /** The store could not be read to catch the connection up: close it so the client resumes later. */
   unreachable(connection: Connection, topic: string, error: unknown): void;
+  /** Whoever measures the sessions (`ws-lifecycle/metrics`); read once per subscription. */
+  readonly probe?: SessionProbe | undefined;
+}
+
+/** What the sessions tell whoever measures them (#22): nothing is asked of it, and without one nothing is done. */
+export interface SessionProbe {
+  /** A connection was told where it stands in a topic: its history `recovered`, or why not (a `recovery` frame). */
+  recovery(topic: string, result: 'recovered' | RecoveryFailure): void;
+  /** A message published here was stored; its publish began at `startedAt` (`performance.now()`). */
+  published(message: TopicMessage, startedAt: number): void;
+  /** A message was written to a connection as it came (not from a replay). */
+  delivered(message: TopicMessage): void;
 }
 
 /** Events kept at most while catching up; past it they are dropped and read from the store instead. */
@@ -56,11 +68,12 @@ export class Subscription {
   readonly topic: string;
   readonly #feed: TopicFeed;
   readonly #host: SubscriptionHost;
+  readonly #probe: SessionProbe | undefined;
   #state: SubscriptionState = 'buffering';
   /** The last position written to the connection (a message, or where a recovery said the stream continues). */
   #mark: TopicPosition | undefined;
-  /** Where the user's membership of the topic began (rooms); nothing before it is written. */
-  #floor: TopicPosition | undefined;
+  /** Where the user's membership of the topic began (rooms); nothing before it is written. A promise while the store has not said. */
+  #floor: TopicPosition | Promise<TopicPosition> | undefined;
   #buffer: FeedEvent[] = [];
   /** The buffer overflowed while catching up: what it dropped is read from the store. */
   #overflowed = false;
@@ -79,6 +92,7 @@ export class Subscription {
     this.topic = feed.topic;
     this.#feed = feed;
     this.#host = host;
+    this.#probe = host.probe;
     feed.subscribe(this, this.#receive);
   }
 
@@ -97,7 +111,7 @@ export class Subscription {
    * `undefined` for a topic it starts now (`reason` says why); `floor` is
    * where the user's membership of a room began.
    */
-  start(cursor: TopicCursor | undefined, reason: 'unknown_session' | 'new_topic', floor: TopicPosition | undefined): void {
+  start(cursor: TopicCursor | undefined, reason: 'unknown_session' | 'new_topic', floor: TopicPosition | Promise<TopicPosition> | undefined): void {
     if (this.#state !== 'buffering') return;
     this.#state = 'reading';
     this.#floor = floor;
@@ -143,20 +157,23 @@ export class Subscription {
   }
 
   async #catchUp(cursor: TopicCursor | undefined, reason: 'unknown_session' | 'new_topic'): Promise<void> {
+    // A rejection (the store could not say where the membership began) closes the connection: the client resumes later.
+    const floor = this.#floor instanceof Promise ? await this.#floor : this.#floor;
     if (cursor === undefined) {
-      // A topic started now begins where it stood when the connection subscribed.
+      // A topic started now begins where it stood when the connection subscribed, and never below the membership.
       let start = this.#firstBuffered;
       if (start === undefined) {
         await this.#feed.ready;
         start = this.#feed.position;
         if (start === undefined) throw new Error(`the position of topic ${this.topic} is unknown: the store is unreachable`);
       }
+      if (floor !== undefined && floor.epoch === start.epoch && floor.offset > start.offset) start = floor;
       if (this.#state !== 'reading') return;
       if (this.#tell(reason, start)) this.#goLive();
       return;
     }
-    const floor = this.#floor;
     if (floor !== undefined && floor.epoch === cursor.epoch && cursor.offset < floor.offset) {
+      if (this.#state !== 'reading') return;
       // The client asks for history from before the user's membership began: never given.
       if (this.#tell('membership', floor)) this.#refill();
       return;
@@ -168,6 +185,7 @@ export class Subscription {
       return;
     }
     this.#mark = { epoch: read.epoch, offset: cursor.offset };
+    this.#probe?.recovery(this.topic, 'recovered');
     this.#replaying = true;
     this.#owed = encodeFrame({ type: 'recovery', topic: this.topic, recovered: true, epoch: read.epoch, offset: cursor.offset });
     if (this.#payOwed() && this.#writeEntries(read)) this.#goLive();
@@ -230,14 +248,19 @@ export class Subscription {
 
   #sendMessage(message: TopicMessage): Promise<SendResult> {
     const result = this.connection._sendText(frameOf(message));
-    if (result === BACKPRESSURE) this.#fallBehind();
-    else this.#mark = { epoch: message.epoch, offset: message.offset };
+    if (result === BACKPRESSURE) {
+      this.#fallBehind();
+      return result;
+    }
+    this.#mark = { epoch: message.epoch, offset: message.offset };
+    this.#probe?.delivered(message);
     return result;
   }
 
   /** `recovered: false`: the stream continues after `at`. False when the socket refused the frame (it is owed). */
   #tell(reason: RecoveryFailure, at: TopicPosition): boolean {
     const { epoch, offset } = at;
+    this.#probe?.recovery(this.topic, reason);
     this.#mark = { epoch, offset };
     // A replay cut short by a loss is over: no `replayed` follows a `recovered: false`.
     this.#replaying = false;

@@ -82,10 +82,12 @@ export interface SessionRecords {
   touch(tokens: readonly string[], ttlMs: number): Promise<void>;
   /**
    * What to do with send `id` of client instance `client`, whichever process
-   * gets it (docs/protocol.md section 3.3): `deliver` the next id (recorded),
-   * acknowledge a `resend`, refuse a `skip`.
+   * gets it (docs/protocol.md section 3.3): `deliver` the next id (recorded
+   * with `attempt`), acknowledge a `resend`, refuse a `skip`. An id already
+   * recorded with the same `attempt` is `deliver` again: the process that
+   * asked lost the answer (a cut) and asks again, and must still deliver it.
    */
-  acceptSend(token: string, client: string, id: number): Promise<SendVerdict>;
+  acceptSend(token: string, client: string, id: number, attempt: string): Promise<SendVerdict>;
 }
 
 /** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */

@@ -141,6 +141,10 @@ describe('the promise against real use and hostile input (#20)', () => {
 
   it('7: a resume never replays a room from before the user joined it, whatever cursor the client names', async () => {
     const server = await start({ sessions: { ttlMs: 5_000 } });
+    // Bob is in the room all along: the room is held, its history kept.
+    server.manager.subscribe('bob', ROOM);
+    const bob = await openSessionClient(server.port, 'bob');
+    await welcomed(bob);
     const tab = await openSessionClient(server.port, 'alice');
     const { session } = await welcomed(tab, undefined, undefined, 'tab-1');
     for (let n = 1; n <= 20; n++) await server.manager.publish(ROOM, { secret: n });
@@ -238,6 +242,9 @@ describe('the promise against real use and hostile input (#20)', () => {
 
   it('11: a user removed from a room before the hello gets nothing of what the room said while away from it', async () => {
     const server = await start({ sessions: { ttlMs: 5_000 } });
+    server.manager.subscribe('bob', ROOM);
+    const bob = await openSessionClient(server.port, 'bob');
+    await welcomed(bob);
     server.manager.subscribe('alice', ROOM);
     const tab = await openSessionClient(server.port, 'alice');
     server.manager.unsubscribe('alice', ROOM);
@@ -282,5 +289,90 @@ describe('the promise against real use and hostile input (#20)', () => {
     const result = await notJson.manager.publish(ROOM, { a: 1 });
     expect(result).toMatchObject({ ok: false });
     expect(result.error?.message).toContain('not JSON');
+  });
+
+  it('a frame nested deeper than JSON.stringify goes, in any member, closes its connection with 4400 and the server serves the next', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const deep = `${'['.repeat(6_000)}${']'.repeat(6_000)}`;
+    for (const frame of [`{"type":${deep}}`, `{"type":"hello","session":${deep}}`, `{"type":"hello","client":{"a":${deep}}}`, `{"type":"hello","topics":{"t":${deep}}}`]) {
+      const hostile = await openSessionClient(server.port, 'mallory');
+      hostile.ws.send(frame);
+      expect((await hostile.closed).code).toBe(4400);
+    }
+    const next = await openSessionClient(server.port, 'alice');
+    expect(await welcomed(next)).toMatchObject({ resumed: false });
+  });
+
+  it('a member added while a publish is stored but not yet delivered here does not get it: membership begins where the store stands', async () => {
+    const memory = new MemoryTopicStore();
+    let release: (() => void) | undefined;
+    const store: TopicStore = {
+      // Stored at once, answered later: the message is in the store before this process delivers it.
+      append: (topic, payload) => {
+        const position = memory.append(topic, payload);
+        return topic === ROOM && release === undefined ? new Promise((resolve) => (release = () => resolve(position))) : position;
+      },
+      position: (t) => memory.position(t),
+      readAfter: (t, e, o) => memory.readAfter(t, e, o),
+      forget: (t) => memory.forget(t)
+    };
+    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    server.manager.subscribe('bob', ROOM);
+    const bob = await openSessionClient(server.port, 'bob');
+    await welcomed(bob);
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab);
+    const published = server.manager.publish(ROOM, { before: 'alice joined' });
+    await waitFor(() => release !== undefined, 5_000, 'the message stored');
+    server.manager.subscribe('alice', ROOM);
+    expect(await tab.next(recoveryOf(ROOM), 'the room starts')).toMatchObject({ recovered: false, reason: 'new_topic', offset: 1 });
+    release!();
+    await published;
+    await waitFor(() => bob.messages(ROOM).length === 1, 5_000, 'bob gets it');
+    await server.manager.publish(ROOM, { after: 'alice joined' });
+    await waitFor(() => tab.messages(ROOM).length > 0, 5_000, 'what follows');
+    expect(tab.messages(ROOM)).toEqual([{ offset: 2, data: { after: 'alice joined' } }]);
+  });
+
+  it('a topic nobody holds keeps nothing in a store of this process', async () => {
+    const store = new MemoryTopicStore();
+    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    for (let n = 0; n < 3; n++) expect(await server.manager.publish('room:empty', { n })).toMatchObject({ ok: true });
+    expect(store.size).toBe(0);
+    expect(store.bytes).toBe(0);
+  });
+
+  it('frames sent right after the hello, while the shared store is asked about the token, are handled after the welcome, in order', async () => {
+    let answer: (() => void) | undefined;
+    const memory = new MemoryTopicStore();
+    const records: SessionRecords = {
+      create: () => Promise.resolve(),
+      get: () => new Promise((resolve) => (answer = () => resolve({ userId: 'alice' }))),
+      touch: () => Promise.resolve(),
+      acceptSend: () => Promise.resolve('deliver')
+    };
+    const store: TopicStore = {
+      append: (t, p) => memory.append(t, p),
+      position: (t) => memory.position(t),
+      readAfter: (t, e, o) => memory.readAfter(t, e, o),
+      forget: (t) => memory.forget(t),
+      sessions: records
+    };
+    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.hello('a-token-made-by-another-node', undefined, 'tab');
+    tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'first' }));
+    tab.ws.send(JSON.stringify({ type: 'ping' }));
+    tab.ws.send(JSON.stringify({ type: 'send', id: 2, data: 'second' }));
+    await waitFor(() => answer !== undefined, 5_000, 'the record asked for');
+    answer!();
+    await waitFor(() => delivered.length === 2, 5_000, 'both sends');
+    expect(delivered).toEqual(['first', 'second']);
+    // The acks in order of the sends (section 6.4), the pong whenever it is ready.
+    expect(tab.frames[0]).toMatchObject({ type: 'welcome', resumed: true });
+    expect(tab.frames.filter((frame) => frame.type === 'ack')).toEqual([{ type: 'ack', id: 1 }, { type: 'ack', id: 2 }]);
+    expect(tab.frames.filter((frame) => frame.type === 'pong')).toHaveLength(1);
   });
 });

@@ -76,16 +76,19 @@ describe('the session token', () => {
     again.ws.send(JSON.stringify({ type: 'send', id: 0, data: session }));
     expect((await again.closed).code).toBe(4400);
 
-    // The store fails: a resume is closed with 1013, a send is closed with 1013, both logged.
+    // The store fails: a send is checked again until it answers, a resume is closed with 1013; both logged.
     const third = await openSessionClient(server.port, 'alice');
     await welcome(third, session);
     setDown(true);
     third.ws.send(JSON.stringify({ type: 'send', id: 2, data: 'while down' }));
-    expect((await third.closed).code).toBe(1013);
+    await waitFor(() => lines.some((line) => line.includes('checking the send again')), 5_000, 'the send checked again');
     const fourth = await openSessionClient(server.port, 'alice');
     fourth.hello('x'.repeat(32));
     expect((await fourth.closed).code).toBe(1013);
     setDown(false);
+    await third.next((frame): frame is { type: 'ack'; id: number } => frame.type === 'ack' && frame.id === 2, 'the ack once the store is back');
+    third.ws.terminate();
+    await third.closed;
 
     // Expired: the TTL runs out with nothing attached.
     await waitFor(() => server.manager.sessions === 0, 5_000, 'the session to expire');
