@@ -1,0 +1,89 @@
+/**
+ * What a session client may cost and guess (#21): frames past
+ * `sessions.maxFramesPerSecond` (default 500) are not read until the second
+ * is over, so the connection is slowed, not closed; and a session token
+ * cannot be guessed: 192 random bits, never twice the same, and a token
+ * nobody was given (one a real one's neighbour) starts a new session and
+ * replays nothing.
+ */
+import { describe, expect, it } from 'vitest';
+import { userTopic } from '../../src/sessions/session-hub.js';
+import { serverPerTest } from '../support/per-test-server.js';
+import { waitFor } from '../support/server.js';
+import { isWelcome, openSessionClient, recoveryOf, type SessionTestClient } from '../support/session-client.js';
+
+const { start } = serverPerTest();
+
+async function welcome(client: SessionTestClient, session?: string, topics?: Record<string, { epoch: string; offset: number }>) {
+  client.hello(session, topics, 'tab');
+  return client.next(isWelcome, 'welcome');
+}
+
+describe('a flood of session frames', () => {
+  it('past maxFramesPerSecond (default 500) the connection is not read until the second is over: slowed, not closed, nothing dropped', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcome(tab);
+    // Ten pings at a time, the next ten once they are answered: little is read ahead, so the pause shows where it falls.
+    const answeredAt: number[] = [];
+    tab.ws.on('message', (data) => {
+      if ((JSON.parse(data.toString()) as { type: string }).type === 'pong') answeredAt.push(Date.now());
+    });
+    for (let sent = 0; sent < 600; sent += 10) {
+      for (let i = 0; i < 10; i++) tab.ws.send('{"type":"ping"}');
+      await waitFor(() => answeredAt.length === sent + 10, 5_000, `pong ${sent + 10}`);
+    }
+    const gaps = answeredAt.slice(1).map((at, i) => at - answeredAt[i]!);
+    const longest = Math.max(...gaps);
+    // The second opened with the hello (a frame too): its 500 frames end with about the 499th ping, give or take what one read held.
+    const pausedAfter = gaps.indexOf(longest) + 1;
+    expect(pausedAfter).toBeGreaterThanOrEqual(490);
+    expect(pausedAfter).toBeLessThanOrEqual(510);
+    expect(longest).toBeGreaterThan(400);
+    expect(gaps.filter((gap) => gap > 400)).toHaveLength(1);
+    expect(server.manager.connectionsOf('alice')[0]?.state).toBe('connected');
+  }, 20_000);
+});
+
+describe('the session token', () => {
+  it('is 192 random bits: 200 sessions, 200 tokens of 32 base64url characters, none alike', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000, maxSessionsPerUser: 1_000 } });
+    const tokens = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const tab = await openSessionClient(server.port, `user-${i % 10}`);
+      const { session } = await welcome(tab);
+      expect(session).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      tokens.add(session);
+      tab.ws.terminate();
+    }
+    expect(tokens.size).toBe(200);
+    // Not a counter nor a clock: no two share a prefix of 8 characters (48 bits).
+    expect(new Set([...tokens].map((token) => token.slice(0, 8))).size).toBe(200);
+  });
+
+  it("a guessed token, even a real one's neighbour, resumes nothing: a new session, told unknown_session, no message of the real one", async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const alice = await openSessionClient(server.port, 'alice');
+    const { session } = await welcome(alice);
+    const topic = userTopic('alice');
+    const { epoch } = await alice.next(recoveryOf(topic), 'recovery');
+    await server.manager.sendToUser('alice', { secret: 1 });
+    await waitFor(() => alice.messages(topic).length === 1, 5_000, 'the message');
+    alice.ws.terminate();
+    await alice.closed;
+
+    const last = session.at(-1)!;
+    const neighbour = session.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+    for (const guess of [neighbour, 'A'.repeat(32)]) {
+      const guesser = await openSessionClient(server.port, 'alice');
+      const welcomed = await welcome(guesser, guess, { [topic]: { epoch, offset: 0 } });
+      expect(welcomed.resumed).toBe(false);
+      expect(welcomed.session).not.toBe(session);
+      expect(welcomed.session).not.toBe(guess);
+      expect(await guesser.next(recoveryOf(topic), 'recovery')).toMatchObject({ recovered: false, reason: 'unknown_session' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(guesser.messages(topic)).toEqual([]);
+      guesser.ws.terminate();
+    }
+  });
+});
