@@ -2,19 +2,25 @@
 import type { ChartState } from '../../core/machine-graph.js';
 import { chartNames, childrenOf, generatedNote, insideLines, transitionLabel } from './label.js';
 
-/** Text made safe inside a DOT double-quoted string. */
-function escape(text: string): string {
+/**
+ * @param {string} text Any text
+ * @returns {string} It made safe inside a DOT double-quoted string
+ */
+export function dotEscape(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
-/** A DOT double-quoted string. */
-function quote(text: string): string {
-  return `"${escape(text)}"`;
+/**
+ * @param {string} text Any text
+ * @returns {string} It as a DOT double-quoted string
+ */
+export function dotString(text: string): string {
+  return `"${dotEscape(text)}"`;
 }
 
 /** A label: the name centred (`\n`), each inside line left-aligned (`\l`). */
 function label(name: string, inside: readonly string[]): string {
-  return inside.length === 0 ? quote(name) : `"${escape(name)}\\n${inside.map((line) => `${escape(line)}\\l`).join('')}"`;
+  return inside.length === 0 ? dotString(name) : `"${dotEscape(name)}\\n${inside.map((line) => `${dotEscape(line)}\\l`).join('')}"`;
 }
 
 /**
@@ -54,29 +60,29 @@ export function dotGraph(chart: readonly ChartState[], name: string): string {
     for (const state of childrenOf(chart, parent)) {
       const stateName = names.get(state.id)!;
       if (isParent(state.id)) {
-        lines.push(`${indent}subgraph ${quote(cluster(state.id))} {`);
+        lines.push(`${indent}subgraph ${dotString(cluster(state.id))} {`);
         lines.push(`${indent}  label=${label(state.name, insideLines(state))};`, `${indent}  labeljust=l;`, `${indent}  style=rounded;`);
         block(state.id, `${indent}  `);
         lines.push(`${indent}}`);
       } else {
-        lines.push(`${indent}${quote(stateName)} [label=${label(state.name, insideLines(state))}${state.final ? ', peripheries=2' : ''}];`);
+        lines.push(`${indent}${dotString(stateName)} [label=${label(state.name, insideLines(state))}${state.final ? ', peripheries=2' : ''}];`);
       }
     }
     for (const state of childrenOf(chart, parent)) {
       if (!state.initial) continue;
-      const clip = isParent(state.id) ? ` [lhead=${quote(cluster(state.id))}]` : '';
-      lines.push(`${indent}${start(parent)} -> ${quote(names.get(headOf(state.id))!)}${clip};`);
+      const clip = isParent(state.id) ? ` [lhead=${dotString(cluster(state.id))}]` : '';
+      lines.push(`${indent}${start(parent)} -> ${dotString(names.get(headOf(state.id))!)}${clip};`);
     }
   };
   block(undefined, '  ');
   for (const state of chart) {
     for (const t of state.transitions) {
       if (t.target === undefined) continue;
-      const attributes = [`label=${quote(transitionLabel(t))}`];
+      const attributes = [`label=${dotString(transitionLabel(t))}`];
       if (t.delay !== undefined) attributes.push('style=dashed');
-      if (isParent(t.source)) attributes.push(`ltail=${quote(cluster(t.source))}`);
-      if (isParent(t.target)) attributes.push(`lhead=${quote(cluster(t.target))}`);
-      lines.push(`  ${quote(names.get(headOf(t.source))!)} -> ${quote(names.get(headOf(t.target))!)} [${attributes.join(', ')}];`);
+      if (isParent(t.source)) attributes.push(`ltail=${dotString(cluster(t.source))}`);
+      if (isParent(t.target)) attributes.push(`lhead=${dotString(cluster(t.target))}`);
+      lines.push(`  ${dotString(names.get(headOf(t.source))!)} -> ${dotString(names.get(headOf(t.target))!)} [${attributes.join(', ')}];`);
     }
   }
   lines.push('}', '');

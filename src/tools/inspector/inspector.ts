@@ -1,9 +1,11 @@
 /**
- * A live view of a `ConnectionManager`: one HTML page with the state chart,
- * the count of connections in each state and the latest transitions, kept
- * current over a WebSocket. It listens only to connection and transition
- * events and pushes at most once per `intervalMs`, so messages cost nothing
- * extra. It shows connection and user ids, so it is served only to whom an
+ * A live view of a `ConnectionManager`: one HTML page with the connection
+ * and session charts and their counts, the busiest topics, the cluster and
+ * the latest transitions, kept current over a WebSocket. It listens only to
+ * connection and transition events and pushes at most once per
+ * `intervalMs` (and once a second while anyone watches, for what no event
+ * announces: topic offsets, the cluster), so messages cost nothing extra.
+ * It shows connection and user ids, so it is served only to whom an
  * access decision lets in (a token or `authorize(request)`), its socket
  * only to its own page's origin, to `maxViewers` at once; and it takes only
  * its own two paths of the host server (`manager/server-routes.ts`, #25).
@@ -17,10 +19,12 @@ import { ServerRoutes } from '../../manager/server-routes.js';
 import { refuseUpgrade, releaseUpgradeSocket } from '../../manager/upgrade-gate.js';
 import { originTest, sameOriginOrNone } from '../../manager/origins.js';
 import type { TransitionRecord } from '../../core/connection-host.js';
-import type { StateCounts } from '../../core/connection-registry.js';
-import { transitionKey } from '../../core/machine-graph.js';
 import { assertDuration, assertNumberOption } from '../../core/validation.js';
-import { renderPage } from './page.js';
+import type { SessionTransitionRecord } from '../../sessions/session-hub.js';
+import { renderPage, type InspectorPage } from './page.js';
+import { InspectorWatch, type InspectorCluster, type InspectorSnapshot } from './snapshot.js';
+
+export type { InspectedNode, InspectorCluster, InspectorSnapshot } from './snapshot.js';
 
 export interface InspectorOptions {
   /**
@@ -54,22 +58,14 @@ export interface InspectorOptions {
   intervalMs?: number;
   /** How many of the latest transitions the page shows. Default 20. */
   recentLimit?: number;
-}
-
-/** What the page receives on each push. */
-export interface InspectorSnapshot {
-  /** Live connections per state; `closed` counts every connection closed so far. */
-  counts: StateCounts;
-  /** Live (not yet closed) connections. */
-  live: number;
-  /** Transitions seen since the inspector started. */
-  transitions: number;
-  /** Transitions seen per `from|event|to` key. */
-  edges: Record<string, number>;
-  /** The latest transitions, newest first. */
-  recent: TransitionRecord[];
-  /** When the snapshot was taken, in milliseconds since the epoch. */
-  at: number;
+  /** How many of the busiest topics the page lists. Default 10. */
+  topicLimit?: number;
+  /**
+   * This process's cluster node (`RedisCluster` from `ws-lifecycle/redis`):
+   * the page then shows the node chart with this node's state, and the
+   * live nodes, users and connections over the cluster.
+   */
+  cluster?: InspectorCluster;
 }
 
 /** A running inspector. */
@@ -95,6 +91,8 @@ const MAX_VIEWER_BUFFER = 1024 * 1024;
 const VIEWER_CLOSE_MS = 1_000;
 /** Page sockets open at once, unless `maxViewers` says otherwise. */
 const DEFAULT_MAX_VIEWERS = 8;
+/** While anyone watches, the longest between two pushes: topic offsets and the cluster change without an event. */
+const REFRESH_MS = 1_000;
 
 function pathnameOf(request: IncomingMessage): string {
   const url = request.url ?? '/';
@@ -157,12 +155,14 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
   const path = options.path ?? '/inspect';
   const intervalMs = options.intervalMs ?? 100;
   const recentLimit = options.recentLimit ?? 20;
+  const topicLimit = options.topicLimit ?? 10;
   const maxViewers = options.maxViewers ?? DEFAULT_MAX_VIEWERS;
   if (!/^\/[^?#]*[^/?#]$/.test(path)) {
     throw new RangeError(`Invalid inspector path: ${JSON.stringify(path)} (expected /name, no trailing slash)`);
   }
   assertDuration('intervalMs', intervalMs);
   assertNumberOption('recentLimit', recentLimit, 0);
+  assertNumberOption('topicLimit', topicLimit, 0);
   assertNumberOption('maxViewers', maxViewers, 1);
   const access = accessOf(options);
   // Its own page's origin always; the origins listed besides (#21: the check the adapters use).
@@ -170,12 +170,12 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
   const originAllowed = (request: IncomingMessage): boolean => sameOriginOrNone(request) || listed(request);
   const { server } = options;
   const wsPath = `${path}/ws`;
-  const page = renderPage(wsPath);
+  // Laid out by Graphviz at the first request: an inspector nobody opens costs nothing.
+  let page: Promise<InspectorPage> | undefined;
   const viewers = new WebSocketServer({ noServer: true, maxPayload: 1024 });
-  const edges = new Map<string, number>();
-  const recent: TransitionRecord[] = [];
-  let transitions = 0;
+  const watch = new InspectorWatch(manager, { recentLimit, topicLimit, cluster: options.cluster });
   let timer: NodeJS.Timeout | undefined;
+  let refresh: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
 
   const handles = (request: IncomingMessage): boolean => {
@@ -184,14 +184,7 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
     return pathname === path || pathname === wsPath;
   };
 
-  const snapshot = (): InspectorSnapshot => ({
-    counts: manager.counts,
-    live: manager.size,
-    transitions,
-    edges: Object.fromEntries(edges),
-    recent: recent.slice().reverse(),
-    at: Date.now()
-  });
+  const snapshot = (): InspectorSnapshot => watch.snapshot();
 
   const push = (): void => {
     timer = undefined;
@@ -207,12 +200,23 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
   };
 
   const onTransition = (_connection: unknown, record: TransitionRecord): void => {
-    transitions++;
-    const key = transitionKey(record.from, record.event, record.to);
-    edges.set(key, (edges.get(key) ?? 0) + 1);
-    recent.push(record);
-    if (recent.length > recentLimit) recent.shift();
+    watch.connectionTransition(record);
     changed();
+  };
+
+  const onSessionTransition = (record: SessionTransitionRecord): void => {
+    watch.sessionTransition(record);
+    changed();
+  };
+
+  // While anyone watches: look at the cluster and push, at least every REFRESH_MS.
+  const tick = (): void => {
+    if (closing !== undefined || viewers.clients.size === 0) {
+      clearInterval(refresh);
+      refresh = undefined;
+      return;
+    }
+    void watch.lookAtCluster().then(changed);
   };
 
   const onRequest = (request: IncomingMessage, response: ServerResponse): void => {
@@ -220,20 +224,26 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    void access(request).then((allowed) => {
+    void access(request).then(async (allowed) => {
       if (response.headersSent || response.destroyed) return;
       if (!allowed) {
         response.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer', 'cache-control': 'no-store' }).end('unauthorized\n');
         return;
       }
+      page ??= renderPage(wsPath, options.cluster !== undefined);
+      const { html, csp } = await page;
+      if (response.headersSent || response.destroyed) return;
       response.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
-        'content-security-policy': page.csp,
+        'content-security-policy': csp,
         'cache-control': 'no-store',
         'referrer-policy': 'no-referrer',
         'x-content-type-options': 'nosniff'
       });
-      response.end(request.method === 'HEAD' ? undefined : page.html);
+      response.end(request.method === 'HEAD' ? undefined : html);
+    }).catch(() => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
+      response.end('the inspector page could not be made\n');
     });
   };
 
@@ -248,12 +258,17 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
         releaseUpgradeSocket(socket);
         viewer.on('error', () => viewer.terminate());
         viewer.send(JSON.stringify(snapshot()));
+        if (refresh === undefined) {
+          refresh = setInterval(tick, REFRESH_MS);
+          tick();
+        }
       });
     });
   };
 
   manager.on('transition', onTransition);
   manager.on('connection', changed);
+  manager.on('sessionTransition', onSessionTransition);
   const routes = ServerRoutes.of(server);
   const removeRequestRoute = routes.addRequest({ path, request: onRequest });
   const removeUpgradeRoute = routes.addUpgrade({ path: wsPath, upgrade: onUpgrade });
@@ -262,8 +277,11 @@ export function createInspector(manager: ConnectionManager, options: InspectorOp
     closing ??= (async () => {
       clearTimeout(timer);
       timer = undefined;
+      clearInterval(refresh);
+      refresh = undefined;
       manager.off('transition', onTransition);
       manager.off('connection', changed);
+      manager.off('sessionTransition', onSessionTransition);
       removeRequestRoute();
       removeUpgradeRoute();
       const open = [...viewers.clients];

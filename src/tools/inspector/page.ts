@@ -1,12 +1,15 @@
 /**
- * The inspector's one HTML page: the state chart, the counts, the latest
- * transitions. Script and style are inline and pinned by hash in the
- * Content-Security-Policy, which also forbids loading anything else: the
- * page fetches nothing but its own WebSocket.
+ * The inspector's one HTML page: the connection and session charts laid
+ * out by Graphviz with their live counts, the busiest topics, the cluster
+ * when there is one, and the latest transitions. Script and style are
+ * inline and pinned by hash in the Content-Security-Policy, which also
+ * forbids loading anything else: the page fetches nothing but its own
+ * WebSocket.
  */
 import { createHash } from 'node:crypto';
-import { renderChartSvg } from './chart-svg.js';
+import { inspectorCharts } from './charts.js';
 import { escapeHtml } from './escape.js';
+import { renderLiveChart, type LiveChart } from './live-chart.js';
 import { PAGE_SCRIPT } from './page-script.js';
 
 const STYLE = `
@@ -18,35 +21,47 @@ h2 { font-size: 15px; margin: 18px 0 6px; }
 #status { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: #e4e7eb; }
 #status[data-status="live"] { background: #d1fadf; color: #05603a; }
 #status[data-status="offline"] { background: #fee4e2; color: #b42318; }
-.totals { display: flex; gap: 24px; margin: 10px 0 4px; color: #52606d; }
+.totals { display: flex; flex-wrap: wrap; gap: 6px 24px; margin: 10px 0 4px; color: #52606d; }
 .totals b { color: #1f2933; font-variant-numeric: tabular-nums; }
-figure { margin: 0; background: #fff; border: 1px solid #e4e7eb; border-radius: 8px; overflow-x: auto; }
-figcaption { padding: 4px 14px 10px; font-size: 12px; color: #616e7c; }
-.chart { display: block; max-width: 100%; height: auto; font-family: ui-monospace, monospace; }
-.state rect { stroke-width: 2; }
-.state .inner { fill: none; stroke-width: 1; }
-.state-connecting rect { fill: #fff7e0; stroke: #d69e2e; }
-.state-connected rect { fill: #e3f8ec; stroke: #2f855a; }
-.state-closing rect { fill: #fff0e6; stroke: #dd6b20; }
-.state-closed rect { fill: #eef0f3; stroke: #616e7c; }
-.state .name { font-size: 14px; font-weight: 600; fill: #1f2933; }
-.state .count { font-size: 30px; font-weight: 700; fill: #1f2933; }
-.state .caption { font-size: 11px; fill: #616e7c; }
-.edge path, .start-edge { fill: none; stroke: #9aa5b1; stroke-width: 1.5; transition: stroke 0.3s, stroke-width 0.3s; }
-.edge.internal path { stroke-dasharray: 4 3; }
-.edge.hot path { stroke: #2563eb; stroke-width: 3; }
-.edge .label { font-size: 11px; fill: #3e4c59; }
-.edge.hot .label { fill: #1d4ed8; }
-.edge .n { font-weight: 700; fill: #2563eb; }
-marker path, .start { fill: #7b8794; }
+.columns { display: grid; grid-template-columns: auto minmax(0, 1fr); gap: 0 20px; align-items: start; }
+figure { margin: 0; padding: 8px; background: #fff; border: 1px solid #e4e7eb; border-radius: 8px; }
+figcaption { padding: 6px 6px 2px; font-size: 12px; color: #616e7c; }
+.sessions figure { max-width: 420px; }
+.missing { color: #b42318; font-size: 13px; }
+.chart { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+.chart text { font-family: 'Liberation Mono', 'Courier New', Menlo, Consolas, 'DejaVu Sans Mono', monospace; fill: #3e4c59; }
+.chart .node path, .chart .node polygon { fill: #fff; stroke: #9aa5b1; stroke-width: 1.5; }
+.chart .node.busy path { fill: #e3f8ec; stroke: #2f855a; }
+.chart .node.final path { fill: #eef0f3; stroke: #616e7c; }
+.chart .node.here path { fill: #dbeafe; stroke: #2563eb; stroke-width: 3; }
+.chart .node text { fill: #1f2933; }
+.chart .node .count { font-weight: 700; }
+.chart .edge path { stroke: #9aa5b1; stroke-width: 1.5; transition: stroke 0.3s, stroke-width 0.3s; }
+.chart .edge polygon { fill: #7b8794; stroke: #7b8794; }
+.chart .edge.hot path { stroke: #2563eb; stroke-width: 3; }
+.chart .edge.hot text { fill: #1d4ed8; }
+.chart .edge .n { font-weight: 700; fill: #2563eb; }
+.facts { margin: 0 0 8px; color: #52606d; }
+.facts b { color: #1f2933; }
 table { width: 100%; border-collapse: collapse; background: #fff; border: 1px solid #e4e7eb; font-size: 12px; }
 th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #f0f2f4; white-space: nowrap; }
 th { background: #f0f2f4; font-weight: 600; }
 td { font-family: ui-monospace, monospace; }
+.note { margin: 0 0 6px; font-size: 12px; color: #616e7c; }
 tr.to-connected td:nth-child(4) { color: #2f855a; }
 tr.to-closing td:nth-child(4) { color: #dd6b20; }
 tr.to-closed td:nth-child(4) { color: #616e7c; }
 `;
+
+/** What each chart's caption says. */
+const CAPTIONS: Readonly<Record<string, string>> = {
+  connection:
+    'Boxes: connections in each state now (closed: all closed since the manager started). Numbers on arrows: transitions seen since the inspector started; an arrow flashes when one fires. Events that keep a connection in its state are not recorded and not drawn.',
+  session: 'Boxes: sessions in each state now (expired: since the inspector started). Numbers on arrows: transitions seen since the inspector started.',
+  node: 'Boxes: nodes in each state, where the cluster lists them; this node\'s state is highlighted.'
+};
+
+const TITLES: Readonly<Record<string, string>> = { connection: 'Connection state chart', session: 'Session state chart', node: 'Node state chart' };
 
 /** The page and the header that must be sent with it. */
 export interface InspectorPage {
@@ -59,13 +74,39 @@ function sha256(text: string): string {
   return `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 }
 
+/** A chart in its panel; without Graphviz, the reason in its place (the numbers above still show). */
+async function figure(chart: LiveChart): Promise<string> {
+  const caption = `<figcaption>${escapeHtml(CAPTIONS[chart.name] ?? '')}</figcaption>`;
+  try {
+    const svg = await renderLiveChart(chart, TITLES[chart.name] ?? chart.name);
+    return `<figure data-chart="${escapeHtml(chart.name)}">${svg}${caption}</figure>`;
+  } catch (error) {
+    return `<figure><p class="missing">${escapeHtml(error instanceof Error ? error.message : String(error))}</p>${caption}</figure>`;
+  }
+}
+
+function table(id: string, headings: readonly string[]): string {
+  return `<table><thead><tr>${headings.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody id="${id}"></tbody></table>`;
+}
+
 /**
- * Build the inspector page.
+ * Build the inspector page. The charts are laid out here, by Graphviz
+ * (`@viz-js/viz`); without it the page says so where they would be.
  *
  * @param {string} wsPath Path of the inspector's WebSocket on the same origin
- * @returns {InspectorPage} The HTML and its Content-Security-Policy
+ * @param {boolean} cluster Whether to show the cluster: the node chart and its counts
+ * @returns {Promise<InspectorPage>} The HTML and its Content-Security-Policy
  */
-export function renderPage(wsPath: string): InspectorPage {
+export async function renderPage(wsPath: string, cluster: boolean): Promise<InspectorPage> {
+  const [connections, sessions, node] = await Promise.all(inspectorCharts(cluster).map(figure));
+  const clusterSection =
+    node === undefined
+      ? ''
+      : `<section id="cluster"><h2>Cluster</h2>
+<p class="facts">this node <b id="node-id">-</b> is <b id="node-state">-</b>; live nodes <b id="nodes">?</b>, users <b id="cluster-users">?</b>, connections <b id="cluster-connections">?</b> <span id="cluster-error"></span></p>
+${node}
+${table('node-list', ['node', 'state'])}
+</section>`;
   const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -80,16 +121,20 @@ export function renderPage(wsPath: string): InspectorPage {
 <div class="totals">
 <span>live connections <b id="live">0</b></span>
 <span>transitions seen <b id="total">0</b></span>
+<span>sessions <b id="sessions">0</b></span>
+<span>topics held <b id="held">0</b></span>
 <span>updated <b id="updated">-</b></span>
 </div>
-<figure>${renderChartSvg()}
-<figcaption>Boxes: connections in each state now (closed: all closed since the manager started). Numbers on arrows: transitions seen since the inspector started; an arrow flashes when one fires. Dashed: events handled without a change of state.</figcaption>
-</figure>
+<section><h2>Connections</h2>${connections}</section>
+<div class="columns">
+<section class="sessions"><h2>Sessions</h2>${sessions}</section>
+<section><h2>Topics</h2><p class="note" id="topics-note">-</p>
+${table('topics', ['topic', 'epoch', 'newest offset', 'connections'])}
+</section>
+</div>
+${clusterSection}
 <h2>Latest transitions</h2>
-<table>
-<thead><tr><th>time</th><th>connection</th><th>user</th><th>transition</th><th>event</th><th>close</th></tr></thead>
-<tbody id="recent"></tbody>
-</table>
+${table('recent', ['time', 'connection', 'user', 'transition', 'event', 'close'])}
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

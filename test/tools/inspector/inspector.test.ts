@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ConnectionManager, type Connection, type TransitionRecord } from '../../../src/index.js';
-import { createInspector, type Inspector, type InspectorOptions, type InspectorSnapshot } from '../../../src/tools/inspector/inspector.js';
-import { allowedTransitions } from '../../../src/core/machine-graph.js';
+import { createInspector, type Inspector, type InspectorCluster, type InspectorOptions, type InspectorSnapshot } from '../../../src/tools/inspector/inspector.js';
+import { allowedTransitions, lifecycleChart, readChart } from '../../../src/core/machine-graph.js';
+import { sessionMachine } from '../../../machines/session.machine.js';
+import { isWelcome, openSessionClient } from '../../support/session-client.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../../support/server.js';
 
 const TOKEN = 'a-token-of-the-test-0123456789';
@@ -32,6 +34,12 @@ async function watch(origin: string): Promise<{ ws: WebSocket; snapshots: Inspec
   return { ws, snapshots };
 }
 
+/** The HTML of a chart's figure, from its start to the next figure's. */
+function figureOf(html: string, chart: string): string | undefined {
+  const start = html.indexOf(`<figure data-chart="${chart}">`);
+  return start === -1 ? undefined : html.slice(start, html.indexOf('</figure>', start));
+}
+
 function record(seq: number): TransitionRecord {
   return { connectionId: 'c1', userId: 'u1', seq, from: 'connecting', to: 'connected', event: 'OPENED', at: Date.now() };
 }
@@ -50,7 +58,7 @@ describe('inspector', () => {
     server = http = inspector = undefined;
   });
 
-  it('serves one self-contained page with the whole chart and a strict CSP', async () => {
+  it('serves one self-contained page with the connection and session charts and a strict CSP', async () => {
     const manager = new ConnectionManager({ logger: silentLogger() });
     let origin: string;
     ({ http, inspector, origin } = await serveInspector(manager));
@@ -61,8 +69,15 @@ describe('inspector', () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("connect-src 'self'");
     const html = await response.text();
-    for (const state of ['connecting', 'connected', 'closing', 'closed']) expect(html).toContain(`data-count="${state}"`);
-    for (const key of allowedTransitions()) expect(html).toContain(`data-key="${key}"`);
+    const connection = figureOf(html, 'connection')!;
+    for (const state of ['connecting', 'connected', 'closing', 'closed']) expect(connection).toContain(`data-count="${state}"`);
+    for (const key of allowedTransitions()) expect(connection).toContain(`data-key="${key}"`);
+    const session = figureOf(html, 'session')!;
+    for (const state of ['attached', 'detached', 'expired']) expect(session).toContain(`data-count="${state}"`);
+    for (const key of allowedTransitions(lifecycleChart(readChart(sessionMachine)))) expect(session).toContain(`data-key="${key}"`);
+    // No cluster, no node chart.
+    expect(figureOf(html, 'node')).toBeUndefined();
+    expect(html).not.toContain('id="cluster"');
     expect(html).not.toMatch(/\s(src|href)="(?!data:)/);
     expect((await fetch(`http://${origin}/elsewhere`)).status).toBe(404);
     expect((await fetch(`http://${origin}/inspect?token=${TOKEN}`, { method: 'POST' })).status).toBe(405);
@@ -86,6 +101,66 @@ describe('inspector', () => {
     await waitFor(() => latest().counts.connected === 0 && latest().counts.closed === 2, 5_000, 'closed 2');
     expect(latest().edges['connected|CLOSE|closing']).toBe(2);
     expect(latest().recent[0]).toMatchObject({ to: 'closed', reason: 'bye', initiator: 'server' });
+    ws.close();
+  });
+
+  it('pushes sessions, their transitions and the busiest topics: epoch, newest offset, connections', async () => {
+    server = await startServer({ heartbeatIntervalMs: 0 });
+    let origin: string;
+    ({ http, inspector, origin } = await serveInspector(server.manager, 20, { topicLimit: 2 }));
+    const { ws, snapshots } = await watch(origin);
+    const latest = (): InspectorSnapshot => snapshots.at(-1)!;
+    expect(latest().sessions).toEqual({ counts: { attached: 0, detached: 0, expired: 0 }, transitions: 0, edges: {} });
+
+    const tabs = [await openSessionClient(server.port, 'ann'), await openSessionClient(server.port, 'ann'), await openSessionClient(server.port, 'bob')];
+    try {
+      for (const tab of tabs) tab.hello();
+      await Promise.all(tabs.map((tab) => tab.next(isWelcome, 'welcome')));
+      for (const topic of ['user:ann', 'user:ann', 'user:ann', 'user:bob']) expect((await server.manager.publish(topic, { n: 1 })).ok).toBe(true);
+      // Publishes announce nothing: the once-a-second refresh brings the offsets.
+      await waitFor(() => latest().topics.busiest.some((t) => t.topic === 'user:ann' && t.offset === 3), 5_000, 'the offset of user:ann');
+      const { topics, sessions } = latest();
+      expect(sessions.counts).toEqual({ attached: 3, detached: 0, expired: 0 });
+      // Busiest first, two at most; every user's tabs also follow broadcast.
+      expect(topics.held).toBe(3);
+      expect(topics.busiest.map((t) => [t.topic, t.connections])).toEqual([['broadcast', 3], ['user:ann', 2]]);
+      expect(topics.busiest[1]!.epoch).toEqual(expect.any(String));
+
+      tabs[2]!.ws.close();
+      await waitFor(() => latest().sessions.counts.detached === 1, 5_000, 'bob detached');
+      expect(latest().sessions.edges).toEqual({ 'attached|DETACH|detached': 1 });
+      expect(latest().sessions.transitions).toBe(1);
+    } finally {
+      for (const tab of tabs) tab.ws.terminate();
+      ws.close();
+    }
+  });
+
+  it('with a cluster, shows this node, the counts over the cluster and its nodes, and says why a look failed', async () => {
+    const manager = new ConnectionManager({ logger: silentLogger() });
+    let listing: Promise<Array<{ nodeId: string; state: 'ready' | 'degraded' }>> = Promise.resolve([
+      { nodeId: 'n1', state: 'ready' },
+      { nodeId: 'n2', state: 'degraded' }
+    ]);
+    const cluster: InspectorCluster = { nodeId: 'n1', state: 'ready', nodes: () => listing };
+    let origin: string;
+    ({ http, inspector, origin } = await serveInspector(manager, 20, { cluster }));
+    const html = await (await fetch(`http://${origin}/inspect?token=${TOKEN}`)).text();
+    for (const state of ['connecting', 'ready', 'degraded', 'draining', 'stopped']) expect(figureOf(html, 'node')).toContain(`data-count="${state}"`);
+    expect(html).toContain('id="cluster"');
+    const { ws, snapshots } = await watch(origin);
+    const latest = (): InspectorSnapshot => snapshots.at(-1)!;
+    await waitFor(() => latest().cluster?.nodes !== undefined, 5_000, 'the nodes');
+    expect(latest().cluster).toEqual({
+      nodeId: 'n1',
+      state: 'ready',
+      counts: { nodes: 1, users: 0, connections: 0 },
+      nodes: [{ nodeId: 'n1', state: 'ready' }, { nodeId: 'n2', state: 'degraded' }]
+    });
+    listing = Promise.reject(new Error('redis unreachable'));
+    listing.catch(() => {});
+    await waitFor(() => latest().cluster?.error !== undefined, 5_000, 'the failed look');
+    expect(latest().cluster).toMatchObject({ error: 'redis unreachable', nodes: [{ nodeId: 'n1' }, { nodeId: 'n2' }] });
     ws.close();
   });
 
@@ -117,6 +192,7 @@ describe('inspector', () => {
     expect(await code).toBe(1001);
     expect(manager.listenerCount('transition')).toBe(0);
     expect(manager.listenerCount('connection')).toBe(0);
+    expect(manager.listenerCount('sessionTransition')).toBe(0);
     expect(http.listenerCount('request')).toBe(0);
     expect(http.listenerCount('upgrade')).toBe(0);
   });
@@ -129,6 +205,7 @@ describe('inspector', () => {
     expect(() => createInspector(manager, { server, token, path: '/inspect/' })).toThrow(/"\/inspect\/"/);
     expect(() => createInspector(manager, { server, token, intervalMs: 0 })).toThrow(/intervalMs: 0/);
     expect(() => createInspector(manager, { server, token, intervalMs: Infinity })).toThrow(/intervalMs: Infinity/);
+    expect(() => createInspector(manager, { server, token, topicLimit: -1 })).toThrow(/topicLimit: -1/);
     expect(() => createInspector(manager, { server, token: 'short' })).toThrow(/5 characters/);
     expect(server.listenerCount('request')).toBe(0);
     expect(server.listenerCount('upgrade')).toBe(0);
