@@ -1,17 +1,21 @@
 /**
  * Regenerate `docs/inspector.png`: run the demo with the inspector, open
  * the page in headless Chromium while the simulated users are busy, and
- * take a screenshot.
+ * take a screenshot. The picture records which charts it shows and the
+ * fingerprints of their graphs (examples/picture.ts): a test fails when a
+ * machine changes one of them and the picture is not taken again.
  *
  *   tsx examples/screenshot.ts [--out FILE] [--wait-ms N]
  */
+import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { launchChromium } from './browser.js';
+import { currentCharts, INSPECTOR_PICTURE, recordCharts } from './picture.js';
 import { runDemo } from './run-demo.js';
 
 const { values } = parseArgs({
   options: {
-    out: { type: 'string', default: 'docs/inspector.png' },
+    out: { type: 'string', default: INSPECTOR_PICTURE },
     'wait-ms': { type: 'string', default: '2500' }
   }
 });
@@ -31,8 +35,12 @@ const summary = await runDemo({
         await page.goto(inspect!);
         await page.waitForSelector('#status[data-status="live"]');
         await page.waitForTimeout(waitMs);
-        await page.screenshot({ path: values.out, fullPage: true });
-        console.log(`wrote ${values.out}`);
+        const png = await page.screenshot({ fullPage: true });
+        const figures = await page.locator('figure[data-chart]').all();
+        const shown = await Promise.all(figures.map(async (figure) => (await figure.getAttribute('data-chart')) ?? ''));
+        const charts = currentCharts(shown);
+        await writeFile(values.out, recordCharts(png, charts));
+        console.log(`wrote ${values.out} (${[...charts].map(([name, fingerprint]) => `${name} ${fingerprint}`).join(', ')})`);
       } finally {
         await browser.close();
         stop.abort();
