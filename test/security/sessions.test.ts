@@ -45,6 +45,32 @@ describe('a flood of session frames', () => {
   }, 20_000);
 });
 
+describe("another user's topics and rooms", () => {
+  it("a hello that names another user's topic or a room the user is not in follows neither: the server decides the topics", async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    server.manager.subscribe('bob', 'room:board');
+    const bob = await openSessionClient(server.port, 'bob');
+    await welcome(bob);
+    const bobTopic = await bob.next(recoveryOf(userTopic('bob')), 'recovery');
+    const room = await bob.next(recoveryOf('room:board'), 'recovery');
+    await server.manager.sendToUser('bob', { to: 'bob' });
+    await server.manager.publish('room:board', { to: 'the board' });
+    await waitFor(() => bob.messages(userTopic('bob')).length === 1 && bob.messages('room:board').length === 1, 5_000, "bob's messages");
+
+    const mallory = await openSessionClient(server.port, 'mallory');
+    const welcomed = await welcome(mallory, undefined, {
+      [userTopic('bob')]: { epoch: bobTopic.epoch, offset: 0 },
+      'room:board': { epoch: room.epoch, offset: 0 }
+    });
+    expect(welcomed.topics.sort()).toEqual(['broadcast', userTopic('mallory')]);
+    await server.manager.sendToUser('bob', { to: 'bob', again: true });
+    await server.manager.publish('room:board', { again: true });
+    await waitFor(() => bob.messages('room:board').length === 2, 5_000, "bob's second message");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(mallory.frames.filter((frame) => 'topic' in frame && frame.topic !== 'broadcast' && frame.topic !== userTopic('mallory'))).toEqual([]);
+  });
+});
+
 describe('the session token', () => {
   it('is 192 random bits: 200 sessions, 200 tokens of 32 base64url characters, none alike', async () => {
     const server = await start({ sessions: { ttlMs: 5_000, maxSessionsPerUser: 1_000 } });
