@@ -10,11 +10,17 @@
  * application's own page is accepted as the visitor; a server-side client
  * without `Origin` is accepted (the documented rule); and an application
  * that lists B in `allowedOrigins` accepts B's page and no longer its own.
+ *
+ * A node reached from another site's page by DNS rebinding: the other
+ * site's name (`rebound.test`) now resolves to the node, so its page is
+ * "same origin" with it. The visitor's cookie is not sent to that name, so
+ * identifying by cookie refuses it (401); a node that lists its real
+ * origin refuses it with 403 before `identify` runs.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Page } from 'playwright-core';
+import { chromium, type Browser as PlaywrightBrowser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, hasChromium, launchChromium, type Browser } from '../../examples/browser.js';
 import { attachToServer, type HttpLifecycle } from '../../src/adapters/http.js';
@@ -56,14 +62,18 @@ interface App {
   records: LogRecord[];
 }
 
-async function startApp(allowedOrigins?: AllowedOrigins): Promise<App> {
+/** An application on 127.0.0.1; `allowedOrigins` is given its port. */
+async function startApp(allowedOrigins?: (port: number) => AllowedOrigins): Promise<App> {
   const http = createServer(servePage);
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const port = (http.address() as AddressInfo).port;
   const { logger, records } = captureLogger('info');
   const manager = new ConnectionManager({ logger, heartbeatIntervalMs: 0, sessions: { ttlMs: 1_000 } });
   const lifecycle = attachToServer(http, {
     manager,
     path: '/ws',
-    allowedOrigins,
+    allowedOrigins: allowedOrigins?.(port),
     // Who you are is your cookie, as the README suggests.
     identify: (request) => {
       const user = /(?:^|;\s*)user=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
@@ -83,9 +93,7 @@ async function startApp(allowedOrigins?: AllowedOrigins): Promise<App> {
   }) as Server['emit'];
   const users: App['users'] = [];
   manager.on('connection', (connection) => users.push(connection.userId));
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  return { http, lifecycle, port: (http.address() as AddressInfo).port, upgrades, users, records };
+  return { http, lifecycle, port, upgrades, users, records };
 }
 
 async function stopApp(app: App): Promise<void> {
@@ -108,7 +116,7 @@ describe.skipIf(!available)('the Origin check in Chromium (#21)', () => {
     foreign.listen(0, '127.0.0.1');
     await once(foreign, 'listening');
     foreignPort = (foreign.address() as AddressInfo).port;
-    listing = await startApp([`http://127.0.0.1:${foreignPort}`]);
+    listing = await startApp(() => [`http://127.0.0.1:${foreignPort}`]);
     browser = await launchChromium();
     page = await browser.context.newPage();
     // The visitor signs in to the application (and to the second one: cookies are per host, not per port).
@@ -163,5 +171,46 @@ describe.skipIf(!available)('the Origin check in Chromium (#21)', () => {
     expect(await visit(`http://127.0.0.1:${foreignPort}`, target)).toEqual({ events: ['open:ws-lifecycle.v1'], code: 1000 });
     expect(await visit(`http://127.0.0.1:${listing.port}`, target)).toEqual({ events: ['error'], code: 1006 });
     expect(listing.users).toEqual(['alice']);
+  });
+});
+
+describe.skipIf(!available)('a node reached from another site\'s page by DNS rebinding, in Chromium (#21)', () => {
+  let open: App;
+  let listing: App;
+  let browser: PlaywrightBrowser;
+  let page: Page;
+
+  beforeAll(async () => {
+    open = await startApp();
+    listing = await startApp((port) => [`http://127.0.0.1:${port}`]);
+    // The other site's name now points at this machine, as a rebinding DNS server would answer.
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP rebound.test 127.0.0.1'] });
+    page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${open.port}/login`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (open) await stopApp(open);
+    if (listing) await stopApp(listing);
+  });
+
+  const visit = async (pageOrigin: string, target: string): Promise<{ events: string[]; code: number }> => {
+    await page.goto(`${pageOrigin}/?target=${encodeURIComponent(target)}`);
+    return page.evaluate(() => (globalThis as unknown as { outcome: Promise<{ events: string[]; code: number }> }).outcome);
+  };
+
+  it('by default the rebound page is same-origin, carries no cookie of the real site, and identify refuses it', async () => {
+    const rebound = `http://rebound.test:${open.port}`;
+    expect(await visit(rebound, `ws://rebound.test:${open.port}/ws`)).toEqual({ events: ['error'], code: 1006 });
+    expect(open.upgrades).toEqual([{ origin: rebound, cookie: undefined }]);
+    expect(open.users).toEqual([]);
+  });
+
+  it('a node that lists its real origin refuses the rebound page with 403 before identify', async () => {
+    const rebound = `http://rebound.test:${listing.port}`;
+    expect(await visit(rebound, `ws://rebound.test:${listing.port}/ws`)).toEqual({ events: ['error'], code: 1006 });
+    expect(listing.records.filter((r) => r.msg === 'upgrade from an origin not allowed; refused with 403').map((r) => r.origin)).toEqual([rebound]);
+    expect(listing.users).toEqual([]);
   });
 });
