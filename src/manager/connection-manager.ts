@@ -5,15 +5,15 @@
 import { EventEmitter } from 'node:events';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
-import type { CloseInfo, ConnectionEvent, ConnectionState } from '../../machines/connection.machine.js';
+import type { CloseInfo, ConnectionState } from '../../machines/connection.machine.js';
 import { CLOSE_CODES } from '../core/constants.js';
 import { newId } from '../core/ids.js';
 import { Connection } from '../core/connection.js';
 import type { ConnectionHost, TransitionRecord } from '../core/connection-host.js';
 import { ConnectionRegistry, type StateCounts } from '../core/connection-registry.js';
 import { auditLogger, defaultLogger, logSafely, logWriteFailures } from '../core/logging.js';
-import { refused, type SendFailureReason, type SendReport, type SendResult } from '../core/send-result.js';
-import { type SerializationError, guardSerializer, serialize } from '../core/serialization.js';
+import { refused, type SendReport, type SendResult } from '../core/send-result.js';
+import { guardSerializer, serialize } from '../core/serialization.js';
 import { assertCloseArgs, assertMembership } from '../core/validation.js';
 import { SESSION_PROTOCOL } from '../protocol/session-protocol.js';
 import { SessionHub, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot, type SessionTransitionRecord } from '../sessions/session-hub.js';
@@ -24,6 +24,8 @@ import { attachServer } from './attach.js';
 import { LocalDelivery } from './delivery.js';
 import { FanOut } from './fan-out.js';
 import { Histories } from './histories.js';
+import { managerHost, type HostCounts } from './manager-host.js';
+import { TimedFanOut, probedDelivery, probedHost, probedStore, timed, type MetricsProbe } from './metrics-probe.js';
 import type {
   AcceptOptions,
   AttachOptions,
@@ -39,6 +41,8 @@ import { closeAll, shutdownPlan } from './shutdown.js';
 export type * from './options.js';
 
 const NO_CONNECTIONS: ReadonlySet<Connection> = new Set();
+/** A session connection for its whole life: the subprotocol its socket agreed on (admission decides the same way). */
+const speaksSessions = (connection: Connection): boolean => connection.socket.protocol === SESSION_PROTOCOL;
 
 /**
  * Owns every connection: accepts sockets, keeps the registry, sends,
@@ -57,8 +61,9 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   readonly #histories: Histories;
   readonly #timing: { handshakeTimeoutMs: number; closeTimeoutMs: number; heartbeatIntervalMs: number };
   readonly #generateId: () => string;
+  readonly #probe: MetricsProbe | undefined;
+  readonly #hostCounts: HostCounts = { ignoredEvents: 0 };
   #shuttingDown = false;
-  #ignoredEvents = 0;
 
   /**
    * @param {ConnectionManagerOptions} [options] See the README for defaults
@@ -79,27 +84,27 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     this.#generateId = options.generateId ?? newId;
     // One function for plain and topic messages: the hub can tell the default (whose text is always JSON) by identity.
     const serializer = options.serialize === undefined ? serialize : guardSerializer(options.serialize);
-    this.#host = {
-      maxBufferedBytes: o.maxBufferedBytes,
-      backpressurePolicy: o.backpressurePolicy,
-      maxMessagesPerSecond: o.maxMessagesPerSecond,
-      serialize: serializer,
-      onTransition: (connection, record) => this.#onTransition(connection, record),
-      onClosed: (connection, info) => this.#onClosed(connection, info),
-      onOpen: (connection) => this.#admission.admit(connection),
-      onMessage: (connection, data, isBinary) => {
-        if (this.#sessions.owns(connection)) this.#sessions.receive(connection, data, isBinary);
-        else this.#emitSafely('message', connection, data, isBinary);
+    const { maxBufferedBytes, backpressurePolicy, maxMessagesPerSecond } = o;
+    const baseHost = managerHost(
+      { maxBufferedBytes, backpressurePolicy, maxMessagesPerSecond, serialize: serializer },
+      {
+        onTransition: (connection, record) => this.#onTransition(connection, record),
+        onClosed: (connection, info) => this.#onClosed(connection, info),
+        onOpen: (connection) => this.#admission.admit(connection),
+        onMessage: (connection, data, isBinary) => {
+          if (this.#sessions.owns(connection)) this.#sessions.receive(connection, data, isBinary);
+          else this.#emitSafely('message', connection, data, isBinary);
+        }
       },
-      onRefused: (connection, reason) => this.#onRefused(connection, reason),
-      onSerializationFailed: (connection, error) => this.#onSerializationFailed(connection, error),
-      onTransportError: (connection, error) =>
-        logSafely(this.#logger, 'warn', { connectionId: connection.id, userId: connection.userId, err: error }, 'transport error'),
-      onEventIgnored: (connection, event) => this.#onEventIgnored(connection, event),
-      onCallbackFailed: (connection, callback, error) =>
-        logSafely(this.#logger, 'error', { connectionId: connection.id, userId: connection.userId, err: error }, `${callback} threw; the connection went on`)
-    };
-    const makeHub = options.sessionHub ?? ((host: SessionHost, sessionOptions: SessionOptions | undefined) => new SessionHub(host, sessionOptions));
+      { logger: this.#logger, audit: this.#audit },
+      this.#hostCounts
+    );
+    // Decided once: without a probe every connection gets the host above, and nothing is counted anywhere.
+    const probe = (this.#probe = options.metrics);
+    this.#host = probe === undefined ? baseHost : probedHost(baseHost, probe, speaksSessions);
+    const makeHub = options.sessionHub ?? ((host: SessionHost, sessionOptions?: SessionOptions) => new SessionHub(host, sessionOptions, probe));
+    const { cluster } = options;
+    const sessions = cluster === undefined ? options.sessions : { ...options.sessions, store: cluster.store, broker: cluster.broker };
     this.#sessions = makeHub(
       {
         logger: this.#logger,
@@ -110,9 +115,9 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         onMessage: (connection, data) => this.#emitSafely('sessionMessage', connection, data),
         onTransition: (record) => this.#emitSafely('sessionTransition', record)
       },
-      options.cluster === undefined ? options.sessions : { ...options.sessions, store: options.cluster.store, broker: options.cluster.broker }
+      probe === undefined || sessions?.store === undefined ? sessions : { ...sessions, store: probedStore(sessions.store, probe) }
     );
-    this.#cluster = options.cluster;
+    this.#cluster = cluster;
     if (this.#cluster !== undefined) {
       const registry = this.#registry;
       this.#cluster.attach({
@@ -122,12 +127,15 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
         }
       });
     }
-    const delivery = new LocalDelivery(this.#registry, this.#host, this.#logger, (connection) => this.#sessions.owns(connection));
-    this.#fanOut = new FanOut(delivery, this.#sessions);
+    // The delivery writes through the host without a probe: its report counts every target at once.
+    const delivery = new LocalDelivery(this.#registry, baseHost, this.#logger, (connection) => this.#sessions.owns(connection));
+    const hub = this.#sessions;
+    this.#fanOut = probe === undefined ? new FanOut(delivery, hub) : new TimedFanOut(probedDelivery(delivery, probe), hub, probe);
     const { maxConnections, maxConnectionsPerUser, authenticate } = o;
     this.#admission = new Admission(this.#registry, { maxConnections, maxConnectionsPerUser, authenticate, logger: this.#logger }, (connection) => {
-      if (connection.socket.protocol === SESSION_PROTOCOL) this.#sessions.admit(connection);
+      if (speaksSessions(connection)) this.#sessions.admit(connection);
     });
+    probe?.observe(this);
   }
 
   /** Sessions not yet expired. */
@@ -185,7 +193,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
 
   /** Events the machine would have ignored (for example a pong while closing). */
   get ignoredEvents(): number {
-    return this.#ignoredEvents;
+    return this.#hostCounts.ignoredEvents;
   }
 
   /** The application logger the manager writes to (adapters log through it too). */
@@ -287,6 +295,7 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
     const connection = this.#registry.get(id);
     if (connection) return connection.send(message);
     logSafely(this.#logger, 'warn', { connectionId: id }, 'send to unknown connection');
+    this.#probe?.refused('not_found', 1);
     return refused('not_found');
   }
 
@@ -323,7 +332,9 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
    * @returns {Promise<PublishResult>} The offset and epoch, and the local delivery report
    */
   publish(topic: string, message: unknown): Promise<PublishResult> {
-    return this.#sessions.publish(topic, message);
+    const probe = this.#probe;
+    if (probe === undefined) return this.#sessions.publish(topic, message);
+    return timed(probe, 'publish', topic, performance.now(), this.#sessions.publish(topic, message));
   }
 
   /**
@@ -419,23 +430,6 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       logSafely(this.#logger, 'error', { connectionId: connection.id, userId: connection.userId, err: error }, 'session hub failed on close');
     }
     this.#emitSafely('close', connection, info);
-  }
-
-  #onRefused(connection: Connection, reason: SendFailureReason): void {
-    if (this.#audit.isLevelEnabled('debug')) {
-      logSafely(this.#audit, 'debug', { connectionId: connection.id, userId: connection.userId, state: connection.state, reason }, 'send refused');
-    }
-  }
-
-  #onSerializationFailed(connection: Connection | undefined, error: SerializationError): void {
-    logSafely(this.#logger, 'error', { connectionId: connection?.id, userId: connection?.userId, err: error }, 'message not serializable');
-  }
-
-  #onEventIgnored(connection: Connection, event: ConnectionEvent['type']): void {
-    this.#ignoredEvents++;
-    if (this.#logger.isLevelEnabled('debug')) {
-      logSafely(this.#logger, 'debug', { connectionId: connection.id, userId: connection.userId, state: connection.state, event }, 'event ignored');
-    }
   }
 
   /**

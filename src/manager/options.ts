@@ -12,6 +12,7 @@ import type { AuditTarget } from '../core/logging.js';
 import type { Serializer } from '../core/serialization.js';
 import type { SessionHost, SessionHub, SessionOptions, SessionTransitionRecord } from '../sessions/session-hub.js';
 import type { Cluster } from './cluster.js';
+import type { MetricsProbe } from './metrics-probe.js';
 import type { UpgradeOptions } from './upgrade-gate.js';
 
 /** What the `authenticate` hook is given. */
@@ -74,6 +75,12 @@ export interface ConnectionManagerOptions {
    * `ws-lifecycle/redis`.
    */
   cluster?: Cluster;
+  /**
+   * Whoever measures this manager: `new LifecycleMetrics(meter)` from
+   * `ws-lifecycle/metrics` (OpenTelemetry), or anything that implements the
+   * probe. Decided once, here: without one nothing is counted or timed.
+   */
+  metrics?: MetricsProbe;
   /** @internal Makes the session hub; tests pass a naive variant. */
   sessionHub?: (host: SessionHost, options: SessionOptions | undefined) => SessionHub;
 }
