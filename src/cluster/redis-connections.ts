@@ -100,7 +100,10 @@ export function firstKey(args: ReadonlyArray<string | Buffer>): string | Buffer 
 }
 const KEYLESS = new Set(['PING', 'INFO', 'SCAN', 'SCRIPT', 'CLUSTER', 'WAIT', 'ROLE', 'TIME', 'PUBLISH']);
 
-/** A command refused while its slot moves (some of its keys are here, some there): it did not run and can be sent again. */
+/**
+ * How long a command refused with TRYAGAIN is sent again: its slot is
+ * moving and its keys are on two shards for a moment; it did not run.
+ */
 const TRYAGAIN_MS = 2_000;
 
 function socketOptions(options: ConnectionOptions): object {

@@ -7,8 +7,9 @@
  * through its partitions' channels (src/cluster/redis-broker.ts), and
  * writes its presence (src/cluster/redis-presence.ts).
  * Its own lifecycle is machines/node.machine.ts: `connecting`, `ready`,
- * `degraded` while Redis is unreachable, `draining`, `stopped`; every
- * transition is logged, and `readiness()` answers from it.
+ * `degraded` from a failed connection until a probe goes round again
+ * (src/cluster/redis-health.ts), `draining`, `stopped`; every transition
+ * is logged, and `readiness()` answers from it.
  *
  * The official `redis` client is an optional peer dependency, loaded here
  * only; the runtime entry never loads this file.
