@@ -43,6 +43,13 @@ export interface LifecycleMetricsOptions {
 
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 const LIVE_STATES = ['connecting', 'connected', 'closing'] as const;
+/** Publishes awaiting their first live write here, at most: one no connection takes live (all behind) is dropped, oldest first. */
+const MAX_AWAITING_WRITE = 10_000;
+
+/** A message's place, the same for this node's copy and the broker's: the epoch is an id without spaces, the offset a number. */
+function positionKey(message: TopicMessage): string {
+  return `${message.epoch} ${message.offset} ${message.topic}`;
+}
 
 /**
  * The probe a manager is given as its `metrics` option. One per manager:
@@ -66,8 +73,14 @@ export class LifecycleMetrics implements MetricsProbe {
   readonly #refused = new Map<SendFailureReason, number>();
   /** When each live connection was accepted (`performance.now()`), for its duration. */
   readonly #openedAt = new WeakMap<Connection, number>();
-  /** When the publish of each message stored here began, until its first write. */
-  readonly #publishedAt = new WeakMap<TopicMessage, number>();
+  /**
+   * When the publish of each message this node stored began, by its place
+   * in the topic, until its first live write here: in a cluster the copy
+   * written may be the broker's, not the one the publish made.
+   */
+  readonly #publishedAt = new Map<string, number>();
+  /** The message written last: the rest of its fan-out is skipped without building its key again. */
+  #lastDelivered: TopicMessage | undefined;
   readonly #operationAttributes: Record<MeasuredOperation, Attributes> = {
     broadcast: Object.freeze({ [ATTRIBUTES.operation]: 'broadcast' }),
     send_to_user: Object.freeze({ [ATTRIBUTES.operation]: 'send_to_user' }),
@@ -158,14 +171,19 @@ export class LifecycleMetrics implements MetricsProbe {
   }
 
   published(message: TopicMessage, startedAt: number): void {
-    this.#publishedAt.set(message, startedAt);
+    const waiting = this.#publishedAt;
+    if (waiting.size >= MAX_AWAITING_WRITE) waiting.delete(waiting.keys().next().value!);
+    waiting.set(positionKey(message), startedAt);
   }
 
   delivered(message: TopicMessage): void {
-    const startedAt = this.#publishedAt.get(message);
-    // Once per message: its first write. The rest of this node's fan-out follows in the same turn.
+    // Once per message, at its first write: the rest of this node's fan-out follows in the same turn.
+    if (message === this.#lastDelivered || this.#publishedAt.size === 0) return;
+    this.#lastDelivered = message;
+    const key = positionKey(message);
+    const startedAt = this.#publishedAt.get(key);
     if (startedAt === undefined) return;
-    this.#publishedAt.delete(message);
+    this.#publishedAt.delete(key);
     this.#deliveryLag.record((performance.now() - startedAt) / 1000, this.#topics.get(message.topic) ?? NO_ATTRIBUTES);
   }
 

@@ -253,7 +253,8 @@ export class Subscription {
       return result;
     }
     this.#mark = { epoch: message.epoch, offset: message.offset };
-    this.#probe?.delivered(message);
+    // Written as it came, not replayed while catching up: the lag measures delivery, not how long a tab was away.
+    if (this.#state === 'live') this.#probe?.delivered(message);
     return result;
   }
 
