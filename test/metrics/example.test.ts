@@ -6,10 +6,11 @@
  * a run.
  */
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { LoadTally } from '../../examples/metrics/load.js';
 import { NAMED_TOPIC } from '../../examples/metrics/load.js';
-import { closeCodeClass } from '../../src/metrics/attributes.js';
+import { ATTRIBUTES, METRIC_NAMES, closeCodeClass } from '../../src/metrics/attributes.js';
 import { byLabel, parseExposition, total, type Sample } from './exposition.js';
 
 const RUN_LIMIT_MS = 60_000;
@@ -44,8 +45,13 @@ function closesByKind(closes: LoadTally['closes']): Record<string, number> {
 }
 
 describe('examples/metrics.ts', () => {
-  it('prints an exposition whose every count is what its load did', async () => {
-    const { samples, tally } = await runExample();
+  let run: { samples: Sample[]; tally: LoadTally };
+  beforeAll(async () => {
+    run = await runExample();
+  }, RUN_LIMIT_MS + 10_000);
+
+  it('prints an exposition whose every count is what its load did', () => {
+    const { samples, tally } = run;
 
     // The load did what the example promises, so each metric below has something to count.
     expect(Object.keys(tally.refused).sort()).toEqual(['backpressure', 'closed', 'closing', 'not_found', 'serialization_failed']);
@@ -106,5 +112,22 @@ describe('examples/metrics.ts', () => {
     expect([...topics]).toEqual([NAMED_TOPIC]);
     const values = samples.flatMap((s) => Object.values(s.labels));
     for (const secret of ['carol', 'alice', 'bob', 'news', 'user:carol']) expect(values).not.toContain(secret);
-  }, RUN_LIMIT_MS + 10_000);
+  });
+
+  it('the dashboard and the alerting page name only metrics and attributes that exist', () => {
+    const { samples } = run;
+    // The node's state is exported only with a cluster, which the example does not run.
+    // A histogram is named in prose by its family (`ws_lifecycle_delivery_lag`), in queries by its series.
+    const names = samples.flatMap((sample) => [sample.name, sample.name.replace(/_(bucket|sum|count)$/, ''), ...Object.keys(sample.labels)]);
+    const exported = new Set(['ws_lifecycle_node_state', ...names]);
+    const known = new Set<string>([...Object.values(METRIC_NAMES), ...Object.values(ATTRIBUTES)]);
+    for (const file of ['docs/grafana-dashboard.json', 'docs/metrics.md']) {
+      const text = readFileSync(file, 'utf8');
+      const prometheus = [...new Set(text.match(/\bws_lifecycle_[a-z_]+/g))];
+      expect(prometheus.length, file).toBeGreaterThan(5);
+      expect(prometheus.filter((name) => !exported.has(name)), file).toEqual([]);
+      const otel = [...new Set(text.match(/\bws_lifecycle\.[a-z_.]*[a-z_]/g) ?? [])];
+      expect(otel.filter((name) => !known.has(name)), file).toEqual([]);
+    }
+  });
 });
