@@ -6,16 +6,18 @@
  * gives it back, a proxy's header, IPv6 counted by /64); what is logged;
  * and the helpers' edges.
  */
-import type { IncomingMessage } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { WebSocket } from 'ws';
-import type { AttachOptions } from '../../src/index.js';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ConnectionManager, type AttachOptions } from '../../src/index.js';
 import { addressKey } from '../../src/manager/address-limit.js';
 import { isSameOrigin, originTest } from '../../src/manager/origins.js';
 import { rawExchange, upgradeRequestTo } from '../hardening/support/raw-client.js';
 import { serverPerTest } from '../support/per-test-server.js';
-import { LOG_LEVELS, captureLogger, waitFor } from '../support/server.js';
-import { upgradeOutcome } from './support.js';
+import { LOG_LEVELS, captureLogger, silentLogger, waitFor } from '../support/server.js';
+import { closeCode, upgradeOutcome, within } from './support.js';
 
 const { start, cleanup } = serverPerTest();
 
@@ -112,6 +114,39 @@ describe('allowedOrigins through manager.attach (ws used directly)', () => {
     );
     expect(await open({ Origin: 'https://app.example' })).toBe(500);
     expect(records).toEqual([expect.objectContaining({ level: LOG_LEVELS.error, err: expect.objectContaining({ message: 'origin service down' }) })]);
+  });
+
+  it('closes with 1008 a socket handed to the server without handleUpgrade, so without the checks', async () => {
+    const attachedServer = new WebSocketServer({ noServer: true });
+    const bypass = new WebSocketServer({ noServer: true });
+    const http = createServer();
+    const manager = new ConnectionManager({ logger: silentLogger(), heartbeatIntervalMs: 0 });
+    const detach = manager.attach(attachedServer);
+    // Upgraded by another server, then given to the attached one as if it had upgraded it.
+    http.on('upgrade', (request, socket, head) => bypass.handleUpgrade(request, socket, head, (ws) => attachedServer.emit('connection', ws, request)));
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    cleanup(async () => {
+      detach();
+      await manager.shutdown({ timeoutMs: 500 });
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    });
+    const outcome = await upgradeOutcome(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`, { Origin: 'https://evil.example' });
+    expect(outcome.status).toBe(101);
+    expect(await within(closeCode(outcome.ws!), 5_000, 'close of the unchecked socket')).toBe(1008);
+    expect(manager.counts.connected).toBe(0);
+  });
+
+  it('logs no credential a URL carries: refusals name the path and the origin, never the query', async () => {
+    const secret = 'tok-9f8e7d6c5b4a39281706';
+    const { logger, records } = captureLogger('debug');
+    const { url } = await attached({ identify: () => new Promise(() => {}), identifyTimeoutMs: 100 }, { logger, records });
+    expect((await upgradeOutcome(`${url}ws?token=${secret}`, { Origin: 'https://evil.example' })).status).toBe(403);
+    expect((await upgradeOutcome(`${url}ws?token=${secret}`)).status).toBe(503);
+    expect(records.map((r) => r.msg)).toEqual(['upgrade from an origin not allowed; refused with 403', 'identify did not answer in time; upgrade refused with 503']);
+    expect(records[1]).toMatchObject({ path: '/ws' });
+    expect(records.filter((r) => JSON.stringify(r).includes(secret))).toEqual([]);
   });
 
   it('refuses bad options at attach, naming them', async () => {
