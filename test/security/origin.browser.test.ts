@@ -102,6 +102,18 @@ async function stopApp(app: App): Promise<void> {
   await new Promise((resolve) => app.http.close(resolve));
 }
 
+/** What a page's WebSocket saw: its events, and the close code. */
+interface Visit {
+  events: string[];
+  code: number;
+}
+
+/** Load a page from `pageOrigin` that opens a WebSocket to `target`; what it saw. */
+async function visitFrom(page: Page, pageOrigin: string, target: string): Promise<Visit> {
+  await page.goto(`${pageOrigin}/?target=${encodeURIComponent(target)}`);
+  return page.evaluate(() => (globalThis as unknown as { outcome: Promise<Visit> }).outcome);
+}
+
 describe.skipIf(!available)('the Origin check in Chromium (#21)', () => {
   let app: App;
   let listing: App;
@@ -132,11 +144,7 @@ describe.skipIf(!available)('the Origin check in Chromium (#21)', () => {
     if (listing) await stopApp(listing);
   });
 
-  /** Load a page from `pageOrigin` that opens a WebSocket to `target`; what it saw. */
-  const visit = async (pageOrigin: string, target: string): Promise<{ events: string[]; code: number }> => {
-    await page.goto(`${pageOrigin}/?target=${encodeURIComponent(target)}`);
-    return page.evaluate(() => (globalThis as unknown as { outcome: Promise<{ events: string[]; code: number }> }).outcome);
-  };
+  const visit = (pageOrigin: string, target: string): Promise<Visit> => visitFrom(page, pageOrigin, target);
 
   it("refuses a page of another origin that carries the visitor's cookie: 403, identify never asked, no connection", async () => {
     const target = `ws://127.0.0.1:${app.port}/ws`;
@@ -195,10 +203,7 @@ describe.skipIf(!available)('a node reached from another site\'s page by DNS reb
     if (listing) await stopApp(listing);
   });
 
-  const visit = async (pageOrigin: string, target: string): Promise<{ events: string[]; code: number }> => {
-    await page.goto(`${pageOrigin}/?target=${encodeURIComponent(target)}`);
-    return page.evaluate(() => (globalThis as unknown as { outcome: Promise<{ events: string[]; code: number }> }).outcome);
-  };
+  const visit = (pageOrigin: string, target: string): Promise<Visit> => visitFrom(page, pageOrigin, target);
 
   it('by default the rebound page is same-origin, carries no cookie of the real site, and identify refuses it', async () => {
     const rebound = `http://rebound.test:${open.port}`;
