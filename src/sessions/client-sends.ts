@@ -61,7 +61,7 @@ export interface SendIntakeHost {
 
 /** A send the shared store did not answer is asked again after this, doubling up to the max. */
 const CHECK_RETRY_MIN_MS = 50;
-const CHECK_RETRY_MAX_MS = 2_000;
+const CHECK_RETRY_MAX_MS = 500;
 
 /**
  * The `send` frames of session connections: each acknowledged, delivered
@@ -71,6 +71,10 @@ const CHECK_RETRY_MAX_MS = 2_000;
  */
 export class SendIntake {
   readonly #host: SendIntakeHost;
+  /** Checks waiting to be asked again: woken at once when the store is back ({@link storeBack}). */
+  readonly #waiting = new Set<() => void>();
+  /** The hub shut down: checks still waiting give up (what they held is lost with the process). */
+  #stopped = false;
 
   constructor(host: SendIntakeHost) {
     this.#host = host;
@@ -103,7 +107,8 @@ export class SendIntake {
    * cut may have recorded the id: asked again with the same attempt id, the
    * record says `deliver` for it still, so the message is delivered once
    * rather than never (a resend elsewhere meanwhile is told `resend`).
-   * Gives up only when the session is over here.
+   * Gives up only when the hub shuts down: a session that expired here may
+   * live on another process, and only this one may deliver the message.
    */
   async #check(records: SessionRecords, session: Session, sc: SessionConnection, id: number): Promise<SendVerdict | undefined> {
     const attempt = `${sc.connection.id}:${id}`;
@@ -115,9 +120,28 @@ export class SendIntake {
           logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; checking the send again until it answers');
         }
       }
-      await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-      if (session.state === 'expired') return undefined;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.#waiting.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, delayMs).unref();
+        this.#waiting.add(wake);
+      });
+      if (this.#stopped) return undefined;
     }
+  }
+
+  /** The hub shuts down: waiting checks give up now. */
+  stop(): void {
+    this.#stopped = true;
+    this.storeBack();
+  }
+
+  /** The shared store is reachable again (the broker resynced): every waiting check is asked again now. */
+  storeBack(): void {
+    for (const wake of [...this.#waiting]) wake();
   }
 
   #answer(sc: SessionConnection, id: number, data: unknown, verdict: SendVerdict): void {

@@ -106,6 +106,7 @@ export class SessionHub {
       message: (message) => this.#holds.feed(message.topic)?.offer(message),
       resync: () => {
         for (const feed of this.#holds.feeds()) feed.resync();
+        this.#sends.storeBack();
       }
     });
     if (this.#records !== undefined) {
@@ -272,6 +273,7 @@ export class SessionHub {
 
   /** End every session here now (the manager shuts down). Shared records stay until their TTL: the clients resume elsewhere. */
   endAll(): void {
+    this.#sends.stop();
     clearInterval(this.#touchTimer);
     this.#touchTimer = undefined;
     this.#registry.endAll();

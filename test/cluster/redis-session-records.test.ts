@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisSessionRecords } from '../../src/cluster/redis-session-records.js';
+import { ATTEMPTS_KEPT, RedisSessionRecords } from '../../src/cluster/redis-session-records.js';
 import { RedisTopicStore, type RedisCommander } from '../../src/cluster/redis-store.js';
 import { MAX_CLIENTS_PER_SESSION } from '../../src/sessions/client-sends.js';
 import { MemoryTopicStore, type SessionRecords, type TopicStore } from '../../src/sessions/topic-store.js';
@@ -66,7 +66,8 @@ describe('RedisSessionRecords', () => {
     expect(await records.acceptSend('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
     for (let i = 0; i < MAX_CLIENTS_PER_SESSION; i++) expect(await records.acceptSend('s3', `tab-${i}`, 1, `attempt-${++attempts}`)).toBe('deliver');
     const fields = Number(await client.sendCommand(['HLEN', `${PREFIX}:s:s3`]));
-    expect(fields).toBe(2 + 3 * MAX_CLIENTS_PER_SESSION);
+    // v, u, n, and per instance its last id, when it was heard of, and the attempt of its one id.
+    expect(fields).toBe(3 + 3 * MAX_CLIENTS_PER_SESSION);
     // The oldest instance was forgotten: its next resend counts as new (bounded memory over perfect memory).
     expect(await records.acceptSend('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
     expect(await records.acceptSend('s3', `tab-${MAX_CLIENTS_PER_SESSION - 1}`, 1, `attempt-${++attempts}`)).toBe('resend');
@@ -79,8 +80,21 @@ describe('RedisSessionRecords', () => {
     expect(await records.acceptSend('s4', 'tab', 1, 'node-b:1')).toBe('resend');
     // Node a asks again with its attempt: it must deliver, or no one ever would.
     expect(await records.acceptSend('s4', 'tab', 1, 'node-a:1')).toBe('deliver');
+    // The client goes on elsewhere: node a, asking again later, still delivers its own (and only its own).
     expect(await records.acceptSend('s4', 'tab', 2, 'node-b:2')).toBe('deliver');
-    expect(await records.acceptSend('s4', 'tab', 1, 'node-a:1')).toBe('resend');
+    expect(await records.acceptSend('s4', 'tab', 3, 'node-b:3')).toBe('deliver');
+    expect(await records.acceptSend('s4', 'tab', 1, 'node-a:1')).toBe('deliver');
+    expect(await records.acceptSend('s4', 'tab', 1, 'node-b:1')).toBe('resend');
+    expect(await records.acceptSend('s4', 'tab', 2, 'node-a:2')).toBe('resend');
+  });
+
+  it(`keeps the attempts of a client's last ${ATTEMPTS_KEPT} ids, not more`, async () => {
+    await records.create('s5', 'fay', 5_000);
+    for (let id = 1; id <= ATTEMPTS_KEPT + 10; id++) expect(await records.acceptSend('s5', 'tab', id, `a-${id}`)).toBe('deliver');
+    const fields = Number(await client.sendCommand(['HLEN', `${PREFIX}:s:s5`]));
+    expect(fields).toBe(3 + 2 + ATTEMPTS_KEPT);
+    expect(await records.acceptSend('s5', 'tab', 10, 'a-10')).toBe('resend');
+    expect(await records.acceptSend('s5', 'tab', ATTEMPTS_KEPT + 5, `a-${ATTEMPTS_KEPT + 5}`)).toBe('deliver');
   });
 
   it('a send whose answer was lost in a cut is checked again and delivered once, while a resend elsewhere meanwhile is only acknowledged', async () => {
