@@ -24,6 +24,8 @@ import { KEPT_PER_TOPIC, MAX_BUFFERED_BYTES, NAMED_TOPIC, runLoad } from './metr
 import { OutageStore } from './metrics/outage-store.js';
 
 const serve = process.argv.includes('--serve');
+// Listened for from the start: a signal during the load ends the serving after it, never the process half-way.
+const stopped = serve ? new Promise((resolve) => ['SIGINT', 'SIGTERM'].forEach((signal) => process.once(signal, resolve))) : Promise.resolve();
 // The exporter serves through this example's own server: one port for /ws and /metrics.
 const exporter = new PrometheusExporter({ preventServerStart: true });
 const provider = new MeterProvider({ readers: [exporter] });
@@ -57,8 +59,8 @@ async function main(): Promise<void> {
   }
   if (serve) {
     process.stderr.write(`serving http://127.0.0.1:${port}/metrics until SIGINT or SIGTERM\n`);
-    await new Promise((resolve) => ['SIGINT', 'SIGTERM'].forEach((signal) => process.once(signal, resolve)));
   }
+  await stopped;
   await lifecycle.close();
   await new Promise((resolve) => server.close(resolve));
   await provider.shutdown();
