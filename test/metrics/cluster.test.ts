@@ -6,7 +6,7 @@
  * own, deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { MeterProvider, MetricReader, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type Histogram } from '@opentelemetry/sdk-metrics';
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
@@ -14,22 +14,7 @@ import { RedisCluster } from '../../src/cluster/redis.js';
 import { LifecycleMetrics } from '../../src/metrics/lifecycle-metrics.js';
 import { sharedRedis } from '../support/redis-servers.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
-
-class TestReader extends MetricReader {
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  async points(name: string): Promise<Array<DataPoint<number | Histogram>>> {
-    const { resourceMetrics } = await this.collect();
-    const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.filter((metric) => metric.descriptor.name === name));
-    return metrics.flatMap((metric) => metric.dataPoints as Array<DataPoint<number | Histogram>>);
-  }
-}
+import { TestReader } from './reader.js';
 
 const PREFIX = `wsl-metrics-${randomUUID().slice(0, 8)}`;
 const cleanup: Array<() => Promise<void> | void> = [];

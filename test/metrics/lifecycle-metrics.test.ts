@@ -4,7 +4,7 @@
  * collection, and what a publish that stores nothing is named. The counts
  * of a whole run are checked against its load in example.test.ts.
  */
-import { MeterProvider, MetricReader, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type Histogram } from '@opentelemetry/sdk-metrics';
 import type { Meter } from '@opentelemetry/api';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,24 +13,7 @@ import { ConnectionManager } from '../../src/index.js';
 import { LifecycleMetrics, closeCodeClass } from '../../src/metrics/lifecycle-metrics.js';
 import { errorType } from '../../src/metrics/attributes.js';
 import { silentLogger } from '../support/server.js';
-
-/** A reader collected on demand. */
-class TestReader extends MetricReader {
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  /** Every data point of the metric named `name`, with its attributes. */
-  async points(name: string): Promise<Array<DataPoint<number | Histogram>>> {
-    const { resourceMetrics } = await this.collect();
-    const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.filter((metric) => metric.descriptor.name === name));
-    return metrics.flatMap((metric) => metric.dataPoints as Array<DataPoint<number | Histogram>>);
-  }
-}
+import { TestReader } from './reader.js';
 
 const providers: MeterProvider[] = [];
 const managers: ConnectionManager[] = [];
