@@ -1,13 +1,14 @@
 /**
  * `npm run demo:failover`: three nodes behind a round-robin proxy finding
  * Redis through three Sentinels; a Redis primary and replica started by
- * the demo; agents streaming to users' tabs. Mid-run the replica is cut
- * off, then the primary is killed and Sentinel promotes the replica,
- * which lacks the newest appends. Prints, per tab, counted from the raw
+ * the demo; agents streaming to users' tabs, whose network drops and
+ * pages reload again and again. Mid-run the replica is cut off, then the
+ * primary is killed and Sentinel promotes the replica, which lacks the
+ * newest appends. Prints, per tab, counted from the raw
  * frames its sockets received, lost and duplicated (0 and 0), what it was
  * told, and each node's readiness through the failover.
  *
- *   --nodes N --users N --tabs N --seconds N --kill-at S --lag S --seed N
+ *   --nodes N --users N --tabs N --seconds N --kill-at S --lag S --disrupt-every MS --seed N
  */
 import { parseArgs } from 'node:util';
 import { numberOption as count } from './cluster/cli-numbers.js';
@@ -35,6 +36,7 @@ export function formatFailoverSummary(s: FailoverDemoSummary): string {
     `  replica cut off   at ${seconds(s.cutAtMs)} (REPLICAOF a dead port: it keeps what it has, misses what follows)`,
     `  primary killed    at ${seconds(s.killedAtMs)} with SIGKILL; ${promoted}`,
     `  readiness         ${readiness.join('; ')}`,
+    `  tabs disrupted    ${s.disruptions.drops} network drops, ${s.disruptions.reloads} page reloads`,
     `  publishes         ${s.publishes.acknowledged} acknowledged (${s.publishes.lostWithPrimary} of them only on the killed primary), ${s.publishes.refused} refused`,
     '  per tab (counted from the raw frames its sockets received)',
     ...lines,
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       'kill-at': { type: 'string' },
       lag: { type: 'string' },
+      'disrupt-every': { type: 'string' },
       seed: { type: 'string' }
     }
   });
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     seconds: count('seconds', values.seconds, 2, 600),
     killAt: count('kill-at', values['kill-at'], 0.5, 600),
     lagSeconds: count('lag', values.lag, 0, 60),
+    disruptEveryMs: count('disrupt-every', values['disrupt-every'], 0, 60_000),
     seed: count('seed', values.seed, 0, 2 ** 32 - 1)
   });
   console.log(formatFailoverSummary(summary));

@@ -5,13 +5,17 @@
  * to users' tabs through whichever node is next. Mid-run the replica is
  * cut off from the primary (`REPLICAOF` a dead port: it keeps its data and
  * misses what follows, as in a partition), then the primary is killed and
- * Sentinel promotes the replica, which lacks the newest appends. Every
- * tab's frames are recorded at its socket; `runFailoverDemo` returns, per
+ * Sentinel promotes the replica, which lacks the newest appends. All the
+ * while, tabs are disrupted: their network drops (they reconnect through
+ * the proxy, to whichever node is next, and resume) or the page reloads
+ * (a new client resumes from the token and cursors it kept). Every tab's
+ * frames are recorded at its sockets; `runFailoverDemo` returns, per
  * tab, what it was owed against what it received (examples/cluster/tab-frames.ts),
  * what it was told, and each node's readiness through the failover.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { WebSocket } from 'ws';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
 import type { Readiness } from '../../src/cluster/redis.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
@@ -35,6 +39,8 @@ export interface FailoverDemoOptions {
   killAt?: number;
   /** How long before the kill the replica is cut off. Default 0.5. */
   lagSeconds?: number;
+  /** How often a tab, drawn at random, drops its connection or reloads (ms). Default 300; 0: never. */
+  disruptEveryMs?: number;
   /** Seed of the pseudo-random choices. Default: random. */
   seed?: number;
 }
@@ -58,6 +64,8 @@ export interface FailoverDemoSummary {
   promotedAfterMs: number | undefined;
   /** Per node, each state it was seen in, from when (ms into the run). */
   readiness: Array<{ nodeId: string; states: Array<{ state: string; atMs: number }> }>;
+  /** Tabs' network drops and page reloads during the run. */
+  disruptions: { drops: number; reloads: number };
   publishes: {
     acknowledged: number;
     refused: number;
@@ -74,8 +82,29 @@ const MASTER = 'primary';
 interface Tab {
   name: string;
   user: string;
+  /** Every connection of every client the tab has had, in order. */
   records: ConnectionRecord[];
+  sockets: WebSocket[];
+  /** A reloaded page's last connection: how many of its frames the page had read when it went (the rest reached a page that was gone). */
+  unloaded: Map<ConnectionRecord, number>;
   client: SessionClient;
+}
+
+/** A tab's client (a new one after a reload, resuming where the old one stood), its sockets recorded. */
+function openTab(url: string, tab: Omit<Tab, 'client'>, resume?: SessionClient): SessionClient {
+  const client = new SessionClient({
+    url: `${url}?user=${encodeURIComponent(tab.user)}`,
+    WebSocket: recordingWebSocket({ name: tab.name, user: tab.user, records: tab.records, sockets: tab.sockets }) as ClientSocketConstructor,
+    minDelayMs: 20,
+    maxDelayMs: 200,
+    resume: resume?.session === undefined ? undefined : { session: resume.session, cursors: resume.cursors }
+  });
+  return client.start();
+}
+
+/** What the tab's pages read, in order: every frame of every connection, but none that reached a page already unloading. */
+function framesRead(tab: Tab): Array<string | Uint8Array> {
+  return tab.records.flatMap((record) => record.received.slice(0, tab.unloaded.get(record) ?? record.received.length));
 }
 
 /**
@@ -117,15 +146,8 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
     const userIds = Array.from({ length: users }, (_, i) => `user-${i + 1}`);
     for (const user of userIds) {
       for (let t = 1; t <= tabsPerUser; t++) {
-        const name = `${user}/tab-${t}`;
-        const records: ConnectionRecord[] = [];
-        const client = new SessionClient({
-          url: `${url}?user=${encodeURIComponent(user)}`,
-          WebSocket: recordingWebSocket({ name, user, records }) as unknown as ClientSocketConstructor,
-          minDelayMs: 20,
-          maxDelayMs: 200
-        });
-        tabs.push({ name, user, records, client: client.start() });
+        const tab = { name: `${user}/tab-${t}`, user, records: [], sockets: [], unloaded: new Map<ConnectionRecord, number>() };
+        tabs.push({ ...tab, client: openTab(url, tab) });
       }
     }
     for (let waited = 0; waited < 10_000 && !tabs.every((tab) => tab.client.state === 'open'); waited += 20) await sleep(20);
@@ -181,7 +203,28 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
         await sleep(50);
       }
     })();
-    await Promise.all([...userIds.map(agent), failover]);
+    const disruptions = { drops: 0, reloads: 0 };
+    const disruptEveryMs = options.disruptEveryMs ?? 300;
+    const disrupter = (async () => {
+      while (disruptEveryMs > 0 && performance.now() < until) {
+        await sleep(disruptEveryMs * (0.5 + random()));
+        const tab = tabs[Math.floor(random() * tabs.length)]!;
+        if (random() < 0.7) {
+          // The network drops: the socket is gone without a close frame; the client reconnects and resumes.
+          tab.sockets.at(-1)?.terminate();
+          disruptions.drops++;
+        } else {
+          // The page reloads: a new client resumes from the token and cursors the old page kept; what reaches the old socket now, no page reads.
+          const last = tab.records.at(-1);
+          if (last !== undefined) tab.unloaded.set(last, last.received.length);
+          const old = tab.client;
+          old.close();
+          tab.client = openTab(url, tab, old);
+          disruptions.reloads++;
+        }
+      }
+    })();
+    await Promise.all([...userIds.map(agent), failover, disrupter]);
     for (let waited = 0; waited < 20_000 && !readiness.every((r) => r.states.at(-1)?.state === 'ready'); waited += 50) await sleep(50);
     watching = false;
     await watcher;
@@ -193,7 +236,7 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
       if (end !== undefined) ends.set(user, end);
     }
     const tally = (tab: Tab): FrameTally =>
-      tallyFrames(tab.records.flatMap((r) => r.received), userTopic(tab.user), acknowledged, ends.get(tab.user) ?? { epoch: '', offset: -1 }, idOf);
+      tallyFrames(framesRead(tab), userTopic(tab.user), acknowledged, ends.get(tab.user) ?? { epoch: '', offset: -1 }, idOf);
     for (let waited = 0; waited < 15_000 && !tabs.every((tab) => tally(tab).caughtUp); waited += 50) await sleep(50);
 
     const finalEpochs = new Set([...ends].map(([user, end]) => `${userTopic(user)}\n${end.epoch}`));
@@ -209,6 +252,7 @@ export async function runFailoverDemo(options: FailoverDemoOptions = {}): Promis
       killedAtMs: killAtMs,
       promotedAfterMs,
       readiness,
+      disruptions,
       publishes: {
         acknowledged: acknowledged.length,
         refused,

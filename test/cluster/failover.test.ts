@@ -283,11 +283,12 @@ describe('a Redis failover that lost the newest appends', () => {
     expect(a.states).toEqual(['ready']);
   }, 30_000);
 
-  it('npm run demo:failover at a small size: three nodes through Sentinel, the primary killed mid-run, lost 0 and duplicated 0 on every tab, every tab told once', async () => {
+  it('npm run demo:failover at a small size: three nodes through Sentinel, tabs dropped and reloaded, the primary killed mid-run, lost 0 and duplicated 0 on every tab, every tab told once', async () => {
     const summary = await runFailoverDemo({ nodes: 3, users: 2, tabs: 2, seconds: 3, killAt: 1.2, lagSeconds: 0.4 });
     console.log(`[failover demo] seed=${summary.seed}: promoted after ${summary.promotedAfterMs} ms, ${summary.publishes.lostWithPrimary} of ${summary.publishes.acknowledged} acknowledged only on the killed primary`);
     expect(summary.promotedAfterMs).toBeDefined();
     expect(summary.publishes.acknowledged).toBeGreaterThan(0);
+    expect(summary.disruptions.drops + summary.disruptions.reloads).toBeGreaterThan(0);
     for (const tab of summary.perTab) {
       expect(tab, tab.tab).toMatchObject({ lost: 0, duplicated: 0, diverged: 0, caughtUp: true, told: { epoch_changed: 1 } });
     }
