@@ -20,7 +20,8 @@ export function formatClusterSummary(s: ClusterDemoSummary): string {
   const lines = s.perTab.map((t) => {
     const told = t.told.length === 0 ? '' : `, told recovered:false ${t.told.map((x) => x.reason).join(', ')}`;
     const moved = t.backAfterMs === undefined ? '' : `, on the killed node: back after ${t.backAfterMs} ms`;
-    return `    ${t.tab.padEnd(width)}  published ${t.published}, received ${t.received}, lost ${t.lost}, duplicated ${t.duplicated}${told}${moved}${t.caughtUp ? '' : ', NOT caught up'}`;
+    const breaches = t.breaches.length === 0 ? '' : `\n      protocol breaches:\n        ${t.breaches.join('\n        ')}`;
+    return `    ${t.tab.padEnd(width)}  published ${t.published}, received ${t.received}, lost ${t.lost}, duplicated ${t.duplicated}${told}${moved}${t.caughtUp ? '' : ', NOT caught up'}${breaches}`;
   });
   const back = s.killed.allBackAfterMs === undefined ? 'no tab was on it' : `its ${s.killed.tabs} tabs resumed on other nodes, the last ${s.killed.allBackAfterMs} ms after the kill`;
   return [
@@ -28,7 +29,7 @@ export function formatClusterSummary(s: ClusterDemoSummary): string {
     `  killed            ${s.killed.nodeId} with SIGKILL at ${(s.killed.atMs / 1000).toFixed(1)} s; ${back}`,
     `  presence          the killed node left the cluster counts ${s.killed.presenceAfterMs === undefined ? 'never' : `${s.killed.presenceAfterMs} ms after the kill`} (node timeout 750 ms)`,
     `  publishes         ${s.publishes.acknowledged} acknowledged, ${s.publishes.refused} refused, ${s.publishes.lostWithNode} in flight on the killed node (never acknowledged)`,
-    '  per tab (every event its user published since the tab opened)',
+    '  per tab, from the raw frames of its connections before any client dedupe (every event its user published since the tab opened)',
     ...lines,
     `  send-after-close  ${s.sendAfterCloseErrors} errors`,
     `  took              ${(s.durationMs / 1000).toFixed(1)} s`
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
     redis: values.redis
   });
   console.log(formatClusterSummary(summary));
-  const broken = summary.perTab.some((t) => t.lost !== 0 || t.duplicated !== 0 || !t.caughtUp);
+  const broken = summary.perTab.some((t) => t.lost !== 0 || t.duplicated !== 0 || !t.caughtUp || t.breaches.length > 0);
   if (broken || summary.sendAfterCloseErrors > 0) process.exitCode = 1;
 }
 

@@ -8,9 +8,16 @@
  * resumes from what it kept. Every socket (client or server side) goes
  * through `guardSends`, which counts any write attempted on a socket that
  * is not open.
+ *
+ * What a tab got is counted from the raw frames its sockets received, as
+ * the server sent them, before the client's dedupe could hide a duplicate
+ * or a gap (`recordingWebSocket`), and every connection's frames go to the
+ * conformance checker of docs/protocol.md.
  */
 import { WebSocket } from 'ws';
 import { SessionClient, type ClientSocketConstructor, type TopicCursor } from '../src/client/session-client.js';
+import { checkRun, describeViolations, type ConnectionRecord } from '../src/tools/conformance/checker.js';
+import { recordingWebSocket } from '../src/tools/conformance/recording-socket.js';
 
 /** What happens to a tab in one round of the run. */
 export type TabDisruption =
@@ -36,20 +43,12 @@ export interface TabCounters {
   sendAfterCloseErrors: number;
 }
 
-/** What one tab saw of its user's topic. */
+/** What one tab's application did, and its connections' raw frames. */
 export interface TabLedger {
   user: string;
   tab: string;
-  /** Epoch and offset where the tab's stream started (its first session's start). */
-  start: TopicCursor | undefined;
-  /** Offsets received in the current epoch, in arrival order, duplicates included. */
-  offsets: number[];
-  /** Received at or below an offset already received: 0 when dedupe holds. */
-  duplicated: number;
-  /** Each `recovered: false` after the start: why, and how many offsets it skipped. */
-  told: Array<{ reason: string; skipped: number }>;
-  /** Resumes with `recovered: true`. */
-  resumed: number;
+  /** Every connection the tab's sockets made, with every frame sent and received, in order. */
+  records: ConnectionRecord[];
   /** Agent runs the tab answered, and how many of those answers the client reported delivered. */
   answers: { sent: number; delivered: number };
   /** The client's states with when they were entered (`performance.now()`). */
@@ -100,7 +99,7 @@ export class DemoTab {
   constructor(url: string, user: string, tab: string, counters: TabCounters) {
     this.#url = `${url}?user=${encodeURIComponent(user)}&tab=${encodeURIComponent(tab)}`;
     this.#counters = counters;
-    this.ledger = { user, tab, start: undefined, offsets: [], duplicated: 0, told: [], resumed: 0, answers: { sent: 0, delivered: 0 }, states: [] };
+    this.ledger = { user, tab, records: [], answers: { sent: 0, delivered: 0 }, states: [] };
     this.#client = this.#open(undefined);
   }
 
@@ -154,10 +153,16 @@ export class DemoTab {
     const sockets = this.#sockets;
     const counters = this.#counters;
     const isOffline = (): boolean => this.#offline;
-    class TabSocket extends WebSocket {
+    // Port 1 refuses at once: the tab is offline.
+    const Recording = recordingWebSocket({
+      name: `${this.ledger.user}/${this.ledger.tab}`,
+      user: this.ledger.user,
+      records: this.ledger.records,
+      redirect: (url) => (isOffline() ? 'ws://127.0.0.1:1/' : url)
+    });
+    class TabSocket extends Recording {
       constructor(url: string, protocols: string[]) {
-        // Port 1 refuses at once: the tab is offline.
-        super(isOffline() ? 'ws://127.0.0.1:1/' : url, protocols);
+        super(url, protocols);
         guardSends(this, counters);
         sockets.add(this);
         this.once('close', () => sockets.delete(this));
@@ -167,30 +172,8 @@ export class DemoTab {
     const topic = `user:${this.ledger.user}`;
     const ledger = this.ledger;
     client.on('state', (state) => ledger.states.push({ state, at: performance.now() }));
-    client.on('recovery', (recovery) => {
-      if (recovery.topic !== topic) return;
-      if (recovery.recovered) {
-        ledger.resumed++;
-        return;
-      }
-      if (ledger.start === undefined) {
-        ledger.start = { epoch: recovery.epoch, offset: recovery.offset };
-        return;
-      }
-      const last = ledger.offsets.at(-1) ?? ledger.start.offset;
-      if (recovery.epoch !== ledger.start.epoch) {
-        // History lost: the tab is told; counting starts over in the new epoch.
-        ledger.told.push({ reason: recovery.reason ?? 'unknown', skipped: Number.NaN });
-        ledger.start = { epoch: recovery.epoch, offset: recovery.offset };
-        ledger.offsets = [];
-        return;
-      }
-      ledger.told.push({ reason: recovery.reason ?? 'unknown', skipped: Math.max(0, recovery.offset - last) });
-    });
-    client.on('message', ({ topic: from, offset, data }) => {
+    client.on('message', ({ topic: from, data }) => {
       if (from !== topic) return;
-      if (ledger.offsets.includes(offset)) ledger.duplicated++;
-      ledger.offsets.push(offset);
       const event = data as { type?: string; runId?: string };
       if (event.type === 'agent_completed') {
         ledger.answers.sent++;
@@ -203,26 +186,93 @@ export class DemoTab {
   }
 }
 
-/**
- * Per tab: what was published to its user since its stream started, what
- * it received, what it lost without being told, and what came twice.
- */
+/** A tab's raw frames of one topic, tallied against where the topic ends. */
 interface TabTally {
+  /** Messages published to the topic since the tab's stream started (in the epoch it ends in). */
   published: number;
+  /** `message` frames received over all the tab's connections, duplicates included. */
   received: number;
+  /** Offsets of that epoch the tab neither received on any connection nor was told it would not get. */
   lost: number;
+  /** Messages a connection received at or below what it already had (its hello's cursor, or an earlier frame). */
   duplicated: number;
-  told: number;
+  /** Each `recovered: false` after the first: why, and how many offsets it skipped. */
+  told: Array<{ reason: string; skipped: number }>;
+  /** Resumes with `recovered: true`. */
+  resumed: number;
 }
 
-function tabTally(ledger: TabLedger, position: TopicCursor): TabTally {
-  const start = ledger.start;
-  if (start === undefined || start.epoch !== position.epoch) return { published: 0, received: 0, lost: 0, duplicated: ledger.duplicated, told: 0 };
-  const received = new Set(ledger.offsets);
-  const told = ledger.told.reduce((sum, t) => sum + (Number.isNaN(t.skipped) ? 0 : t.skipped), 0);
-  let missing = 0;
-  for (let offset = start.offset + 1; offset <= position.offset; offset++) if (!received.has(offset)) missing++;
-  return { published: position.offset - start.offset, received: ledger.offsets.length, lost: missing - told, duplicated: ledger.duplicated, told };
+interface RawFrame {
+  type?: unknown;
+  topic?: unknown;
+  epoch?: unknown;
+  offset?: unknown;
+  recovered?: unknown;
+  reason?: unknown;
+  topics?: Record<string, TopicCursor>;
+}
+
+function parsed(text: string | Uint8Array | undefined): RawFrame | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text) as RawFrame;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Walk a tab's connections in order: per connection, what its hello said it
+ * had and what it was then sent; over all of them, which offsets of the
+ * final epoch arrived and which a recovery told skipped.
+ */
+function tabTally(records: readonly ConnectionRecord[], topic: string, end: TopicCursor): TabTally {
+  const tally: TabTally = { published: 0, received: 0, lost: 0, duplicated: 0, told: [], resumed: 0 };
+  const got = new Map<string, Set<number>>();
+  const skipped = new Map<string, Set<number>>();
+  let start: TopicCursor | undefined;
+  let reached: TopicCursor | undefined;
+  for (const record of records) {
+    // What the connection already had: its hello's cursor, then each message it got.
+    let had = parsed(record.sent[0])?.topics?.[topic];
+    for (const text of record.received) {
+      const frame = parsed(text);
+      if (frame?.topic !== topic || typeof frame.epoch !== 'string' || typeof frame.offset !== 'number') continue;
+      const at = { epoch: frame.epoch, offset: frame.offset };
+      if (frame.type === 'recovery') {
+        if (frame.recovered === true) {
+          tally.resumed++;
+          continue;
+        }
+        if (start === undefined) start = at;
+        else {
+          const skipped = reached?.epoch === at.epoch ? Math.max(0, at.offset - reached.offset) : Number.NaN;
+          tally.told.push({ reason: String(frame.reason), skipped });
+        }
+        const told = skipped.get(at.epoch) ?? new Set<number>();
+        for (let offset = reached?.epoch === at.epoch ? reached.offset + 1 : 1; offset <= at.offset; offset++) told.add(offset);
+        skipped.set(at.epoch, told);
+        had = at;
+        if (reached === undefined || reached.epoch !== at.epoch || reached.offset < at.offset) reached = at;
+        continue;
+      }
+      if (frame.type !== 'message') continue;
+      tally.received++;
+      if (had !== undefined && had.epoch === at.epoch && at.offset <= had.offset) tally.duplicated++;
+      had = at;
+      const mine = got.get(at.epoch) ?? new Set<number>();
+      mine.add(at.offset);
+      got.set(at.epoch, mine);
+      if (reached === undefined || reached.epoch !== at.epoch || reached.offset < at.offset) reached = at;
+    }
+  }
+  if (start === undefined) return tally;
+  const first = start.epoch === end.epoch ? start.offset : 0;
+  tally.published = end.offset - first;
+  for (let offset = first + 1; offset <= end.offset; offset++) {
+    if (!got.get(end.epoch)?.has(offset) && !skipped.get(end.epoch)?.has(offset)) tally.lost++;
+  }
+  return tally;
 }
 
 /** A tab has caught up when it stands where its user's topic ends (or the topic never had a message). */
@@ -231,7 +281,7 @@ export function caughtUp(tab: DemoTab, position: TopicCursor): boolean {
   return position.offset === 0 || (cursor !== undefined && cursor.epoch === position.epoch && cursor.offset === position.offset);
 }
 
-/** What both demos print for a tab: its tally against where its user's topic ends. */
+/** What both demos print for a tab: its tally from the raw frames against where its user's topic ends, and the checker's verdict. */
 export interface TabSummaryLine {
   tab: string;
   published: number;
@@ -241,18 +291,22 @@ export interface TabSummaryLine {
   resumed: number;
   told: Array<{ reason: string; skipped: number }>;
   caughtUp: boolean;
+  /** Breaches of docs/protocol.md in the tab's connections, in plain words (empty when none). */
+  breaches: string[];
 }
 
 export function summarizeTab(tab: DemoTab, position: TopicCursor): TabSummaryLine {
-  const tally = tabTally(tab.ledger, position);
+  const tally = tabTally(tab.ledger.records, `user:${tab.ledger.user}`, position);
+  const violations = checkRun({ connections: tab.ledger.records });
   return {
     tab: `${tab.ledger.user}/${tab.ledger.tab}`,
     published: tally.published,
     received: tally.received,
     lost: tally.lost,
     duplicated: tally.duplicated,
-    resumed: tab.ledger.resumed,
-    told: tab.ledger.told,
-    caughtUp: caughtUp(tab, position)
+    resumed: tally.resumed,
+    told: tally.told,
+    caughtUp: caughtUp(tab, position),
+    breaches: violations.length === 0 ? [] : describeViolations(violations, 5).split('\n')
   };
 }

@@ -39,7 +39,8 @@ export function formatSummary(s: DemoSummary): string {
   const tabLines = s.perTab.map((t) => {
     const told = t.told.length === 0 ? '' : `, told recovered:false ${t.told.map((x) => `${x.reason}${Number.isNaN(x.skipped) ? '' : ` (${x.skipped} skipped)`}`).join(', ')}`;
     const behind = t.caughtUp ? '' : ', NOT caught up';
-    return `    ${t.tab.padEnd(width)}  published ${t.published}, received ${t.received}, lost ${t.lost}, duplicated ${t.duplicated}, resumed ${t.resumed}x${told}${behind}`;
+    const breaches = t.breaches.length === 0 ? '' : `\n      protocol breaches:\n        ${t.breaches.join('\n        ')}`;
+    return `    ${t.tab.padEnd(width)}  published ${t.published}, received ${t.received}, lost ${t.lost}, duplicated ${t.duplicated}, resumed ${t.resumed}x${told}${behind}${breaches}`;
   });
   return [
     `ws-lifecycle demo: ${s.users} users x ${s.tabs} tabs on ${s.url} (seed ${s.seed})`,
@@ -51,7 +52,7 @@ export function formatSummary(s: DemoSummary): string {
     `  disruptions       ${list(s.disruptions)}`,
     `  messages          ${s.messages.runs} agent runs, ${s.messages.published} events published, ${s.messages.sent} live writes, ${refused} refused (${list(s.messages.refused)}) and replayed on resume`,
     `    received        ${s.messages.receivedByClients} by tabs, ${s.messages.receivedByServer} tab answers delivered once to the server`,
-    '  per tab (every event its user published since the tab opened)',
+    '  per tab, from the raw frames of its connections before any client dedupe (every event its user published since the tab opened)',
     ...tabLines,
     `  send-after-close  ${s.sendAfterCloseErrors} errors`,
     `  shutdown          ${s.shutdown.closed} closed, ${s.shutdown.terminated} terminated`,
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
   process.removeAllListeners('SIGINT');
   process.removeAllListeners('SIGTERM');
   console.log(formatSummary(summary));
-  const broken = summary.perTab.some((t) => t.lost !== 0 || t.duplicated !== 0 || !t.caughtUp);
+  const broken = summary.perTab.some((t) => t.lost !== 0 || t.duplicated !== 0 || !t.caughtUp || t.breaches.length > 0);
   if (summary.sendAfterCloseErrors > 0 || summary.connections.live > 0 || broken) process.exitCode = 1;
 }
 
