@@ -23,6 +23,7 @@ export type {
 export { Connection } from './core/connection.js';
 export type { TransitionRecord } from './core/connection-host.js';
 export type { StateCounts } from './core/connection-registry.js';
+export type { AllowedOrigins, ClientAddress, UpgradeOptions } from './manager/upgrade-gate.js';
 export { CLOSE_CODES, DEFAULTS } from './core/constants.js';
 export type { AuditTarget } from './core/logging.js';
 export { SEND_FAILURE_REASONS } from './core/send-result.js';

@@ -258,13 +258,15 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
   }
 
   /**
-   * Accept every connection of a `WebSocketServer`; `identify` decides
-   * before the handshake (a throw refuses with 500: fail closed).
+   * Accept every connection of a `WebSocketServer` through the upgrade
+   * checks, before the handshake: `allowedOrigins` (a page of another origin
+   * gets 403), `maxConnectionsPerIp` (429), then `identify` (a throw refuses
+   * with 500: fail closed; no answer within `identifyTimeoutMs`, 503).
    *
    * @param {WebSocketServer} wss The server
-   * @param {AttachOptions} [options] How to identify users from the request
+   * @param {AttachOptions} [options] Who may connect and who they are
    * @returns {() => void} Detaches the manager from the server
-   * @throws {RangeError} If `identifyTimeoutMs` is not a duration
+   * @throws {RangeError | TypeError} If an upgrade option is invalid (naming it)
    */
   attach(wss: WebSocketServer, options: AttachOptions = {}): () => void {
     return attachServer(this, wss, options);

@@ -7,7 +7,8 @@
  * Inbound frames are bounded per connection, never with memory: past
  * `maxInFlight` sends being checked against the shared store, or past
  * `maxFramesPerSecond`, the hub stops reading from the socket until the
- * checks are done or the second is over. TCP then slows the client down;
+ * checks are done or the second is over (what ws had already read waits
+ * here, at most one read's worth). TCP then slows the client down;
  * nothing it sent is dropped, and nothing piles up here.
  */
 import type { Connection } from '../core/connection.js';
@@ -45,25 +46,42 @@ export class SessionConnection {
   #inFlight = 0;
   #rate: RateWindow | undefined;
   #rateTimer: NodeJS.Timeout | undefined;
+  /** Frames past the second's limit, waiting for the next second. */
+  #held: RawFrame[] = [];
 
   constructor(connection: Connection) {
     this.connection = connection;
   }
 
   /**
-   * Count one inbound frame against `limit` per second; past it, reading
-   * pauses until the second is over. The frame itself is handled.
+   * Whether a frame may be handled now, against `limit` frames per second.
+   * Past it the frame waits, reading pauses, and once the second is over
+   * what waited is handed to `replay`, in order, to be counted against the
+   * next second. Pausing alone is not enough: ws still hands over every
+   * frame of the read it is in (a read can hold thousands of small frames).
    */
-  countFrame(limit: number, now: number): void {
-    if (limit === 0) return;
+  admit(frame: RawFrame, limit: number, now: number, replay: (frames: RawFrame[]) => void): boolean {
+    if (limit === 0) return true;
+    // Frames already waiting go first: order is kept.
+    if (this.#held.length > 0) return this.#hold(frame);
     const rate = (this.#rate ??= new RateWindow());
-    if (rate.admit(limit, now) || this.#rateTimer !== undefined) return;
+    if (rate.admit(limit, now)) return true;
+    this.#hold(frame);
     this.connection._pauseReading(PAUSED_RATE);
     this.#rateTimer = setTimeout(() => {
       this.#rateTimer = undefined;
+      const held = this.#held;
+      this.#held = [];
       this.connection._resumeReading(PAUSED_RATE);
+      replay(held);
     }, rate.resetsIn(now));
     this.#rateTimer.unref();
+    return false;
+  }
+
+  #hold(frame: RawFrame): false {
+    this.#held.push(frame);
+    return false;
   }
 
   /** A send starts being checked; at `limit` reading pauses. */
@@ -104,6 +122,7 @@ export class SessionConnection {
   /** The connection closed: nothing of it waits any more. */
   close(): void {
     this.#early = [];
+    this.#held = [];
     clearTimeout(this.helloTimer);
     clearTimeout(this.#rateTimer);
     for (const subscription of this.subscriptions.values()) subscription.end();

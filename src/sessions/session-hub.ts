@@ -33,7 +33,7 @@ import {
 import { SendIntake } from './client-sends.js';
 import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
 import { Rooms } from './rooms.js';
-import { SessionConnection } from './session-connection.js';
+import { SessionConnection, type RawFrame } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
 import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
 import type { TopicFeed } from './topic-feed.js';
@@ -194,7 +194,7 @@ export class SessionHub {
   receive(connection: Connection, data: string | Buffer, isBinary: boolean): void {
     const sc = this.#connections.get(connection);
     if (sc === undefined) return;
-    sc.countFrame(this.#options.maxFramesPerSecond, Date.now());
+    if (!sc.admit({ data, isBinary }, this.#options.maxFramesPerSecond, Date.now(), (held) => this.#replay(connection, held))) return;
     const frame: ClientFrame | ProtocolError = isBinary ? new ProtocolError('malformed', 'binary frames are not part of the protocol') : parseClientFrame(data as string);
     if (frame instanceof ProtocolError) return this.#refuse(sc, frame);
     if (frame.type === 'hello') {
@@ -209,6 +209,11 @@ export class SessionHub {
     }
     if (frame.type === 'ping') return void connection._sendText(PONG);
     this.#sends.accept(sc, frame.id, frame.data);
+  }
+
+  /** Frames that waited (for the next second, or for the welcome) are handled in order, as if they had just arrived. */
+  #replay(connection: Connection, frames: readonly RawFrame[]): void {
+    for (const frame of frames) this.receive(connection, frame.data, frame.isBinary);
   }
 
   /** A session connection closed. */
@@ -393,7 +398,7 @@ export class SessionHub {
     for (const topic of session.topics) {
       this.#subscribe(sc, topic).start(resumed ? cursors[topic] : undefined, resumed ? 'new_topic' : 'unknown_session', this.#rooms.floorOf(userId, topic));
     }
-    for (const frame of sc.welcomed()) this.receive(connection, frame.data, frame.isBinary);
+    this.#replay(connection, sc.welcomed());
   }
 
   #welcome(session: Session, resumed: boolean): Parameters<typeof encodeFrame>[0] {

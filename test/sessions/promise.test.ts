@@ -375,4 +375,21 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(tab.frames.filter((frame) => frame.type === 'ack')).toEqual([{ type: 'ack', id: 1 }, { type: 'ack', id: 2 }]);
     expect(tab.frames.filter((frame) => frame.type === 'pong')).toHaveLength(1);
   });
+
+  it('frames past maxFramesPerSecond wait for the next second, even when one read holds them all, and none is dropped', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000, maxFramesPerSecond: 100 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab);
+    const pongs: number[] = [];
+    tab.ws.on('message', (data) => {
+      if ((JSON.parse(data.toString()) as { type: string }).type === 'pong') pongs.push(performance.now());
+    });
+    const started = performance.now();
+    // Written in one turn: the server reads them in one or two reads.
+    for (let i = 0; i < 300; i++) tab.ws.send(JSON.stringify({ type: 'ping' }));
+    await waitFor(() => pongs.length === 300, 10_000, 'every ping answered');
+    // The window is the server's: at most 100 answered before the first second is over, and the rest later, not dropped.
+    expect(pongs.filter((at) => at - started < 900).length).toBeLessThanOrEqual(100);
+    expect(pongs.at(-1)! - started).toBeGreaterThan(1_500);
+  });
 });
