@@ -3,7 +3,8 @@
  * so a session resumes on any of them: who the session belongs to, and the
  * highest client message id delivered per client instance. One hash per
  * session, `<prefix>:s:<token>`: `u` the user, `v` a marker (an anonymous
- * session has no `u`), `n` how many client instances it holds, and per
+ * session has no `u`), `r` the replication id of the history that wrote
+ * it, `n` how many client instances it holds, and per
  * client instance `c:<client>` its highest id delivered, `t:<client>` when
  * it was last heard of, and `a:<client>:<id>` which attempt recorded each of
  * its last {@link ATTEMPTS_KEPT} ids. Every command is
@@ -12,7 +13,7 @@
 import { MAX_CLIENTS_PER_SESSION, type SendVerdict } from '../sessions/client-sends.js';
 import type { SessionRecord, SessionRecords } from '../sessions/topic-store.js';
 import { Scripts, hashReply, text } from './redis-reply.js';
-import type { RedisCommander } from './redis-store.js';
+import { REPLICATION_ID, type RedisCommander } from './redis-store.js';
 
 /**
  * Per client instance, the attempts of its last this many ids are kept: a
@@ -22,8 +23,8 @@ import type { RedisCommander } from './redis-store.js';
 export const ATTEMPTS_KEPT = 256;
 
 const SCRIPTS = {
-  /** KEYS: session. ARGV: ttl, user or empty. */
-  create: `if ARGV[2] == '' then redis.call('HSET', KEYS[1], 'v', 1) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[2]) end
+  /** KEYS: session. ARGV: ttl, user or empty. The record remembers which replication history wrote it. */
+  create: `${REPLICATION_ID}if ARGV[2] == '' then redis.call('HSET', KEYS[1], 'v', 1, 'r', replid) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[2], 'r', replid) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
   /**
    * KEYS: session. ARGV: client, id, max clients, now, attempt, attempts kept.
@@ -31,11 +32,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
    * recorded an id among the client's last `attempts kept` (its answer was
    * lost in a cut; the client may have gone on meanwhile). Past max clients
    * the one heard of longest ago is forgotten with its attempts. A session
-   * whose record is gone delivers (nothing to compare with).
+   * whose record is gone delivers (nothing to compare with). A record another
+   * replication history wrote (a failover to a replica that may have missed
+   * the newest writes) may be behind what was delivered: an id past its last
+   * is delivered, not refused as a skip, and the record follows this history.
    */
-  send: `if redis.call('EXISTS', KEYS[1]) == 0 then return 'deliver' end
+  send: `${REPLICATION_ID}if redis.call('EXISTS', KEYS[1]) == 0 then return 'deliver' end
 local client, id, now, attempt = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
 local last = tonumber(redis.call('HGET', KEYS[1], 'c:' .. client) or '0')
+local whole = redis.call('HGET', KEYS[1], 'r') == replid
+if not whole and id > last + 1 then last = id - 1 end
+redis.call('HSET', KEYS[1], 'r', replid)
 if id > last + 1 then return 'skip' end
 local known = redis.call('HEXISTS', KEYS[1], 't:' .. client) == 1
 redis.call('HSET', KEYS[1], 't:' .. client, now)

@@ -66,8 +66,8 @@ describe('RedisSessionRecords', () => {
     expect(await records.acceptSend('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
     for (let i = 0; i < MAX_CLIENTS_PER_SESSION; i++) expect(await records.acceptSend('s3', `tab-${i}`, 1, `attempt-${++attempts}`)).toBe('deliver');
     const fields = Number(await client.sendCommand(['HLEN', `${PREFIX}:s:s3`]));
-    // v, u, n, and per instance its last id, when it was heard of, and the attempt of its one id.
-    expect(fields).toBe(3 + 3 * MAX_CLIENTS_PER_SESSION);
+    // v, u, r, n, and per instance its last id, when it was heard of, and the attempt of its one id.
+    expect(fields).toBe(4 + 3 * MAX_CLIENTS_PER_SESSION);
     // The oldest instance was forgotten: its next resend counts as new (bounded memory over perfect memory).
     expect(await records.acceptSend('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
     expect(await records.acceptSend('s3', `tab-${MAX_CLIENTS_PER_SESSION - 1}`, 1, `attempt-${++attempts}`)).toBe('resend');
@@ -92,7 +92,7 @@ describe('RedisSessionRecords', () => {
     await records.create('s5', 'fay', 5_000);
     for (let id = 1; id <= ATTEMPTS_KEPT + 10; id++) expect(await records.acceptSend('s5', 'tab', id, `a-${id}`)).toBe('deliver');
     const fields = Number(await client.sendCommand(['HLEN', `${PREFIX}:s:s5`]));
-    expect(fields).toBe(3 + 2 + ATTEMPTS_KEPT);
+    expect(fields).toBe(4 + 2 + ATTEMPTS_KEPT);
     expect(await records.acceptSend('s5', 'tab', 10, 'a-10')).toBe('resend');
     expect(await records.acceptSend('s5', 'tab', ATTEMPTS_KEPT + 5, `a-${ATTEMPTS_KEPT + 5}`)).toBe('deliver');
   });
@@ -136,5 +136,17 @@ describe('RedisSessionRecords', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('a record another replication history wrote (a lossy failover) delivers the client\'s next id instead of refusing a skip', async () => {
+    await records.create('s6', 'gus', 5_000);
+    expect(await records.acceptSend('s6', 'tab', 1, 'x1')).toBe('deliver');
+    expect(await records.acceptSend('s6', 'tab', 2, 'x2')).toBe('deliver');
+    // As a promoted replica that missed ids 3 and 4 would hold it: the record of another history, at 2.
+    await client.sendCommand(['HSET', `${PREFIX}:s:s6`, 'r', 'a-replication-id-of-the-lost-primary']);
+    expect(await records.acceptSend('s6', 'tab', 5, 'x5')).toBe('deliver');
+    expect(await records.acceptSend('s6', 'tab', 5, 'y5')).toBe('resend');
+    // From here the record follows this history: a skip is refused again.
+    expect(await records.acceptSend('s6', 'tab', 7, 'x7')).toBe('skip');
   });
 });
