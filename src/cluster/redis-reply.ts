@@ -54,3 +54,14 @@ export class Scripts<S extends Readonly<Record<string, string>>> {
     return this.#redis.sendCommand<T>(['EVAL', this.#sources[name]!, ...tail], options);
   }
 }
+
+/**
+ * Lua that sets `replid` to the server's replication id, read where the
+ * script runs (a promotion or a restart changes it): what any record that
+ * must not silently continue across a lossy failover compares with.
+ */
+// Shared by the topic scripts (redis-store.ts) and the session records: kept here, apart from both, so neither
+// module reads it from the other while the two load each other.
+export const REPLICATION_ID = `local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+if not replid then return redis.error_reply('ERR ws-lifecycle: INFO replication has no master_replid, so a failover cannot be told from a whole history') end
+`;

@@ -12,8 +12,8 @@
  */
 import { MAX_CLIENTS_PER_SESSION, type SendVerdict } from '../sessions/client-sends.js';
 import type { SessionRecord, SessionRecords } from '../sessions/topic-store.js';
-import { Scripts, hashReply, text } from './redis-reply.js';
-import { REPLICATION_ID, type RedisCommander } from './redis-store.js';
+import { REPLICATION_ID, Scripts, hashReply, text } from './redis-reply.js';
+import type { RedisCommander } from './redis-store.js';
 
 /**
  * Per client instance, the attempts of its last this many ids are kept: a

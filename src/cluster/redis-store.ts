@@ -24,7 +24,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SessionRecords, TopicEntry, TopicPosition, TopicRead, TopicStore } from '../sessions/topic-store.js';
-import { Scripts, text } from './redis-reply.js';
+import { REPLICATION_ID, Scripts, text } from './redis-reply.js';
 import { RedisSessionRecords } from './redis-session-records.js';
 import { partitionOf, partitionTag } from './redis-slots.js';
 
@@ -54,14 +54,6 @@ export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'wsl', maxEntriesPer
 /** Binary-safe replies: payloads come back as Buffers. */
 const BUFFERS = { typeMapping: { 36: Buffer } };
 
-/**
- * Lua that sets `replid` to the server's replication id, read where the
- * script runs (a promotion or a restart changes it): what any record that
- * must not silently continue across a lossy failover compares with.
- */
-export const REPLICATION_ID = `local replid = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
-if not replid then return redis.error_reply('ERR ws-lifecycle: INFO replication has no master_replid, so a failover cannot be told from a whole history') end
-`;
 
 // A new epoch starts with an empty stream: what a lost hash, or a history another replication id wrote, leaves behind is not history any more.
 const START_EPOCH = `${REPLICATION_ID}local meta = redis.call('HMGET', KEYS[1], 'e', 'r')

@@ -24,7 +24,8 @@ import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
 import type { Cluster } from '../../src/manager/cluster.js';
 import { RedisCluster } from '../../src/cluster/redis.js';
-import type { RedisCommander } from '../../src/cluster/redis-store.js';
+import { messageHead, type RedisCommander, type RedisTopicStore } from '../../src/cluster/redis-store.js';
+import { partitionOf } from '../../src/cluster/redis-slots.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
 import type { BrokerListener, TopicBroker } from '../../src/sessions/topic-broker.js';
 import type { TopicMessage, TopicPosition, TopicRead, TopicStore } from '../../src/sessions/topic-store.js';
@@ -48,12 +49,14 @@ const TEXT = 'ünï€😀 \u2028 "quoted" \\';
 class NaiveFanout implements TopicStore, TopicBroker {
   readonly sessions;
   readonly #redis: RedisCommander;
+  readonly #store: RedisTopicStore;
   readonly #prefix: string;
   readonly #heard = new Map<string, Map<number, string | Buffer>>();
   readonly #inner: TopicBroker;
 
   constructor(redis: RedisCommander, real: RedisCluster) {
     this.#redis = redis;
+    this.#store = real.store;
     this.#prefix = real.store.prefix;
     this.sessions = real.store.sessions;
     this.#inner = real.broker;
@@ -72,7 +75,9 @@ class NaiveFanout implements TopicStore, TopicBroker {
   async append(topic: string, payload: string | Buffer): Promise<TopicPosition> {
     const offset = Number(await this.#redis.sendCommand(['INCR', `${this.#prefix}:naive:${topic}`]));
     const kind = typeof payload === 'string' ? 's' : 'b';
-    await this.#redis.sendCommand(['PUBLISH', `${this.#prefix}:c:${topic}`, Buffer.concat([Buffer.from(`naive\n${offset}\n${kind}`), Buffer.from(payload)])]);
+    // The broker's own format, on the topic's partition channel: only the history is naive.
+    const head = `${messageHead(topic)}naive\n${offset}\n${kind}`;
+    await this.#redis.sendCommand(['PUBLISH', this.#store.channel(partitionOf(topic)), Buffer.concat([Buffer.from(head), Buffer.from(payload)])]);
     this.#hear({ topic, epoch: 'naive', offset, payload });
     return { epoch: 'naive', offset };
   }
