@@ -9,9 +9,21 @@
  * have left wrong. Every command touches one key (or, for the rename, two
  * of one slot), so presence works across the slots of a Redis Cluster.
  */
+import { NODE_STATES, type NodeState } from '../../machines/node.machine.js';
 import type { ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
 import { hashReply, text } from './redis-reply.js';
 import type { RedisCommander } from './redis-store.js';
+
+/** A node of the cluster as presence sees it: live (heard from within `nodeTimeoutMs`), with the state it last wrote. */
+export interface ClusterNode {
+  nodeId: string;
+  /**
+   * The node's lifecycle state as it last wrote it (`ready`, `draining`...):
+   * a node cut off from Redis cannot say it is `degraded`. `unknown` for a
+   * node that wrote none (a version without states).
+   */
+  state: NodeState | 'unknown';
+}
 
 export interface RedisPresenceOptions {
   /** How often the node writes its heartbeat (and its snapshot when it changed). Default 1,000. */
@@ -26,7 +38,10 @@ export class RedisPresence implements Presence {
   readonly nodeTimeoutMs: number;
   readonly #redis: RedisCommander;
   readonly #nodesKey: string;
+  readonly #statesKey: string;
   readonly #prefix: string;
+  /** This node's lifecycle state, written with each heartbeat. */
+  #state: () => NodeState = () => 'ready';
   #source: PresenceSource | undefined;
   #dirty = true;
   #timer: NodeJS.Timeout | undefined;
@@ -36,12 +51,18 @@ export class RedisPresence implements Presence {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#nodesKey = `${prefix}:nodes`;
+    this.#statesKey = `${prefix}:node-states`;
     this.nodeId = nodeId;
     this.heartbeatMs = options.heartbeatMs ?? 1_000;
     this.nodeTimeoutMs = options.nodeTimeoutMs ?? 3 * this.heartbeatMs;
     for (const [name, value] of [['heartbeatMs', this.heartbeatMs], ['nodeTimeoutMs', this.nodeTimeoutMs]] as const) {
       if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected an integer >= 1)`);
     }
+  }
+
+  /** Where this node's state is read from, for the heartbeat (the node's machine). */
+  reportState(state: () => NodeState): void {
+    this.#state = state;
   }
 
   attach(source: PresenceSource): void {
@@ -77,6 +98,7 @@ export class RedisPresence implements Presence {
     this.#timer = undefined;
     await this.#beating;
     await this.#redis.sendCommand(['ZREM', this.#nodesKey, this.nodeId]).catch(() => {});
+    await this.#redis.sendCommand(['HDEL', this.#statesKey, this.nodeId]).catch(() => {});
     await this.#redis.sendCommand(['DEL', this.#hash(this.nodeId)]).catch(() => {});
   }
 
@@ -108,9 +130,21 @@ export class RedisPresence implements Presence {
     return { nodes: nodes.length, users: users.size, connections };
   }
 
+  /** The live nodes, each with the state it last wrote, sorted by id. */
+  async nodes(): Promise<ClusterNode[]> {
+    const nodes = (await this.#liveNodes()).sort();
+    if (nodes.length === 0) return [];
+    const states = await this.#redis.sendCommand<unknown[]>(['HMGET', this.#statesKey, ...nodes]);
+    return nodes.map((nodeId, i) => {
+      const state = states[i] === null || states[i] === undefined ? 'unknown' : text(states[i]);
+      return { nodeId, state: (NODE_STATES as readonly string[]).includes(state) ? (state as NodeState) : 'unknown' };
+    });
+  }
+
   async #write(): Promise<void> {
     const now = Date.now();
     await this.#redis.sendCommand(['ZADD', this.#nodesKey, String(now), this.nodeId]);
+    await this.#redis.sendCommand(['HSET', this.#statesKey, this.nodeId, this.#state()]);
     // Long-dead nodes leave the set (their hashes expired already).
     await this.#redis.sendCommand(['ZREMRANGEBYSCORE', this.#nodesKey, '-inf', String(now - 10 * this.nodeTimeoutMs)]);
     const hash = this.#hash(this.nodeId);

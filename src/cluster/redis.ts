@@ -25,7 +25,7 @@ import { loadPeer } from '../core/optional-peer.js';
 import { RedisBroker } from './redis-broker.js';
 import { redisConnections, type RedisAddress, type RedisConnections, type RedisFactories } from './redis-connections.js';
 import { RedisHealth } from './redis-health.js';
-import { RedisPresence, type RedisPresenceOptions } from './redis-presence.js';
+import { RedisPresence, type ClusterNode, type RedisPresenceOptions } from './redis-presence.js';
 import { RedisTopicStore, type RedisTopicStoreOptions } from './redis-store.js';
 
 export { RedisBroker, parseBrokerMessage } from './redis-broker.js';
@@ -34,7 +34,7 @@ export { RedisPresence } from './redis-presence.js';
 export { REDIS_STORE_DEFAULTS, RedisTopicStore } from './redis-store.js';
 export type { RedisCommander, RedisServers, RedisTopicStoreOptions } from './redis-store.js';
 export type { RedisAddress } from './redis-connections.js';
-export type { RedisPresenceOptions } from './redis-presence.js';
+export type { ClusterNode, RedisPresenceOptions } from './redis-presence.js';
 export type { Cluster, ClusterCounts, Presence, PresenceSource, UserPresence } from '../manager/cluster.js';
 export { NODE_STATES } from '../../machines/node.machine.js';
 export type { NodeState } from '../../machines/node.machine.js';
@@ -127,6 +127,7 @@ export class RedisCluster implements Cluster {
     this.store = new RedisTopicStore(this.#redis.commands, { ...options, shardedPubSub: sharded });
     this.broker = new RedisBroker(this.#redis.subscriber, { prefix: this.store.prefix, sharded, publisher: this.#redis.commands });
     this.presence = new RedisPresence(this.#redis.commands, this.store.prefix, this.nodeId, options);
+    this.presence.reportState(() => this.#state);
     this.#actor = createActor(
       nodeMachine.provide({ actions: { reportEntry: (_, { state }) => this.#entered(state), resync: () => void this.broker.resync() } })
     );
@@ -140,6 +141,17 @@ export class RedisCluster implements Cluster {
   /** For a load balancer: ready only in `ready`. */
   readiness(): Readiness {
     return { ready: this.#state === 'ready', state: this.#state, nodeId: this.nodeId };
+  }
+
+  /**
+   * The cluster's live nodes, each with the state it last wrote with its
+   * heartbeat (this one's as it is now). A node cut off from Redis cannot
+   * write that it is `degraded`: it shows its last state until it drops out.
+   * Rejects while Redis is unreachable.
+   */
+  async nodes(): Promise<ClusterNode[]> {
+    const nodes = await this.presence.nodes();
+    return nodes.map((node) => (node.nodeId === this.nodeId ? { nodeId: node.nodeId, state: this.#state } : node));
   }
 
   /** An HTTP handler for the readiness check: 200 when ready, 503 otherwise, the readiness as JSON. */
@@ -192,5 +204,7 @@ export class RedisCluster implements Cluster {
     const from = this.#state;
     this.#state = state;
     this.#logger.info({ from, to: state }, 'node transition');
+    // The others learn of it at once, not at the next heartbeat.
+    if (state === 'ready' || state === 'draining') void this.presence.beat();
   }
 }

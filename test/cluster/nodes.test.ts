@@ -103,6 +103,15 @@ describe('two nodes on one Redis', () => {
     expect(await a.server.manager.presence('alice')).toEqual({ userId: 'alice', connections: 2, nodes: expect.arrayContaining(['a', 'b']) as unknown });
     expect(await b.server.manager.clusterCounts()).toEqual({ nodes: 2, users: 2, connections: 3 });
     expect(a.cluster.readiness()).toEqual({ ready: true, state: 'ready', nodeId: 'a' });
+    expect(await a.cluster.nodes()).toEqual([{ nodeId: 'a', state: 'ready' }, { nodeId: 'b', state: 'ready' }]);
+    // A node that drains says so at once: the others see it before its next heartbeat.
+    b.cluster.drain();
+    let seen: Array<{ nodeId: string; state: string }> = [];
+    for (let i = 0; i < 100 && seen[1]?.state !== 'draining'; i++) {
+      seen = await a.cluster.nodes();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(seen).toEqual([{ nodeId: 'a', state: 'ready' }, { nodeId: 'b', state: 'draining' }]);
 
     // b goes away: its connections leave presence.
     const gone = started.splice(1, 1)[0]!;
@@ -111,5 +120,6 @@ describe('two nodes on one Redis', () => {
     expect(gone.cluster.readiness()).toMatchObject({ ready: false, state: 'stopped' });
     expect(await a.server.manager.presence('alice')).toEqual({ userId: 'alice', connections: 1, nodes: ['a'] });
     expect(await a.server.manager.presence('bob')).toEqual({ userId: 'bob', connections: 0, nodes: [] });
+    expect(await a.cluster.nodes()).toEqual([{ nodeId: 'a', state: 'ready' }]);
   });
 });

@@ -14,7 +14,8 @@ import type { SessionSnapshot, SessionTransitionRecord } from '../../sessions/se
 /** A node of a cluster as the inspector sees it. */
 export interface InspectedNode {
   nodeId: string;
-  state: NodeState;
+  /** `unknown` for a node that wrote no state. */
+  state: NodeState | 'unknown';
 }
 
 /**
