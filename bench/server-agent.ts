@@ -9,6 +9,8 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { writeHeapSnapshot } from 'node:v8';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { Server as SocketIoServer } from 'socket.io';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -16,6 +18,7 @@ import { createActor } from 'xstate';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { ActorSystemPool } from '../src/core/actor-systems.js';
 import { ConnectionManager, type Connection, type StateCounts } from '../src/index.js';
+import { LifecycleMetrics } from '../src/metrics/lifecycle-metrics.js';
 import { cpuMicrosSince, nextTurn, nowMs } from './clock.js';
 import { makeMessage, type BenchMessage } from './messages.js';
 import { serveAgent } from './rpc.js';
@@ -28,8 +31,12 @@ import { serveAgent } from './rpc.js';
  * with no binding at all (#14).
  */
 export type AcceptMode = 'raw' | 'raw+actor' | ManagerName;
-/** The managers a server process can hold; they differ only in where the audit goes. */
-export type ManagerName = 'silent' | 'audit-file' | 'audit-file-sync';
+/**
+ * The managers a server process can hold; they differ only in where the
+ * audit goes, or (`metrics`) in being measured by ws-lifecycle/metrics on
+ * the OpenTelemetry SDK, with a Prometheus reader nobody scrapes during a run.
+ */
+export type ManagerName = 'silent' | 'audit-file' | 'audit-file-sync' | 'metrics';
 /**
  * Ways to send to one connection. `ws.send+promise` is raw ws with a
  * per-message report (a promise settled by the write callback), what
@@ -38,7 +45,15 @@ export type ManagerName = 'silent' | 'audit-file' | 'audit-file-sync';
  * turn, written at 16 KiB), without a report: it tells the batching's gain
  * from the rest.
  */
-export type SendSubject = 'manager.send' | 'connection.send' | 'ws.send' | 'ws.send+promise' | 'ws.send+cork';
+export type SendSubject =
+  | 'manager.send'
+  | 'connection.send'
+  | 'ws.send'
+  | 'ws.send+promise'
+  | 'ws.send+cork'
+  /** The same two through the `metrics` manager's connection. */
+  | 'manager.send+metrics'
+  | 'connection.send+metrics';
 /**
  * Ways to send one message to everyone. `ws-loop+report` is the raw loop
  * with the same report as `manager.broadcast` (a write callback per socket,
@@ -86,6 +101,7 @@ const auditStreams: DestinationStream[] = [];
 let acceptMode: AcceptMode = 'silent';
 let closeOnConnect = false;
 let cpuMark: NodeJS.CpuUsage = process.cpuUsage();
+const meterProvider = new MeterProvider({ readers: [new PrometheusExporter({ preventServerStart: true })] });
 
 const silent: Logger = pino({ level: 'silent' });
 function ignore(): void {}
@@ -124,8 +140,8 @@ function managerNamed(name: ManagerName): ConnectionManager {
   return manager;
 }
 
-function onlyConnection(): Connection {
-  const [connection, ...others] = managerNamed('silent').connections();
+function onlyConnection(name: ManagerName): Connection {
+  const [connection, ...others] = managerNamed(name).connections();
   if (!connection || others.length > 0) {
     throw new Error(`Send benchmarks need exactly one connection, found ${others.length + (connection ? 1 : 0)}`);
   }
@@ -137,6 +153,7 @@ async function start(options: ServerStartOptions): Promise<ServerPorts> {
   await once(wss, 'listening');
   wss.on('connection', onConnection);
   managers.set('silent', new ConnectionManager({ logger: silent }));
+  managers.set('metrics', new ConnectionManager({ logger: silent, metrics: new LifecycleMetrics(meterProvider.getMeter('bench')) }));
   if (options.auditFile !== undefined) {
     const async = pino.destination(options.auditFile);
     const sync = pino.destination({ dest: options.auditFile, sync: true });
@@ -206,13 +223,16 @@ function corkedSender(ws: WebSocket): (message: BenchMessage) => void {
  * socket drains. Each message is a fresh object that the subject serializes.
  */
 async function sendRun(args: { subject: SendSubject; count: number; bytes: number; paced?: boolean }): Promise<{ t0: number }> {
-  const manager = managerNamed('silent');
-  const connection = onlyConnection();
+  const measured = args.subject.endsWith('+metrics');
+  const manager = managerNamed(measured ? 'metrics' : 'silent');
+  const connection = onlyConnection(measured ? 'metrics' : 'silent');
   const ws = connection.socket;
   const id = connection.id;
   const sendOne: (message: BenchMessage) => void = {
     'manager.send': (message: BenchMessage) => void manager.send(id, message),
     'connection.send': (message: BenchMessage) => void connection.send(message),
+    'manager.send+metrics': (message: BenchMessage) => void manager.send(id, message),
+    'connection.send+metrics': (message: BenchMessage) => void connection.send(message),
     'ws.send': (message: BenchMessage) => ws.send(JSON.stringify(message)),
     'ws.send+promise': (message: BenchMessage) =>
       void new Promise<boolean>((resolve) => ws.send(JSON.stringify(message), (error) => resolve(!error))),
@@ -302,6 +322,7 @@ async function stop(): Promise<void> {
   io?.disconnectSockets(true);
   if (wss) await new Promise<void>((resolve) => wss!.close(() => resolve()));
   if (io) await io.close();
+  await meterProvider.shutdown();
   for (const stream of auditStreams) {
     await new Promise<void>((resolve) => (stream as unknown as { flush(cb: () => void): void }).flush(() => resolve()));
   }

@@ -2,12 +2,14 @@
  * Scenario 2: one message to every connection. `manager.broadcast` against a
  * raw loop over the same ws sockets (message serialized and encoded once)
  * and against Socket.IO's `io.emit` (its own server and client processes,
- * websocket transport only).
+ * websocket transport only). And `manager.broadcast` measured by
+ * ws-lifecycle/metrics (`manager.broadcast+metrics`: its own pair of
+ * processes, each population opened once) against it unmeasured.
  */
 import type { BenchOptions } from '../options.js';
 import { Samples, type Metric, type ResultRow } from '../results.js';
 import type { BroadcastSubject } from '../server-agent.js';
-import { broadcastRound, log, startPair, stopPair, untilCounts, type BroadcastSizes } from '../harness.js';
+import { broadcastRound, log, startPair, stopPair, untilCounts, type BroadcastSizes, type BroadcastTarget } from '../harness.js';
 
 const SUBJECTS: readonly BroadcastSubject[] = ['manager.broadcast', 'ws-loop', 'ws-loop+report', 'socket.io'];
 const ALL_METRICS: readonly Metric[] = ['msgs_per_sec', 'p50_latency_ms', 'p99_latency_ms', 'server_cpu_us_per_msg'];
@@ -18,6 +20,8 @@ const COMPARISONS: readonly (readonly [BroadcastSubject, readonly Metric[]])[] =
   ['socket.io', ALL_METRICS]
 ];
 const BROADCAST_BYTES = 100;
+/** `manager.broadcast` on a manager measured by ws-lifecycle/metrics. */
+const METERED = 'manager.broadcast+metrics';
 
 /**
  * Sizes of a broadcast round to `connections`: throughput runs deliver
@@ -40,17 +44,25 @@ async function runSize(options: BenchOptions, connections: number): Promise<Resu
   // Two pairs of processes: ws sockets (managed, and looped over raw) and
   // Socket.IO sockets, each population opened once (20,000 sockets would
   // not fit one process's file limit).
-  const [ws, io] = await Promise.all([startPair(`${scenario} ws`), startPair(`${scenario} socket.io`, { socketIo: true })]);
+  const [ws, io, measured] = await Promise.all([
+    startPair(`${scenario} ws`),
+    startPair(`${scenario} socket.io`, { socketIo: true }),
+    startPair(`${scenario} ws+metrics`)
+  ]);
   try {
     await ws.server.call('mode', { accept: 'silent' });
+    await measured.server.call('mode', { accept: 'metrics' });
     await Promise.all([
       ws.client.call('open', { kind: 'ws', port: ws.ports.ws, count: connections }),
-      io.client.call('open', { kind: 'socket.io', port: io.ports.socketIo, count: connections })
+      io.client.call('open', { kind: 'socket.io', port: io.ports.socketIo, count: connections }),
+      measured.client.call('open', { kind: 'ws', port: measured.ports.ws, count: connections })
     ]);
     await untilCounts(ws.server, (c) => c.managers.silent?.connected === connections, `${connections} managed connections`);
     await untilCounts(io.server, (c) => c.socketIo === connections, `${connections} Socket.IO connections`);
-    log(`${scenario}: ${connections} ws and ${connections} Socket.IO clients connected`);
-    const targets = SUBJECTS.map((subject) => ({ name: subject, subject, pair: subject === 'socket.io' ? io : ws }));
+    await untilCounts(measured.server, (c) => c.managers.metrics?.connected === connections, `${connections} connections measured by metrics`);
+    log(`${scenario}: ${connections} ws, ${connections} measured and ${connections} Socket.IO clients connected`);
+    const targets: BroadcastTarget[] = SUBJECTS.map((subject) => ({ name: subject, subject, pair: subject === 'socket.io' ? io : ws }));
+    targets.push({ name: METERED, subject: 'manager.broadcast', manager: 'metrics', pair: measured });
     await broadcastRound(targets, 0, broadcastSizes(options, connections, 0.25));
     const samples = new Samples();
     for (let round = 0; round < options.rounds; round++) {
@@ -61,10 +73,11 @@ async function runSize(options: BenchOptions, connections: number): Promise<Resu
     for (const [baseline, metrics] of COMPARISONS) {
       for (const metric of metrics) rows.push(samples.row(scenario, metric, 'manager.broadcast', baseline));
     }
+    for (const metric of ALL_METRICS) rows.push(samples.row(scenario, metric, METERED, 'manager.broadcast'));
     return rows;
   } finally {
-    await Promise.allSettled([ws.client.call('terminateAll'), io.client.call('terminateAll')]);
-    await Promise.all([stopPair(ws), stopPair(io)]);
+    await Promise.allSettled([ws.client.call('terminateAll'), io.client.call('terminateAll'), measured.client.call('terminateAll')]);
+    await Promise.all([stopPair(ws), stopPair(io), stopPair(measured)]);
   }
 }
 

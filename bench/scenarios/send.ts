@@ -3,20 +3,32 @@
  * `connection.send` against `ws.send` on the very same socket, each
  * serializing a fresh object per message: in bursts (hundreds of sends per
  * event-loop turn, the socket drained in between), and paced (one send per
- * turn, as a server sending from separate I/O callbacks does).
+ * turn, as a server sending from separate I/O callbacks does). The two
+ * module subjects also run on a second connection whose manager is measured
+ * by ws-lifecycle/metrics (`+metrics`), against the same subject unmeasured.
  */
 import type { BenchOptions } from '../options.js';
 import { Samples, type Metric, type ResultRow } from '../results.js';
 import type { SendSubject } from '../server-agent.js';
 import { log, rotate, startPair, stopPair, timeDelivery, untilCounts, type Pair } from '../harness.js';
 
-const SUBJECTS: readonly SendSubject[] = ['manager.send', 'connection.send', 'ws.send', 'ws.send+promise', 'ws.send+cork'];
+const SUBJECTS: readonly SendSubject[] = [
+  'manager.send',
+  'connection.send',
+  'ws.send',
+  'ws.send+promise',
+  'ws.send+cork',
+  'manager.send+metrics',
+  'connection.send+metrics'
+];
 /** Rows: subject against baseline. */
 const COMPARISONS = [
   ['manager.send', 'ws.send'],
   ['connection.send', 'ws.send'],
   ['connection.send', 'ws.send+promise'],
-  ['connection.send', 'ws.send+cork']
+  ['connection.send', 'ws.send+cork'],
+  ['manager.send+metrics', 'manager.send'],
+  ['connection.send+metrics', 'connection.send']
 ] as const;
 const METRICS: readonly Metric[] = ['msgs_per_sec', 'server_cpu_us_per_msg'];
 
@@ -45,6 +57,9 @@ export async function runSend(options: BenchOptions): Promise<ResultRow[]> {
     await pair.server.call('mode', { accept: 'silent' });
     await pair.client.call('open', { kind: 'ws', port: pair.ports.ws, count: 1 });
     await untilCounts(pair.server, (c) => c.managers.silent?.connected === 1, 'one connected connection');
+    await pair.server.call('mode', { accept: 'metrics' });
+    await pair.client.call('open', { kind: 'ws', port: pair.ports.ws, count: 1 });
+    await untilCounts(pair.server, (c) => c.managers.metrics?.connected === 1, 'one connected connection measured by metrics');
     const rows: ResultRow[] = [];
     const runs = options.sendBytes.map((bytes) => ({
       scenario: `send-${sizeLabel(bytes)}`,
