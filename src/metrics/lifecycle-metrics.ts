@@ -43,8 +43,18 @@ export interface LifecycleMetricsOptions {
 
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 const LIVE_STATES = ['connecting', 'connected', 'closing'] as const;
-/** Publishes awaiting their first live write here, at most: one no connection takes live (all behind) is dropped, oldest first. */
-const MAX_AWAITING_WRITE = 10_000;
+/**
+ * Messages remembered at most on either side of the match between a
+ * publish and its first live write (one no connection takes live, or one
+ * another node published, is forgotten oldest first).
+ */
+const MAX_UNMATCHED = 10_000;
+
+/** Remember `value` under `key`, forgetting the oldest entry past {@link MAX_UNMATCHED}. */
+function remember(map: Map<string, number>, key: string, value: number): void {
+  if (map.size >= MAX_UNMATCHED) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
 
 /** A message's place, the same for this node's copy and the broker's: the epoch is an id without spaces, the offset a number. */
 function positionKey(message: TopicMessage): string {
@@ -79,6 +89,8 @@ export class LifecycleMetrics implements MetricsProbe {
    * written may be the broker's, not the one the publish made.
    */
   readonly #publishedAt = new Map<string, number>();
+  /** When a message was first written live before its publish here was known: the broker's copy came before the store's answer. */
+  readonly #writtenAt = new Map<string, number>();
   /** The message written last: the rest of its fan-out is skipped without building its key again. */
   #lastDelivered: TopicMessage | undefined;
   readonly #operationAttributes: Record<MeasuredOperation, Attributes> = {
@@ -171,20 +183,27 @@ export class LifecycleMetrics implements MetricsProbe {
   }
 
   published(message: TopicMessage, startedAt: number): void {
-    const waiting = this.#publishedAt;
-    if (waiting.size >= MAX_AWAITING_WRITE) waiting.delete(waiting.keys().next().value!);
-    waiting.set(positionKey(message), startedAt);
+    const key = positionKey(message);
+    const writtenAt = this.#writtenAt.get(key);
+    if (writtenAt === undefined) return remember(this.#publishedAt, key, startedAt);
+    this.#writtenAt.delete(key);
+    this.#lag(message, writtenAt - startedAt);
   }
 
   delivered(message: TopicMessage): void {
     // Once per message, at its first write: the rest of this node's fan-out follows in the same turn.
-    if (message === this.#lastDelivered || this.#publishedAt.size === 0) return;
+    if (message === this.#lastDelivered) return;
     this.#lastDelivered = message;
+    const now = performance.now();
     const key = positionKey(message);
     const startedAt = this.#publishedAt.get(key);
-    if (startedAt === undefined) return;
+    if (startedAt === undefined) return remember(this.#writtenAt, key, now);
     this.#publishedAt.delete(key);
-    this.#deliveryLag.record((performance.now() - startedAt) / 1000, this.#topics.get(message.topic) ?? NO_ATTRIBUTES);
+    this.#lag(message, now - startedAt);
+  }
+
+  #lag(message: TopicMessage, ms: number): void {
+    this.#deliveryLag.record(ms / 1000, this.#topics.get(message.topic) ?? NO_ATTRIBUTES);
   }
 
   #closed(connection: Connection, info: CloseInfo): void {
