@@ -38,6 +38,7 @@ import { SessionRegistry, type Session } from './session-registry.js';
 import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
 import type { TopicFeed } from './topic-feed.js';
 import { TopicHolds } from './topic-holds.js';
+import { sessionSnapshot } from './snapshot.js';
 import { topicPayload } from './topic-payload.js';
 import { MemoryTopicStore, type SessionRecords, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
 
@@ -135,20 +136,9 @@ export class SessionHub {
     return this.#store;
   }
 
-  /**
-   * What the hub holds now, for an operator's view (the inspector): sessions
-   * by state, and per held topic where it stands here and how many
-   * connections follow it. Topics are listed busiest first, at most `limit`.
-   */
+  /** What the hub holds now, for an operator's view: see {@link sessionSnapshot}. */
   snapshot(limit = 100): SessionSnapshot {
-    let attached = 0;
-    for (const session of this.#registry.values()) if (session.state === 'attached') attached++;
-    const topics = [...this.#holds.feeds()].map((feed) => {
-      const position = feed.position;
-      return { topic: feed.topic, epoch: position?.epoch, offset: position?.offset, connections: feed.size };
-    });
-    topics.sort((a, b) => b.connections - a.connections || (a.topic < b.topic ? -1 : 1));
-    return { sessions: { attached, detached: this.#registry.size - attached }, topics: topics.slice(0, limit), heldTopics: topics.length };
+    return sessionSnapshot(this.#registry.values(), this.#registry.size, this.#holds, limit);
   }
 
   /** Whether any session exists or is being made: a broadcast is then kept for resumes. */
