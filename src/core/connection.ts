@@ -1,23 +1,12 @@
 /**
- * A `Connection` binds one `ws` socket to one connection actor. The actor
- * decides; this file does the I/O the actor's named actions ask for, and
- * holds the one guarded path that writes to the socket.
- *
- * The write path has two choices to make, each for speed, neither for
- * correctness (the property tests hold either way):
- *
- * - How sends are grouped. The first send of an event-loop turn is written
- *   at once (`#sendFirstOfTurn`). A later one in the same turn is *batched*
- *   (`#sendBatched`): it corks the socket, uncorked when the turn's
- *   synchronous code is done or at BATCH_FLUSH_BYTES, so a burst is one
- *   writev (3.7x the messages per second of a `ws.send` loop at 100 B,
- *   docs/benchmarks.md).
- * - How a write is reported (`_transmit`). *Direct*: nothing is queued on
- *   the socket, no extension, not corked, not a Blob, so ws writes the
- *   frame straight through; the socket is read right after, and a frame the
- *   kernel took whole is reported there and then, with no closure and no
- *   tick (paced sends 0.62-0.96x of `ws.send` before, 0.88-0.96x after).
- *   *Reported*: anything else; ws's write callback settles it later.
+ * A `Connection` binds one `ws` socket to one connection actor: the actor
+ * decides, this file keeps its state and holds the one guarded write. Two
+ * choices on the write path are for speed only (the properties hold either
+ * way): the first send of an event-loop turn is written at once, later ones
+ * are batched behind a cork until the turn ends or 16 KiB (one writev: 3.7x
+ * a `ws.send` loop at 100 B); and a frame the kernel took whole is reported
+ * there and then, without a callback or a tick (paced sends 0.62-0.96x of
+ * `ws.send` before, 0.88-0.96x after). docs/benchmarks.md has the numbers.
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
@@ -170,7 +159,7 @@ export class Connection {
       this.#host.onSerializationFailed(this, data);
       return Promise.resolve(failure('serialization_failed', data));
     }
-    return this.#sendWire(data);
+    return this.#sendWire(data, this.#host.maxBufferedBytes);
   }
 
   /**
@@ -181,14 +170,26 @@ export class Connection {
   _sendText(text: string): Promise<SendResult> {
     const refusal = SEND_REFUSAL[this.#state];
     if (refusal !== undefined) return this.#refuse(refusal);
-    return this.#sendWire(text);
+    return this.#sendWire(text, this.#host.maxBufferedBytes);
   }
 
-  #sendWire(data: WireData): Promise<SendResult> {
+  /**
+   * @internal A control frame of the session protocol (`welcome`, `ack`,
+   * `pong`...): never refused for backpressure, so a slow reader still gets
+   * each. Small, bounded by the client's own frames per second; a peer that
+   * stops reading is ended by the write-stall check.
+   */
+  _sendControl(text: string): Promise<SendResult> {
+    const refusal = SEND_REFUSAL[this.#state];
+    if (refusal !== undefined) return this.#refuse(refusal);
+    return this.#sendWire(text, Infinity);
+  }
+
+  #sendWire(data: WireData, limit: number): Promise<SendResult> {
     const turn = currentTurn();
-    if (this.#sendTurn === turn) return this.#sendBatched(data);
+    if (this.#sendTurn === turn) return this.#sendBatched(data, limit);
     this.#sendTurn = turn;
-    return this.#sendFirstOfTurn(data);
+    return this.#sendFirstOfTurn(data, limit);
   }
 
   /**
@@ -196,10 +197,10 @@ export class Connection {
    * kernel took it all. A batch still open from the turn before holds the
    * socket corked, so this frame queues behind it, in order.
    */
-  #sendFirstOfTurn(data: WireData): Promise<SendResult> {
+  #sendFirstOfTurn(data: WireData, limit: number): Promise<SendResult> {
     const alone = new SendBatch();
     alone.add();
-    const outcome = this._transmit(data, isBinary(data), alone.written);
+    const outcome = this._transmit(data, isBinary(data), alone.written, limit);
     if (outcome === WRITTEN) return SENT_PROMISE;
     if (outcome !== undefined) return this.#refuse(outcome);
     alone.seal();
@@ -207,10 +208,10 @@ export class Connection {
   }
 
   /** A later send in the same turn: joins the turn's batch, opened (and the socket corked) by the first of them. */
-  #sendBatched(data: WireData): Promise<SendResult> {
+  #sendBatched(data: WireData, limit: number): Promise<SendResult> {
     const batch = this.#batch ?? this.#openBatch();
     batch.add();
-    const outcome = this._transmit(data, isBinary(data), batch.written);
+    const outcome = this._transmit(data, isBinary(data), batch.written, limit);
     if (outcome === WRITTEN) {
       batch.written();
     } else if (outcome !== undefined) {
@@ -284,7 +285,7 @@ export class Connection {
    * @internal
    * @returns The refusal; {@link WRITTEN}; or `undefined` when `callback` will report the write
    */
-  _transmit(data: WireData, binary: boolean, callback: (error?: Error | null) => void): TransmitOutcome {
+  _transmit(data: WireData, binary: boolean, callback: (error?: Error | null) => void, limit = this.#host.maxBufferedBytes): TransmitOutcome {
     const refusal = SEND_REFUSAL[this.#state];
     if (refusal !== undefined) return refusal;
     const ws = this.#ws;
@@ -292,7 +293,6 @@ export class Connection {
       this._dispatch(PEER_CLOSING);
       return 'closing';
     }
-    const limit = this.#host.maxBufferedBytes;
     if (ws.bufferedAmount >= limit) {
       // A batch open in this turn is not backpressure: write it, then judge what the kernel left.
       this._flush();

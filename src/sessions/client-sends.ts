@@ -146,7 +146,7 @@ export class SendIntake {
 
   #answer(sc: SessionConnection, id: number, data: unknown, verdict: SendVerdict): void {
     if (verdict === 'skip') return this.#host.refuse(sc, new ProtocolError('unexpected', `send id ${id} skips ids: the next is one more than the last sent`));
-    void sc.connection._sendText(encodeFrame({ type: 'ack', id }));
+    void sc.connection._sendControl(encodeFrame({ type: 'ack', id }));
     // Delivered even when the connection closed meanwhile: the id is recorded, a resend would not deliver it again.
     if (verdict === 'deliver') this.#host.onMessage(sc.connection, data);
   }

@@ -197,7 +197,7 @@ export class SessionHub {
       if (!sc.keep({ data, isBinary }, MAX_EARLY_FRAMES)) this.#refuse(sc, new ProtocolError('too_large', `more than ${MAX_EARLY_FRAMES} frames before the welcome`));
       return;
     }
-    if (frame.type === 'ping') return void connection._sendText(PONG);
+    if (frame.type === 'ping') return void connection._sendControl(PONG);
     this.#sends.accept(sc, frame.id, frame.data);
   }
 
@@ -260,7 +260,7 @@ export class SessionHub {
       if (!session.topics.delete(topic)) continue;
       for (const connection of session.connections) {
         const sc = this.#connections.get(connection)!;
-        if (this.#unsubscribe(sc, topic)) void connection._sendText(encodeFrame({ type: 'unsubscribed', topic }));
+        if (this.#unsubscribe(sc, topic)) void connection._sendControl(encodeFrame({ type: 'unsubscribed', topic }));
       }
       this.#holds.release(topic);
     }
@@ -383,7 +383,7 @@ export class SessionHub {
     for (const topic of this.#rooms.topicsOf(connection.userId)) this.#follow(session, topic);
     this.#releaseHeld(sc);
     for (const topic of [...sc.subscriptions.keys()]) if (!session.topics.has(topic)) this.#unsubscribe(sc, topic);
-    void connection._sendText(encodeFrame(this.#welcome(session, resumed)));
+    void connection._sendControl(encodeFrame(this.#welcome(session, resumed)));
     const { userId } = connection;
     for (const topic of session.topics) {
       this.#subscribe(sc, topic).start(resumed ? cursors[topic] : undefined, resumed ? 'new_topic' : 'unknown_session', this.#rooms.floorOf(userId, topic));
@@ -446,7 +446,7 @@ export class SessionHub {
   #refuse(sc: SessionConnection, error: ProtocolError): void {
     const { connection } = sc;
     logSafely(this.#host.logger, 'warn', { connectionId: connection.id, userId: connection.userId, code: error.code, message: error.message }, 'session protocol error; closing');
-    void connection._sendText(encodeFrame({ type: 'error', code: error.code, message: error.message }));
+    void connection._sendControl(encodeFrame({ type: 'error', code: error.code, message: error.message }));
     void connection.close(error.closeCode, closeReason(error.message));
   }
 }

@@ -392,4 +392,29 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(pongs.filter((at) => at - started < 900).length).toBeLessThanOrEqual(100);
     expect(pongs.at(-1)! - started).toBeGreaterThan(1_500);
   });
+
+  it('a reader slower than its socket still gets an ack for every send and a pong for every ping: control frames are not refused for backpressure', async () => {
+    const server = await start({ maxBufferedBytes: 16 << 10, sessions: { ttlMs: 5_000 } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab, undefined, undefined, 'tab');
+    await tab.next(recoveryOf(ALICE), 'recovery');
+    stallClient(tab.ws);
+    const text = 'z'.repeat(16 << 10);
+    const published = [];
+    // Past what the kernel's buffers hold: the socket's own queue fills up.
+    for (let n = 1; n <= 1_000; n++) published.push(server.manager.sendToUser('alice', { n, text }));
+    await waitFor(() => server.manager.connectionsOf('alice')[0]!.socket.bufferedAmount >= 16 << 10, 5_000, 'the socket full');
+    // The tab, not reading, still writes.
+    for (let id = 1; id <= 5; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: `s${id}` }));
+    tab.ws.send(JSON.stringify({ type: 'ping' }));
+    await waitFor(() => delivered.length === 5, 5_000, 'the sends delivered');
+    (tab.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await Promise.all(published);
+    await waitFor(() => tab.frames.filter((frame) => frame.type === 'pong').length === 1, 10_000, 'the pong');
+    expect(tab.frames.filter((frame) => frame.type === 'ack').map((frame) => (frame as { id: number }).id)).toEqual([1, 2, 3, 4, 5]);
+    expect(tab.frames.filter((frame) => frame.type === 'pong')).toHaveLength(1);
+    expect(contiguity(tab.frames, ALICE).breaks).toEqual([]);
+  });
 });
