@@ -78,6 +78,7 @@ export class RedisCluster implements Cluster {
   readonly #logger: Logger;
   readonly #actor: Actor<typeof nodeMachine>;
   #state: NodeState = 'connecting';
+  #redisErrors = 0;
 
   /**
    * Connect to Redis (one server, a primary through Sentinel, or a Redis
@@ -105,10 +106,14 @@ export class RedisCluster implements Cluster {
     const timing = { maxReconnectDelayMs: options.maxReconnectDelayMs ?? 2_000, topologyCheckMs: TOPOLOGY_CHECK_MS };
     this.#redis = redisConnections(factories, target, timing, {
       lost: (error) => {
-        if (error !== undefined) this.#logger.warn({ err: error }, 'redis error');
+        if (error !== undefined) {
+          this.#redisErrors++;
+          this.#logger.warn({ err: error }, 'redis error');
+        }
         this.#health.lost();
       },
       suspect: (error) => {
+        this.#redisErrors++;
         this.#logger.warn({ err: error }, 'redis error');
         this.#health.suspect();
       },
@@ -131,6 +136,11 @@ export class RedisCluster implements Cluster {
     this.#actor = createActor(
       nodeMachine.provide({ actions: { reportEntry: (_, { state }) => this.#entered(state), resync: () => void this.broker.resync() } })
     );
+  }
+
+  /** Errors the node's Redis connections (commands and subscriptions: the store and the broker) reported so far. */
+  get redisErrors(): number {
+    return this.#redisErrors;
   }
 
   /** `connecting`, `ready`, `degraded`, `draining` or `stopped`. */

@@ -18,7 +18,8 @@ export const METRIC_NAMES = Object.freeze({
   deliveryLag: 'ws_lifecycle.delivery.lag',
   storeErrors: 'ws_lifecycle.store.errors',
   logDropped: 'ws_lifecycle.log.dropped',
-  nodeState: 'ws_lifecycle.node.state'
+  nodeState: 'ws_lifecycle.node.state',
+  redisErrors: 'ws_lifecycle.redis.errors'
 });
 
 /** Attribute keys. `error.type` is OpenTelemetry's own; the rest are named after this module. */

@@ -37,8 +37,12 @@ export interface LifecycleMetricsOptions {
    * name: topic names are the application's, and may be per user.
    */
   topics?: Iterable<string>;
-  /** A cluster node (`RedisCluster` from `ws-lifecycle/redis`): its state is exported as `ws_lifecycle.node.state`. */
-  cluster?: { readonly state: NodeState };
+  /**
+   * A cluster node (`RedisCluster` from `ws-lifecycle/redis`): its state is
+   * exported as `ws_lifecycle.node.state`, and the errors its Redis
+   * connections reported (store and broker) as `ws_lifecycle.redis.errors`.
+   */
+  cluster?: { readonly state: NodeState; readonly redisErrors?: number };
 }
 
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
@@ -68,7 +72,7 @@ function positionKey(message: TopicMessage): string {
 export class LifecycleMetrics implements MetricsProbe {
   readonly #meter: Meter;
   readonly #topics: ReadonlyMap<string, Attributes>;
-  readonly #cluster: { readonly state: NodeState } | undefined;
+  readonly #cluster: { readonly state: NodeState; readonly redisErrors?: number } | undefined;
   #manager: ConnectionManager | undefined;
 
   readonly #connectionDuration: Histogram;
@@ -259,5 +263,12 @@ export class LifecycleMetrics implements MetricsProbe {
         const current = cluster.state;
         for (const state of NODE_STATES) result.observe(state === current ? 1 : 0, { [ATTRIBUTES.nodeState]: state });
       });
+    if (cluster.redisErrors === undefined) return;
+    meter
+      .createObservableCounter(METRIC_NAMES.redisErrors, {
+        description: "Errors the cluster node's Redis connections reported (the store's commands and the broker's subscriptions)",
+        unit: '{error}'
+      })
+      .addCallback((result) => result.observe(cluster.redisErrors ?? 0, NO_ATTRIBUTES));
   }
 }

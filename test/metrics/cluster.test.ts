@@ -55,6 +55,7 @@ describe('metrics of a cluster node', () => {
     const lag = await reader.points('ws_lifecycle.delivery.lag');
     expect(lag.map((point) => [point.attributes, (point.value as Histogram).count])).toEqual([[{ 'ws_lifecycle.topic': 'prices' }, published]]);
     expect(await reader.points('ws_lifecycle.store.errors')).toEqual([]);
+    expect((await reader.points('ws_lifecycle.redis.errors')).map((point) => point.value)).toEqual([cluster.redisErrors]);
 
     // Redis gone: the node stops, and each publish's append fails and is counted.
     await cluster.store.clear();

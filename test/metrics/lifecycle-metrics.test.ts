@@ -78,6 +78,16 @@ describe('LifecycleMetrics', () => {
     expect(await states()).toEqual({ connecting: 0, ready: 0, degraded: 1, draining: 0, stopped: 0 });
   });
 
+  it("reads how many errors the cluster node's Redis connections reported, when the node counts them", async () => {
+    const { meter: m, reader } = meter();
+    const cluster: { state: NodeState; redisErrors: number } = { state: 'ready', redisErrors: 0 };
+    manager(new LifecycleMetrics(m, { cluster }));
+    const errors = async (): Promise<unknown[]> => (await reader.points('ws_lifecycle.redis.errors')).map((point) => point.value);
+    expect(await errors()).toEqual([0]);
+    cluster.redisErrors = 3;
+    expect(await errors()).toEqual([3]);
+  });
+
   it('has no node state without a cluster', async () => {
     const { meter: m, reader } = meter();
     manager(new LifecycleMetrics(m));
