@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `ws-lifecycle` command: verify an audit trail against the machine,
- * and generate or check the state charts.
+ * generate or check the state charts, and run the conformance suites of
+ * the session protocol (src/tools/conformance/command.ts).
  *
- * Exit codes: 0 success (consistent trail, current charts), 1 the check
- * failed (inconsistent trail, stale charts), 2 usage error or input that
- * cannot be read (a missing file, or lines that are not JSON: each is
- * named). Failures print one line, never a stack trace.
+ * Exit codes: 0 success (consistent trail, current charts, every case
+ * passed), 1 the check failed (inconsistent trail, stale charts, a case
+ * failed), 2 usage error or input that cannot be read (a missing file,
+ * lines that are not JSON, a peer that cannot be reached or started).
+ * Failures print one line, never a stack trace.
  */
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -15,33 +17,28 @@ import { sessionMachine } from '../../machines/session.machine.js';
 import { AuditVerifier, MAX_KEPT_ERRORS, type AuditReport } from './audit/verify.js';
 import { lifecycleChart, readChart } from '../core/machine-graph.js';
 import { CHART_FORMATS, isChartFormat, renderChart, staleCharts, writeCharts, type ChartFormat } from './chart/index.js';
+import { printable } from './conformance/report.js';
 
 const USAGE = `Usage:
   ws-lifecycle audit verify FILE.jsonl [--json]   replay an audit trail (pino JSON lines; - for stdin)
   ws-lifecycle chart [--format F]... [--out DIR] [--check]
       F: ${CHART_FORMATS.join('|')} (default: all); without --out, one format is printed
       --check compares with the files in DIR and names the stale ones
-Exit: 0 ok, 1 inconsistent trail or stale charts, 2 usage error or unreadable input
-(a missing file, or a line that is not JSON).`;
+  ws-lifecycle conformance server WS_URL --control HTTP_URL [--token T] [options]
+      drive a session server through its control endpoint (token also from $WSL_CONFORMANCE_TOKEN)
+  ws-lifecycle conformance client [options] -- COMMAND [ARG]...
+      run a client once per case against a scripted server
+      options of both: --case NAME (repeatable), --parallel N (default 4), --json
+      (docs/conformance.md says what each case checks and how a peer takes part)
+Exit: 0 ok, 1 inconsistent trail, stale charts or a failed case, 2 usage error or unreadable
+input (a missing file, a line that is not JSON, a peer that cannot be reached or started).`;
 
 /** Most errors printed for one trail; `--json` prints the first MAX_KEPT_ERRORS. */
 const MAX_PRINTED_ERRORS = 100;
 
-/**
- * Characters a terminal acts on instead of showing (C0 and C1 controls,
- * DEL, line and paragraph separators, bidirectional overrides): a trail is
- * untrusted input, and an escape sequence in an id or an event would
- * otherwise rewrite the terminal that shows the report.
- */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * @param {string} text Text that may come from the trail
- * @returns {string} The same, each unprintable character shown as `\u{...}`
- */
-function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+function help(): number {
+  process.stdout.write(`${USAGE}\n`);
+  return 0;
 }
 
 /** A mistake in the command line: exit 2 with the usage. */
@@ -52,16 +49,19 @@ class InputError extends Error {}
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  if (command === 'help' || args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const before = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (command === 'help' || before.includes('--help') || before.includes('-h')) return help();
   if (command === 'audit') {
     const [sub, ...options] = rest;
     if (sub !== 'verify') throw new UsageError(`unknown audit command: ${sub === undefined ? '(none)' : JSON.stringify(sub)} (expected verify)`);
     return auditVerify(options);
   }
   if (command === 'chart') return chart(rest);
+  if (command === 'conformance') {
+    // Loaded only for this command: the others need no WebSocket.
+    const { conformanceCommand } = await import('./conformance/command.js');
+    return conformanceCommand(rest, (text) => process.stdout.write(text));
+  }
   throw new UsageError(command === undefined ? 'no command given' : `unknown command: ${JSON.stringify(command)}`);
 }
 
@@ -211,7 +211,7 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    const hint = error instanceof UsageError ? ' (ws-lifecycle --help shows the usage)' : '';
+    const hint = error instanceof UsageError || (error instanceof Error && error.name === 'ConformanceUsageError') ? ' (ws-lifecycle --help shows the usage)' : '';
     process.stderr.write(`ws-lifecycle: ${printable(message)}${hint}\n`);
     process.exitCode = 2;
   }

@@ -10,11 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
-import { SESSION_PROTOCOL } from '../../protocol/session-protocol.js';
+import { FINAL_CLOSE_CODES, SESSION_PROTOCOL } from '../../protocol/session-protocol.js';
 import type { ConnectionRecord, Position } from './records.js';
-
-/** Section 7: close codes after which a client does not reconnect. */
-export const FINAL_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1009, 4400, 4403]);
 
 export interface RawClientOptions {
   /** The server's URL, e.g. `ws://127.0.0.1:8080/?user=alice`. */
@@ -343,7 +340,7 @@ export class RawSessionClient {
     if (this.#socket !== socket) return;
     this.#socket = undefined;
     this.#welcomed = false;
-    if (!this.#closing && FINAL_CODES.has(code)) {
+    if (!this.#closing && FINAL_CLOSE_CODES.has(code)) {
       this.#finalCode = code;
       this.#stopped = true;
     }

@@ -1,0 +1,93 @@
+/**
+ * The client suite (#24): `ws-lifecycle conformance client -- <command>`
+ * starts a scripted server (scripted-server.ts) and runs the command once
+ * per case (client-process.ts): each case's script plays a server, right
+ * or wrong on purpose, and checks what the client does on the wire (its
+ * hellos, cursors, send ids, closes, reconnect delays, pings) and what it
+ * reports it handed to its application (client-cases.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { CLIENT_CASES } from './client-cases.js';
+import { ClientProcess } from './client-process.js';
+import { ScriptedServer, type ScriptedRoute } from './scripted-server.js';
+import { runCases, type RunOptions, type SuiteCase, type SuiteReport, type Verdict } from './suite.js';
+
+/** The heartbeat interval a client is asked to use in this suite (`WSL_CONFORMANCE_HEARTBEAT_MS`), so a silent server is found in a second, not 25. */
+export const SUITE_HEARTBEAT_MS = 300;
+
+/** The client's command could not be started in any case: nothing was tested. */
+export class ClientCommandError extends Error {
+  override readonly name = 'ClientCommandError';
+}
+
+/** How many client processes a run started, and how many of them could not be. */
+interface Starts {
+  started: number;
+  failed: number;
+  failure: string | undefined;
+}
+
+export interface ClientSuiteOptions extends RunOptions {
+  /** The client under test: a command and its arguments, run without a shell. */
+  command: readonly string[];
+}
+
+/** What a case of the client suite uses: client processes of its own, each on a path of the scripted server. */
+export class ClientContext {
+  readonly #server: ScriptedServer;
+  readonly #command: readonly string[];
+  readonly #path: string;
+  readonly #name: string;
+  readonly #verdict: Verdict;
+  readonly #starts: Starts;
+
+  constructor(server: ScriptedServer, command: readonly string[], path: string, name: string, verdict: Verdict, starts: Starts) {
+    this.#server = server;
+    this.#command = command;
+    this.#path = path;
+    this.#name = name;
+    this.#verdict = verdict;
+    this.#starts = starts;
+  }
+
+  /** Run the client under test against a path of its own; stopped when the case ends. */
+  start(label = 'client'): { client: ClientProcess; route: ScriptedRoute } {
+    const { url, route } = this.#server.route(`${this.#path}/${label}`);
+    const client = new ClientProcess({ command: this.#command, url, caseName: this.#name, heartbeatMs: SUITE_HEARTBEAT_MS });
+    // A wait for the client's next connection ends as soon as its process has ended.
+    route.ended = () => (client.exit !== undefined || client.failure !== undefined ? client.describeEnd() : undefined);
+    this.#starts.started++;
+    this.#verdict.defer(async () => {
+      await client.stop();
+      if (client.failure !== undefined) {
+        this.#starts.failed++;
+        this.#starts.failure = client.failure;
+      }
+      if (client.noise > 0) this.#verdict.note(`${client.noise} lines of the client's stdout were not events (docs/conformance.md)`);
+    });
+    return { client, route };
+  }
+}
+
+/** Every case of the client suite, in the order the report lists them. */
+export const CLIENT_SUITE: ReadonlyArray<SuiteCase<ClientContext>> = CLIENT_CASES;
+
+/**
+ * @param {ClientSuiteOptions} options The client's command, which cases, how many at once
+ * @returns {Promise<SuiteReport>} A result per case
+ * @throws {ClientCommandError} When the command could not be started at all
+ */
+export async function runClientSuite(options: ClientSuiteOptions): Promise<SuiteReport> {
+  if (options.command.length === 0) throw new RangeError('the client suite needs the command that runs the client under test');
+  const started = performance.now();
+  const server = await ScriptedServer.start();
+  const run = randomBytes(3).toString('hex');
+  const starts: Starts = { started: 0, failed: 0, failure: undefined };
+  try {
+    const results = await runCases(CLIENT_SUITE, (name, verdict) => new ClientContext(server, options.command, `/${run}/${name}`, name, verdict, starts), options);
+    if (starts.started > 0 && starts.failed === starts.started) throw new ClientCommandError(`cannot run ${JSON.stringify(options.command.join(' '))}: ${starts.failure ?? 'it never started'}`);
+    return { suite: 'client', target: options.command.join(' '), results, ms: Math.round(performance.now() - started) };
+  } finally {
+    await server.close();
+  }
+}
