@@ -43,7 +43,7 @@ function closure(entry: string): { files: Set<string>; packages: Set<string> } {
 }
 
 const NODE = new Set([...builtinModules, ...builtinModules.map((name) => `node:${name}`)]);
-const TOOLS = ['src/tools/chart/', 'src/tools/inspector/', 'src/tools/audit/', 'src/adapters/', 'src/tools/cli.ts', 'src/cluster/redis', 'src/metrics/', 'scripts/', 'test/', 'bench/'];
+const TOOLS = ['src/tools/chart/', 'src/tools/inspector/', 'src/tools/audit/', 'src/tools/conformance/', 'src/adapters/', 'src/tools/cli.ts', 'src/cluster/redis', 'src/metrics/', 'scripts/', 'test/', 'bench/'];
 
 describe('entry points', () => {
   it('ws-lifecycle loads xstate, ws and pino, and no tool', () => {
@@ -61,7 +61,7 @@ describe('entry points', () => {
     expect([...files]).toEqual(['machines/connection.machine.ts']);
   });
 
-  it.each(['./audit', './charts', './inspector', './http', './express', './fastify', './hono', './nest', './redis', './metrics'])(
+  it.each(['./audit', './charts', './inspector', './conformance', './http', './express', './fastify', './hono', './nest', './redis', './metrics'])(
     '%s loads no package but the runtime ones at import (an optional peer only when used: a missing one is a clear error then)',
     (subpath) => {
       const { packages } = closure(sourceOf(subpath));
