@@ -114,17 +114,18 @@ function answer(response: ServerResponse, status: number, body: Record<string, u
 
 function readBody(request: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Refusal(413, `request body over ${MAX_BODY_BYTES} bytes`));
-        request.destroy();
-      } else chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      // Refused at once; the rest is read and dropped, so the answer reaches the client.
+      chunks = [];
+      reject(new Refusal(413, `request body over ${MAX_BODY_BYTES} bytes`));
     });
     request.on('error', reject);
     request.on('end', () => {
+      if (size > MAX_BODY_BYTES) return;
       let value: unknown;
       try {
         value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
