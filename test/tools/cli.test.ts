@@ -5,9 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { pino } from 'pino';
+import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART_FORMATS, chartFile } from '../../src/tools/chart/index.js';
 import { verifyAudit } from '../../src/tools/audit/verify.js';
@@ -24,10 +28,13 @@ interface Outcome {
   stderr: string;
 }
 
+/** Debian's Python, which has python3-websockets (the first python3 on PATH may not). */
+const PYTHON = '/usr/bin/python3';
+
 /** Run the CLI to completion (bounded by a timeout); never rejects. */
-function cli(args: string[], stdin = ''): Promise<Outcome> {
+function cli(args: string[], stdin = '', env: Record<string, string> = {}): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 20_000 });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: 20_000, env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -218,5 +225,94 @@ describe('audit verify on hostile input (#25)', () => {
     expect(text.code).toBe(2);
     expect(text.stdout).toContain('... 11900 more errors (--json lists the first 10,000)');
     expect(text.stdout).toContain('UNREADABLE: 12000 lines are not JSON; 12000 errors');
+  });
+});
+
+describe.concurrent('ws-lifecycle conformance: usage', () => {
+  it.each([
+    [['conformance'], /unknown conformance suite: \(none\) \(expected server or client\)/],
+    [['conformance', 'browser'], /unknown conformance suite: "browser"/],
+    [['conformance', 'server'], /conformance server takes one WS_URL, got none/],
+    [['conformance', 'server', 'ws://127.0.0.1:1/'], /needs --control HTTP_URL/],
+    [['conformance', 'server', 'ws://127.0.0.1:1/', '--control', 'http://127.0.0.1:1/'], /needs --token T or \$WSL_CONFORMANCE_TOKEN/],
+    [['conformance', 'server', 'http://127.0.0.1:1/', '--control', 'http://127.0.0.1:1/', '--token', 't'], /WS_URL must be ws: or wss:, got "http:/],
+    [['conformance', 'server', 'ws://127.0.0.1:1/', '--control', 'nowhere', '--token', 't'], /--control is not a URL: "nowhere"/],
+    [['conformance', 'server', 'ws://127.0.0.1:1/', '--case', 'nope'], /unknown case "nope" \(the server suite has handshake, /],
+    [['conformance', 'client'], /needs the client's command after --/],
+    [['conformance', 'client', 'python3'], /needs the client's command after --/],
+    [['conformance', 'client', '--parallel', '0', '--', 'x'], /--parallel must be an integer from 1 to 32, got "0"/]
+  ])('exits 2 with one line for %j', async (args, pattern) => {
+    expectOneLineError(await cli(args), pattern);
+  });
+
+  it('exits 2 with one line when the server cannot be reached or the client cannot be started', async () => {
+    expectOneLineError(await cli(['conformance', 'server', 'ws://127.0.0.1:1/', '--control', 'http://127.0.0.1:1/', '--token', 't']), /the server ws:\/\/127\.0\.0\.1:1\/ cannot be reached/);
+    expectOneLineError(await cli(['conformance', 'client', '--case', 'handshake', '--', join(ROOT, 'no-such-client')]), /cannot run ".*no-such-client": spawn .*ENOENT/);
+  });
+});
+
+describe('ws-lifecycle conformance: the suites', () => {
+  it('runs the server suite against the example server, a process of its own: a line per case, a summary, exit 0; --json for machines', async () => {
+    const server = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'examples', 'conformance', 'server.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: server.stdout }).once('line', resolve);
+        server.once('exit', (code) => reject(new Error(`the example server exited (${code})`)));
+      });
+      const { url, control, token } = JSON.parse(first) as { url: string; control: string; token: string };
+      const outcome = await cli(['conformance', 'server', url, '--control', control, '--token', token]);
+      expect(outcome.stderr).toBe('');
+      const lines = outcome.stdout.trimEnd().split('\n').filter((line) => !line.startsWith('      '));
+      expect(lines[0]).toBe(`ws-lifecycle conformance server ${url} (19 cases)`);
+      expect(lines.slice(1, -1)).toHaveLength(19);
+      for (const line of lines.slice(1, -1)) expect(line).toMatch(/^(PASS|WARN) {2}[a-z-]+ +\d+\.\d s {2}.+\(\d/);
+      expect(lines.at(-1)).toMatch(/^PASSED: 1[89] passed, 0 failed, [01] with warnings, 0 skipped in \d+\.\d s$/);
+      expect(outcome.code).toBe(0);
+      // The token from the environment keeps it out of the process list.
+      const json = await cli(['conformance', 'server', url, '--control', control, '--case', 'handshake', '--json'], '', { WSL_CONFORMANCE_TOKEN: token });
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({ suite: 'server', summary: { pass: 1, fail: 0 }, results: [{ name: 'handshake', status: 'pass' }] });
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+
+  it('runs the client suite: the Python example passes (exit 0); one that retries a final code fails the case, named (exit 1)', async () => {
+    const python = await cli(['conformance', 'client', '--case', 'handshake', '--case', 'close-final', '--', PYTHON, join(ROOT, 'examples', 'python', 'session_client.py')]);
+    expect(python.stdout).toMatch(/^ws-lifecycle conformance client \/usr\/bin\/python3 .*session_client\.py \(2 cases\)\n/);
+    expect(python.stdout).toMatch(/\nPASSED: 2 passed, 0 failed, 0 with warnings, 0 skipped in/);
+    expect(python.code).toBe(0);
+    const naive = await cli(['conformance', 'client', '--case', 'close-final', '--', PYTHON, join(ROOT, 'test', 'tools', 'conformance', 'naive_client.py'), 'retry-4403']);
+    expect(naive.stdout).toMatch(/\nFAIL {2}close-final .*\n {6}FAIL: after 4403 the client connected again \d+ times/);
+    expect(naive.stdout).toMatch(/\nFAILED: 0 passed, 1 failed/);
+    expect(naive.code).toBe(1);
+  });
+
+  it('prints what a hostile client sends escaped, and a hostile control endpoint\'s answer too', async () => {
+    const hostile = [
+      "const WebSocket = require('ws');",
+      "const ws = new WebSocket(process.env.WSL_CONFORMANCE_URL, ['ws-lifecycle.v1']);",
+      "ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', client: 'c\\u001b[2Jx', session: '\\u001b]0;pwned\\u0007\\u202e' })));",
+      "ws.on('error', () => {});",
+      "process.stdout.write('\\u001b[2J not an event\\n');",
+      'process.stdin.resume();',
+      "process.stdin.on('end', () => process.exit(0));"
+    ].join('\n');
+    const outcome = await cli(['conformance', 'client', '--case', 'handshake', '--', process.execPath, '-e', hostile]);
+    expect(outcome.code).toBe(1);
+    // eslint-disable-next-line no-control-regex -- no control character may reach the terminal
+    expect(outcome.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(outcome.stdout).toContain('the first hello names a session, "\\u001b]0;pwned\\u0007\\u{202e}", that no server gave');
+    const server = createServer((_, response) => response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: '\u001b[31mred\u001b[0m' })));
+    const wss = new WebSocketServer({ server });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const refused = await cli(['conformance', 'server', `ws://127.0.0.1:${port}/`, '--control', `http://127.0.0.1:${port}/`, '--token', 't']);
+      expectOneLineError(refused, /the control endpoint refused info \(HTTP 401\): \\u\{1b\}\[31mred\\u\{1b\}\[0m/);
+    } finally {
+      wss.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -6,6 +6,7 @@
  * hellos, cursors, send ids, closes, reconnect delays, pings) and what it
  * reports it handed to its application (client-cases.ts).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CLIENT_CASES } from './client-cases.js';
 import { ClientProcess } from './client-process.js';
@@ -20,13 +21,6 @@ export class ClientCommandError extends Error {
   override readonly name = 'ClientCommandError';
 }
 
-/** How many client processes a run started, and how many of them could not be. */
-interface Starts {
-  started: number;
-  failed: number;
-  failure: string | undefined;
-}
-
 export interface ClientSuiteOptions extends RunOptions {
   /** The client under test: a command and its arguments, run without a shell. */
   command: readonly string[];
@@ -39,15 +33,13 @@ export class ClientContext {
   readonly #path: string;
   readonly #name: string;
   readonly #verdict: Verdict;
-  readonly #starts: Starts;
 
-  constructor(server: ScriptedServer, command: readonly string[], path: string, name: string, verdict: Verdict, starts: Starts) {
+  constructor(server: ScriptedServer, command: readonly string[], path: string, name: string, verdict: Verdict) {
     this.#server = server;
     this.#command = command;
     this.#path = path;
     this.#name = name;
     this.#verdict = verdict;
-    this.#starts = starts;
   }
 
   /** Run the client under test against a path of its own; stopped when the case ends. */
@@ -56,17 +48,24 @@ export class ClientContext {
     const client = new ClientProcess({ command: this.#command, url, caseName: this.#name, heartbeatMs: SUITE_HEARTBEAT_MS });
     // A wait for the client's next connection ends as soon as its process has ended.
     route.ended = () => (client.exit !== undefined || client.failure !== undefined ? client.describeEnd() : undefined);
-    this.#starts.started++;
     this.#verdict.defer(async () => {
       await client.stop();
-      if (client.failure !== undefined) {
-        this.#starts.failed++;
-        this.#starts.failure = client.failure;
-      }
       if (client.noise > 0) this.#verdict.note(`${client.noise} lines of the client's stdout were not events (docs/conformance.md)`);
     });
     return { client, route };
   }
+}
+
+/** Whether the command starts at all (a missing file, no permission): started, and killed at once. */
+function startable(command: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = spawn(command[0]!, command.slice(1), { stdio: 'ignore' });
+    probe.once('spawn', () => {
+      probe.kill('SIGKILL');
+      resolve();
+    });
+    probe.once('error', (error) => reject(new ClientCommandError(`cannot run ${JSON.stringify(command.join(' '))}: ${error.message}`)));
+  });
 }
 
 /** Every case of the client suite, in the order the report lists them. */
@@ -79,13 +78,12 @@ export const CLIENT_SUITE: ReadonlyArray<SuiteCase<ClientContext>> = CLIENT_CASE
  */
 export async function runClientSuite(options: ClientSuiteOptions): Promise<SuiteReport> {
   if (options.command.length === 0) throw new RangeError('the client suite needs the command that runs the client under test');
+  await startable(options.command);
   const started = performance.now();
   const server = await ScriptedServer.start();
   const run = randomBytes(3).toString('hex');
-  const starts: Starts = { started: 0, failed: 0, failure: undefined };
   try {
-    const results = await runCases(CLIENT_SUITE, (name, verdict) => new ClientContext(server, options.command, `/${run}/${name}`, name, verdict, starts), options);
-    if (starts.started > 0 && starts.failed === starts.started) throw new ClientCommandError(`cannot run ${JSON.stringify(options.command.join(' '))}: ${starts.failure ?? 'it never started'}`);
+    const results = await runCases(CLIENT_SUITE, (name, verdict) => new ClientContext(server, options.command, `/${run}/${name}`, name, verdict), options);
     return { suite: 'client', target: options.command.join(' '), results, ms: Math.round(performance.now() - started) };
   } finally {
     await server.close();
