@@ -10,8 +10,12 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CLIENT_CASES } from './client-cases.js';
 import { ClientProcess } from './client-process.js';
-import { ScriptedServer, type ScriptedRoute } from './scripted-server.js';
+import { protocolSchema } from '../../protocol/session-protocol.js';
+import { ScriptedServer, type Heard, type ScriptedRoute } from './scripted-server.js';
+import { show } from './sent.js';
 import { runCases, type RunOptions, type SuiteCase, type SuiteReport, type Verdict } from './suite.js';
+
+const CLIENT_TYPES: ReadonlySet<unknown> = new Set(['hello', 'send', 'ping']);
 
 /** The heartbeat interval a client is asked to use in this suite (`WSL_CONFORMANCE_HEARTBEAT_MS`), so a silent server is found in a second, not 25. */
 export const SUITE_HEARTBEAT_MS = 300;
@@ -50,9 +54,23 @@ export class ClientContext {
     route.ended = () => (client.exit !== undefined || client.failure !== undefined ? client.describeEnd() : undefined);
     this.#verdict.defer(async () => {
       await client.stop();
+      for (const [index, connection] of route.connections.entries()) checkClientFrames(this.#verdict, index, connection.heard);
       if (client.noise > 0) this.#verdict.note(`${client.noise} lines of the client's stdout were not events (docs/conformance.md)`);
     });
     return { client, route };
+  }
+}
+
+/** Every frame a client sent on one connection: text, a JSON object, a client frame type, valid by the schema (2.1, 2.3, 3). */
+function checkClientFrames(v: Verdict, index: number, heard: readonly Heard[]): void {
+  for (const { text, frame } of heard) {
+    const type = frame?.type;
+    const invalid = typeof type === 'string' && CLIENT_TYPES.has(type) ? protocolSchema.check(frame, `#/$defs/${type}`) : undefined;
+    let what: string | undefined;
+    if (frame === undefined) what = 'that is not a JSON object';
+    else if (!CLIENT_TYPES.has(type)) what = `of type ${show(type)}, which a v1 server does not know`;
+    else if (invalid !== undefined) what = `with ${invalid.path} ${invalid.message}`;
+    if (what !== undefined) v.must(false, `connection ${index + 1}: the client sent a frame ${what}: ${show(text)} (2.1, 2.3, 3)`);
   }
 }
 
