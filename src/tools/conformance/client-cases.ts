@@ -102,6 +102,20 @@ export const CLIENT_CASES: ReadonlyArray<SuiteCase<ClientContext>> = [
     }
   },
   {
+    name: 'no-subprotocol',
+    title: 'a server whose 101 selects no subprotocol: the client says nothing on it and does not try it again (1.2)',
+    timeoutMs: 15_000,
+    async run(ctx, v) {
+      const { client, route } = ctx.start('client', false);
+      const first = await route.connection(0, 10_000);
+      await sleep(FINAL_WATCH_MS);
+      v.must(first.heard.length === 0, `the client sent ${show(first.heard[0]?.text)} on a connection whose 101 selected no subprotocol (1.2)`);
+      // A browser's WebSocket fails such a handshake as it fails a dropped network (1006): see docs/conformance.md.
+      v.should(route.connections.length === 1, `the client tried the server again ${route.connections.length - 1} times within ${FINAL_WATCH_MS} ms (1.2: it does not speak the protocol)`);
+      v.should(client.of('closed').length > 0, 'the client did not report that it stopped (1.2)');
+    }
+  },
+  {
     name: 'cursor-reset',
     title: 'after recovered: false the cursor is the recovery\'s, even when lower (future_offset, epoch_changed): the next messages are delivered, the next hello names it (5.1-5.4)',
     timeoutMs: 20_000,

@@ -46,9 +46,9 @@ export class ClientContext {
     this.#verdict = verdict;
   }
 
-  /** Run the client under test against a path of its own; stopped when the case ends. */
-  start(label = 'client'): { client: ClientProcess; route: ScriptedRoute } {
-    const { url, route } = this.#server.route(`${this.#path}/${label}`);
+  /** Run the client under test against a path of its own (a server that does not speak the protocol with `subprotocol` false); stopped when the case ends. */
+  start(label = 'client', subprotocol = true): { client: ClientProcess; route: ScriptedRoute } {
+    const { url, route } = this.#server.route(`${this.#path}/${label}`, subprotocol);
     const client = new ClientProcess({ command: this.#command, url, caseName: this.#name, heartbeatMs: SUITE_HEARTBEAT_MS });
     // A wait for the client's next connection ends as soon as its process has ended.
     route.ended = () => (client.exit !== undefined || client.failure !== undefined ? client.describeEnd() : undefined);

@@ -138,8 +138,14 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 /** The connections that used one path, oldest first. */
 export class ScriptedRoute {
   readonly connections: ScriptedConnection[] = [];
+  /** Whether the 101 selects ws-lifecycle.v1 when the client asks for it (false: a server that does not speak it). */
+  readonly subprotocol: boolean;
   /** Why no connection can come any more (the client's process ended), or undefined. */
   ended: () => string | undefined = () => undefined;
+
+  constructor(subprotocol: boolean) {
+    this.subprotocol = subprotocol;
+  }
 
   /** Connection `index` (from 0), once the client made it. */
   async connection(index: number, timeoutMs = 5_000): Promise<ScriptedConnection> {
@@ -153,37 +159,42 @@ export class ScriptedRoute {
 
 export class ScriptedServer {
   readonly #wss: WebSocketServer;
-  readonly #routes = new Map<string, ScriptedRoute>();
+  readonly #routes: Map<string, ScriptedRoute>;
   readonly port: number;
 
-  private constructor(wss: WebSocketServer) {
+  private constructor(wss: WebSocketServer, routes: Map<string, ScriptedRoute>) {
     this.#wss = wss;
+    this.#routes = routes;
     this.port = (wss.address() as AddressInfo).port;
   }
 
   static async start(): Promise<ScriptedServer> {
+    const routes = new Map<string, ScriptedRoute>();
+    const routeOf = (url: string | undefined): ScriptedRoute | undefined => routes.get(new URL(url ?? '/', 'http://localhost').pathname);
     const wss = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
       maxPayload: MAX_PAYLOAD,
       autoPong: false,
-      // The session protocol when the client asks for it; otherwise none (the client must then not speak it, 1.2).
-      handleProtocols: (protocols) => (protocols.has(SESSION_PROTOCOL) ? SESSION_PROTOCOL : false)
+      // The session protocol when the client asks for it, unless the route plays a server that does not speak it (1.2).
+      handleProtocols: (protocols, request) => {
+        const speaks = protocols.has(SESSION_PROTOCOL) && routeOf(request.url)?.subprotocol !== false;
+        return speaks ? SESSION_PROTOCOL : false;
+      }
     });
     await new Promise<void>((resolve) => wss.once('listening', resolve));
-    const server = new ScriptedServer(wss);
     wss.on('connection', (socket, request) => {
-      const route = server.#routes.get(new URL(request.url ?? '/', 'http://localhost').pathname);
+      const route = routeOf(request.url);
       if (route === undefined) return socket.close(4404, 'no case on this path');
       const asked = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
       route.connections.push(new ScriptedConnection(socket, asked));
     });
-    return server;
+    return new ScriptedServer(wss, routes);
   }
 
   /** A path of its own for one client under test; its URL. */
-  route(path: string): { url: string; route: ScriptedRoute } {
-    const route = new ScriptedRoute();
+  route(path: string, subprotocol = true): { url: string; route: ScriptedRoute } {
+    const route = new ScriptedRoute(subprotocol);
     this.#routes.set(path, route);
     return { url: `ws://127.0.0.1:${this.port}${path}`, route };
   }
