@@ -9,8 +9,7 @@ import { SESSION_PROTOCOL } from '../../protocol/session-protocol.js';
 import { BROADCAST_TOPIC, userTopic } from '../../sessions/rooms.js';
 import type { RawSessionClient } from './raw-client.js';
 import type { ConnectionRecord } from './records.js';
-import { TEXT, opened } from './server-cases.js';
-import { describeClose, framesOfType, type ServerContext } from './server-context.js';
+import { TEXT, describeClose, framesOfType, opened, type ServerContext } from './server-context.js';
 import { show } from './sent.js';
 import { sleep, until, type SuiteCase, type Verdict } from './suite.js';
 
@@ -22,12 +21,6 @@ function unknownSession(v: Verdict, client: RawSessionClient, token: string | un
     const recovery = framesOfType(client.current, 'recovery', topic)[0];
     v.must(recovery?.recovered === false && recovery.reason === 'unknown_session', `${client.current!.id}: recovery of ${show(topic)} is ${show(recovery)}: recovered: false, unknown_session was due (4.2)`);
   }
-}
-
-async function welcomed(ctx: ServerContext, user: string | undefined, options: Parameters<ServerContext['client']>[1] = {}): Promise<RawSessionClient> {
-  const client = ctx.client(user, options).connect();
-  await ctx.welcomed(client);
-  return client;
 }
 
 /** Acknowledged sends wait until the server's application was handed `count` of the case's sends. */
@@ -76,8 +69,8 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     async run(ctx, v) {
       const user = ctx.name('u');
       const never = 'N'.repeat(32);
-      const stranger = await welcomed(ctx, user, { session: never });
-      const client = await welcomed(ctx, user);
+      const stranger = await ctx.connected(user, { session: never });
+      const client = await ctx.connected(user);
       await ctx.settle();
       unknownSession(v, stranger, never);
       const ttlMs = framesOfType(client.current, 'welcome')[0]?.ttlMs as number;
@@ -93,10 +86,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
         await ctx.settle();
         unknownSession(v, client, token);
       }
-      await ctx.settle();
-      stranger.markComplete();
-      client.markComplete();
-      await ctx.check();
+      await ctx.finish([stranger, client]);
     }
   },
   {
@@ -106,9 +96,9 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     async run(ctx, v) {
       const alice = ctx.name('alice');
       const bob = ctx.name('bob');
-      const owner = await welcomed(ctx, alice);
+      const owner = await ctx.connected(alice);
       await ctx.control.publish(userTopic(alice), 2);
-      const anonymous = await welcomed(ctx, undefined);
+      const anonymous = await ctx.connected(undefined);
       const topics = framesOfType(anonymous.current, 'welcome')[0]?.topics;
       v.must(JSON.stringify(topics) === JSON.stringify([BROADCAST_TOPIC]), `an anonymous session's welcome.topics is ${show(topics)}, not ["broadcast"] (10)`);
       const thieves = [ctx.client(bob, { session: owner.session, cursors: owner.cursors }), ctx.client(bob, { session: anonymous.session })];
@@ -121,12 +111,9 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       }
       anonymous.disconnect(1000);
       await ctx.closed(anonymous);
-      const again = await welcomed(ctx, undefined, { session: anonymous.session, cursors: anonymous.cursors });
+      const again = await ctx.connected(undefined, { session: anonymous.session, cursors: anonymous.cursors });
       v.must(framesOfType(again.current, 'welcome')[0]?.resumed === true, 'an anonymous connection showing an anonymous session\'s token did not resume it (10)');
-      await ctx.settle();
-      owner.markComplete();
-      again.markComplete();
-      await ctx.check();
+      await ctx.finish([owner, again]);
     }
   },
   {
@@ -169,10 +156,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await handedOver(ctx, 2);
       const handed = await ctx.control.deliveries(`${ctx.prefix} `);
       v.must(handed.some((d) => d.data === null), `a send without data was handed over as ${show(handed.map((d) => d.data))}, not null (3)`);
-      await ctx.settle();
-      nulls.markComplete();
-      extra.markComplete();
-      await ctx.check({ deliveries: true });
+      await ctx.finish([nulls, extra], { deliveries: true });
     }
   },
   {
@@ -181,7 +165,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     timeoutMs: 15_000,
     async run(ctx, v) {
       const user = ctx.name('u');
-      const first = await welcomed(ctx, user);
+      const first = await ctx.connected(user);
       for (let i = 1; i <= 3; i++) first.send({ from: 'first', i, text: TEXT });
       await until(() => first.pending.length === 0, 5_000, 'acks of three sends');
       first.disconnect(1000);
@@ -199,7 +183,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       reloaded.send({ from: 'reloaded', i: 1 });
       reloaded.send({ from: 'reloaded', i: 2 });
       await until(() => reloaded.pending.length === 0, 5_000, "acks of the new instance's sends");
-      const anonymousSends = await welcomed(ctx, user, { client: null, session: reloaded.session });
+      const anonymousSends = await ctx.connected(user, { client: null, session: reloaded.session });
       anonymousSends.sendRaw({ type: 'send', id: 1, data: { from: 'no client id' } });
       await until(() => framesOfType(anonymousSends.current, 'ack').length === 1, 5_000, 'the ack of a send without a client id');
       anonymousSends.disconnect(1000);
@@ -211,8 +195,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await handedOver(ctx, 8);
       await ctx.settle();
       v.must((await ctx.control.deliveries(`${ctx.prefix} `)).length === 8, 'the application was handed more than the 8 sends due (3.3)');
-      for (const client of [reloaded, anonymousSends]) client.markComplete();
-      await ctx.check({ deliveries: true });
+      await ctx.finish([reloaded, anonymousSends], { deliveries: true });
     }
   },
   {
@@ -223,10 +206,10 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     async run(ctx, v) {
       const user = ctx.name('u');
       const topic = userTopic(user);
-      const client = await welcomed(ctx, user);
+      const client = await ctx.connected(user);
       const cursor = await ctx.control.publish(topic, 2);
       await ctx.reaches(client, topic, cursor);
-      const sender = await welcomed(ctx, user);
+      const sender = await ctx.connected(user);
       client.disconnect(1000);
       await ctx.closed(client);
       await ctx.control.store(false);
@@ -249,10 +232,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       v.must(recovery?.recovered === true && recovery.offset === cursor.offset, `the resume once the store is back: ${show(recovery)}; recovered: true at ${cursor.offset} was due (4.2)`);
       await ctx.reaches(client, topic, await ctx.control.publish(topic, 1));
       await handedOver(ctx, 1);
-      await ctx.settle();
-      client.markComplete();
-      sender.markComplete();
-      await ctx.check({ deliveries: true });
+      await ctx.finish([client, sender], { deliveries: true });
     }
   },
   {

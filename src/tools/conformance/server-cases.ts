@@ -6,46 +6,13 @@
  * rooms left and joined again. Each names the sections of
  * docs/protocol.md it checks; every frame also goes through the checker.
  */
-import type { WebSocket } from 'ws';
 import { SESSION_PROTOCOL } from '../../protocol/session-protocol.js';
 import { BROADCAST_TOPIC, userTopic } from '../../sessions/rooms.js';
 import type { RawSessionClient } from './raw-client.js';
 import type { Position } from './records.js';
-import { framesOf, framesOfType, type ServerContext } from './server-context.js';
+import { TEXT, framesOf, framesOfType, opened, type ServerContext } from './server-context.js';
 import { show } from './sent.js';
 import { sleep, until, type SuiteCase, type Verdict } from './suite.js';
-
-/** Non-ASCII text in every payload: frames must carry it byte for byte. */
-export const TEXT = 'ünï€😀 \u2028 "quoted" \\';
-
-/** Resolves once the socket is open; rejects with why it never was. */
-export function opened(socket: WebSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', (error) => reject(new Error(`the upgrade failed: ${error.message}`)));
-    socket.once('close', (code) => reject(new Error(`closed with ${code} before it opened`)));
-  });
-}
-
-/** A client of `user`, connected and welcomed. */
-async function welcomed(ctx: ServerContext, user: string | undefined, options: Parameters<ServerContext['client']>[1] = {}): Promise<RawSessionClient> {
-  const client = ctx.client(user, options).connect();
-  await ctx.welcomed(client);
-  return client;
-}
-
-/** Publish `count` to the topic and wait until the client has it all. */
-async function publishTo(ctx: ServerContext, client: RawSessionClient, topic: string, count: number): Promise<Position> {
-  const last = await ctx.control.publish(topic, count);
-  await ctx.reaches(client, topic, last);
-  return last;
-}
-
-/** Close the client's connection (1000) and wait for it. */
-async function away(ctx: ServerContext, client: RawSessionClient): Promise<void> {
-  client.disconnect(1000);
-  await ctx.closed(client);
-}
 
 /** The one recovery of `topic` on the client's current connection (a breach of the case when there is not exactly one). */
 function recoveryOf(v: Verdict, client: RawSessionClient, topic: string): Record<string, unknown> | undefined {
@@ -58,11 +25,36 @@ function at(frame: Record<string, unknown> | undefined): string {
   return frame === undefined ? 'none' : `recovered: ${show(frame.recovered)}, reason ${show(frame.reason)}, at ${show(frame.epoch)}:${show(frame.offset)}`;
 }
 
-/** End the case: the open connections have nothing owed, and every frame goes through the checker. */
-async function finish(ctx: ServerContext, clients: readonly RawSessionClient[], options: { deliveries?: boolean } = {}): Promise<void> {
+/** What a resume case gets back: the client, its topic, the recovery of the resume, and what happened while it was away. */
+interface Resumed<T> {
+  client: RawSessionClient;
+  topic: string;
+  recovery: Record<string, unknown> | undefined;
+  meanwhile: T;
+}
+
+/**
+ * A user's client gets two messages, goes away while `meanwhile` runs
+ * (given the topic, where the client stood, and the client), and resumes.
+ */
+type Meanwhile<T> = (topic: string, cursor: Position, client: RawSessionClient) => Promise<T>;
+async function resumeAfter<T>(ctx: ServerContext, v: Verdict, meanwhile: Meanwhile<T>): Promise<Resumed<T>> {
+  const user = ctx.name('u');
+  const topic = userTopic(user);
+  const client = await ctx.connected(user);
+  const cursor = await ctx.publishTo(client, topic, 2);
+  await ctx.away(client);
+  const value = await meanwhile(topic, cursor, client);
+  client.connect();
+  await ctx.welcomed(client, 'the welcome of the resume');
   await ctx.settle();
-  for (const client of clients) client.markComplete();
-  await ctx.check(options);
+  return { client, topic, recovery: recoveryOf(v, client, topic), meanwhile: value };
+}
+
+/** The stream goes on after a recovery: the next message reaches the client, and the case ends. */
+async function goesOn(ctx: ServerContext, { client, topic }: Resumed<unknown>): Promise<void> {
+  await ctx.publishTo(client, topic, 1);
+  await ctx.finish([client]);
 }
 
 export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
@@ -76,7 +68,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await opened(socket);
       v.must(socket.protocol === SESSION_PROTOCOL, `the 101 selected ${show(socket.protocol)}, not ${SESSION_PROTOCOL} (1.1)`);
       socket.close(1000);
-      const client = await welcomed(ctx, user);
+      const client = await ctx.connected(user);
       await ctx.settle();
       const welcome = framesOfType(client.current, 'welcome')[0] ?? {};
       v.must(welcome.version === 1, `welcome.version is ${show(welcome.version)}, not 1 (4.1, 9)`);
@@ -86,7 +78,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
         const recoveries = framesOfType(client.current, 'recovery', topic as string);
         v.must(recoveries.length === 1, `${recoveries.length} recoveries of ${show(topic)} after the welcome: one was due (4.2)`);
       }
-      await finish(ctx, [client]);
+      await ctx.finish([client]);
     }
   },
   {
@@ -119,8 +111,8 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       const topics = [userTopic(user), BROADCAST_TOPIC, room];
       const before = await Promise.all(topics.map((topic) => ctx.control.position(topic)));
       const token = 'A'.repeat(32);
-      const fresh = await welcomed(ctx, user);
-      const lied = await welcomed(ctx, user, { session: token, cursors: { [room]: { epoch: 'not-an-epoch', offset: 5 } } });
+      const fresh = await ctx.connected(user);
+      const lied = await ctx.connected(user, { session: token, cursors: { [room]: { epoch: 'not-an-epoch', offset: 5 } } });
       await ctx.settle();
       for (const client of [fresh, lied]) {
         const welcome = framesOfType(client.current, 'welcome')[0] ?? {};
@@ -134,7 +126,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       }
       const last = await ctx.control.publish(userTopic(user), 1);
       await Promise.all([ctx.reaches(fresh, userTopic(user), last), ctx.reaches(lied, userTopic(user), last)]);
-      await finish(ctx, [fresh, lied]);
+      await ctx.finish([fresh, lied]);
     }
   },
   {
@@ -155,7 +147,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       v.must(recovery?.offset === before.offset && recovery.epoch === before.epoch, `recovery of ${show(topic)}: ${at(recovery)}; where the topic stood at the upgrade, ${before.epoch}:${before.offset}, was due (10)`);
       const delivered = framesOfType(client.current, 'message', topic).some((m) => m.epoch === greeting.epoch && m.offset === greeting.offset);
       v.must(delivered, `the greeting ${greeting.epoch}:${greeting.offset}, published after the upgrade and before the hello, never came (10)`);
-      await finish(ctx, [client]);
+      await ctx.finish([client]);
     }
   },
   {
@@ -172,7 +164,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await ctx.welcomed(client);
       await until(() => framesOfType(client.current, 'ack').length >= 1 && framesOfType(client.current, 'pong').length >= 2, 5_000, 'the ack and two pongs');
       v.must(framesOf(client.current)[0]?.type === 'welcome', 'the first frame is not the welcome (6.1)');
-      await finish(ctx, [client], { deliveries: true });
+      await ctx.finish([client], { deliveries: true });
     }
   },
   {
@@ -186,8 +178,8 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await until(() => client.socketOpen, 5_000, 'the upgrade');
       client.hello();
       await ctx.welcomed(client);
-      const cursor = await publishTo(ctx, client, topic, 3);
-      await away(ctx, client);
+      const cursor = await ctx.publishTo(client, topic, 3);
+      await ctx.away(client);
       await ctx.control.publish(topic, 5);
       client.connect();
       await until(() => client.socketOpen, 5_000, 'the second upgrade');
@@ -199,7 +191,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await ctx.reaches(client, topic, last).catch((error: Error) => v.must(false, error.message));
       const recovery = recoveryOf(v, client, topic);
       v.must(recovery?.recovered === true && recovery.epoch === cursor.epoch && recovery.offset === cursor.offset, `recovery of the resume: ${at(recovery)}; recovered: true at the cursor ${cursor.epoch}:${cursor.offset} was due (4.2)`);
-      await finish(ctx, [client]);
+      await ctx.finish([client]);
     }
   },
   {
@@ -209,7 +201,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     async run(ctx, v) {
       const user = ctx.name('u');
       const topic = userTopic(user);
-      const client = await welcomed(ctx, user);
+      const client = await ctx.connected(user);
       // Slow, not stopped: it reads a little now and then, so it still answers the server's pings (8.1).
       let flooding = true;
       const flood = ctx.control.publish(topic, 640, { bytes: 8 * 1024 }).finally(() => (flooding = false));
@@ -227,7 +219,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await ctx.reaches(client, topic, last, 20_000).catch((error: Error) => v.must(false, error.message));
       const lost = framesOfType(client.current, 'recovery', topic).filter((frame) => frame.recovered === false && frame.reason === 'trimmed').length;
       v.note(`${framesOfType(client.current, 'message', topic).length} of 641 messages came; ${lost} trimmed recoveries`);
-      await finish(ctx, [client]);
+      await ctx.finish([client]);
     }
   },
   {
@@ -235,22 +227,16 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     title: 'a resume from a cursor whose history was trimmed: recovered: false trimmed, the stream goes on after its offset (4.2, 5.3)',
     timeoutMs: 10_000,
     async run(ctx, v) {
-      const user = ctx.name('u');
-      const topic = userTopic(user);
-      const client = await welcomed(ctx, user);
-      await publishTo(ctx, client, topic, 2);
-      await away(ctx, client);
-      await ctx.control.publish(topic, 3);
-      const trimmed = await ctx.control.trim(topic);
-      const after = await ctx.control.publish(topic, 1);
-      client.connect();
-      await ctx.welcomed(client);
-      await ctx.settle();
-      const recovery = recoveryOf(v, client, topic);
+      const resumed = await resumeAfter(ctx, v, async (topic) => {
+        await ctx.control.publish(topic, 3);
+        const trimmed = await ctx.control.trim(topic);
+        return { trimmed, after: await ctx.control.publish(topic, 1) };
+      });
+      const { recovery, meanwhile: { trimmed, after } } = resumed;
       const ok = recovery?.recovered === false && recovery.reason === 'trimmed' && recovery.epoch === trimmed.epoch;
-      v.must(ok && (recovery.offset as number) >= trimmed.offset && (recovery.offset as number) <= after.offset, `recovery: ${at(recovery)}; recovered: false, trimmed, at ${trimmed.offset} to ${after.offset} of ${trimmed.epoch} was due (4.2)`);
-      await publishTo(ctx, client, topic, 2);
-      await finish(ctx, [client]);
+      const offset = recovery?.offset as number;
+      v.must(ok && offset >= trimmed.offset && offset <= after.offset, `recovery: ${at(recovery)}; recovered: false, trimmed, at ${trimmed.offset} to ${after.offset} of ${trimmed.epoch} was due (4.2)`);
+      await goesOn(ctx, resumed);
     }
   },
   {
@@ -260,13 +246,13 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     async run(ctx, v) {
       const user = ctx.name('u');
       const topic = userTopic(user);
-      const client = await welcomed(ctx, user);
-      await publishTo(ctx, client, topic, 2);
+      const client = await ctx.connected(user);
+      await ctx.publishTo(client, topic, 2);
       const lost = await ctx.control.lose(topic);
-      await publishTo(ctx, client, topic, 2);
+      await ctx.publishTo(client, topic, 2);
       const recovery = framesOfType(client.current, 'recovery', topic).find((frame) => frame.reason === 'epoch_changed');
       v.must(recovery?.recovered === false && recovery.epoch === lost.epoch && recovery.offset === 0, `recovery after the loss: ${at(recovery)}; recovered: false, epoch_changed at ${lost.epoch}:0 was due (4.2)`);
-      await finish(ctx, [client]);
+      await ctx.finish([client]);
     }
   },
   {
@@ -274,21 +260,14 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     title: "a resume after the topic's history was lost: recovered: false epoch_changed in the new epoch (4.2, 5.3)",
     timeoutMs: 10_000,
     async run(ctx, v) {
-      const user = ctx.name('u');
-      const topic = userTopic(user);
-      const client = await welcomed(ctx, user);
-      await publishTo(ctx, client, topic, 2);
-      await away(ctx, client);
-      const lost = await ctx.control.lose(topic);
-      const after = await ctx.control.publish(topic, 1);
-      client.connect();
-      await ctx.welcomed(client);
-      await ctx.settle();
-      const recovery = recoveryOf(v, client, topic);
+      const resumed = await resumeAfter(ctx, v, async (topic) => {
+        const lost = await ctx.control.lose(topic);
+        return { lost, after: await ctx.control.publish(topic, 1) };
+      });
+      const { recovery, meanwhile: { lost, after } } = resumed;
       const ok = recovery?.recovered === false && recovery.reason === 'epoch_changed' && recovery.epoch === lost.epoch;
       v.must(ok && (recovery.offset as number) <= after.offset, `recovery: ${at(recovery)}; recovered: false, epoch_changed in ${lost.epoch}, at most at ${after.offset}, was due (4.2)`);
-      await publishTo(ctx, client, topic, 1);
-      await finish(ctx, [client]);
+      await goesOn(ctx, resumed);
     }
   },
   {
@@ -296,19 +275,13 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
     title: 'a resume from a cursor ahead of the topic: recovered: false future_offset where the topic stands; the next message is its offset + 1 (4.2, 5.3)',
     timeoutMs: 10_000,
     async run(ctx, v) {
-      const user = ctx.name('u');
-      const topic = userTopic(user);
-      const client = await welcomed(ctx, user);
-      const cursor = await publishTo(ctx, client, topic, 2);
-      await away(ctx, client);
-      client.setCursor(topic, { epoch: cursor.epoch, offset: cursor.offset + 1_000 });
-      client.connect();
-      await ctx.welcomed(client);
-      await ctx.settle();
-      const recovery = recoveryOf(v, client, topic);
+      const resumed = await resumeAfter(ctx, v, (topic, cursor, client) => {
+        client.setCursor(topic, { epoch: cursor.epoch, offset: cursor.offset + 1_000 });
+        return Promise.resolve(cursor);
+      });
+      const { recovery, meanwhile: cursor } = resumed;
       v.must(recovery?.recovered === false && recovery.reason === 'future_offset' && recovery.epoch === cursor.epoch && recovery.offset === cursor.offset, `recovery: ${at(recovery)}; recovered: false, future_offset at ${cursor.epoch}:${cursor.offset} was due (4.2)`);
-      await publishTo(ctx, client, topic, 1);
-      await finish(ctx, [client]);
+      await goesOn(ctx, resumed);
     }
   },
   {
@@ -322,17 +295,17 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       // A bystander's session holds the room while the user is out of it: a store of one process keeps no history of a topic nobody holds (10).
       const bystander = ctx.name('bystander');
       await ctx.join(bystander, room);
-      const holder = await welcomed(ctx, bystander);
+      const holder = await ctx.connected(bystander);
       await ctx.join(user, room);
-      const client = await welcomed(ctx, user, { keepAllCursors: true });
+      const client = await ctx.connected(user, { keepAllCursors: true });
       v.must((framesOfType(client.current, 'welcome')[0]?.topics as unknown[] | undefined)?.includes(room) === true, 'welcome.topics lacks the room the user is in (4.1, 10)');
-      const cursor = await publishTo(ctx, client, room, 2);
+      const cursor = await ctx.publishTo(client, room, 2);
       await ctx.leave(user, room);
       await until(() => framesOfType(client.current, 'unsubscribed', room).length > 0, 5_000, `unsubscribed of ${room}`);
       await ctx.control.publish(room, 1);
       client.setCursor(never, { epoch: 'e', offset: 3 });
       client.setCursor(userTopic(ctx.name('other')), { epoch: 'e', offset: 3 });
-      await away(ctx, client);
+      await ctx.away(client);
       client.connect();
       await ctx.welcomed(client, 'the welcome of a hello naming rooms the session does not follow');
       await ctx.settle();
@@ -343,16 +316,16 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await until(() => framesOfType(client.current, 'recovery', room).length > 0, 5_000, `the recovery of ${room} joined again`);
       const live = framesOfType(client.current, 'recovery', room)[0];
       v.must(live?.recovered === false && live.reason === 'new_topic' && live.offset === from.offset, `recovery of the room joined again: ${at(live)}; recovered: false, new_topic at ${from.offset} was due (4.2)`);
-      await publishTo(ctx, client, room, 1);
+      await ctx.publishTo(client, room, 1);
       // A cursor from the first membership: nothing from before the second may come.
       client.setCursor(room, cursor);
-      await away(ctx, client);
+      await ctx.away(client);
       client.connect();
       await ctx.welcomed(client);
       await ctx.settle();
       const recovery = recoveryOf(v, client, room);
       v.must(recovery?.recovered === false && recovery.reason === 'membership' && recovery.offset === from.offset, `recovery from a cursor older than the membership: ${at(recovery)}; recovered: false, membership at ${from.offset} was due (4.2)`);
-      await finish(ctx, [client, holder]);
+      await ctx.finish([client, holder]);
     }
   }
 ];

@@ -15,6 +15,18 @@ import type { ConnectionRecord, Membership, Position } from './records.js';
 import { recordingWebSocket } from './recording-socket.js';
 import { sleep, until, within, type Verdict } from './suite.js';
 
+/** Non-ASCII text in payloads: frames must carry it byte for byte. */
+export const TEXT = 'ünï€😀 \u2028 "quoted" \\';
+
+/** Resolves once the socket is open; rejects with why it never was. */
+export function opened(socket: WebSocket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', (error) => reject(new Error(`the upgrade failed: ${error.message}`)));
+    socket.once('close', (code) => reject(new Error(`closed with ${code} before it opened`)));
+  });
+}
+
 /** Everything a case of the server suite uses; one per case, its names its own. */
 export class ServerContext {
   readonly control: ControlClient;
@@ -67,6 +79,33 @@ export class ServerContext {
     const socket = new Socket(this.url(user), [SESSION_PROTOCOL], options);
     this.#verdict.defer(() => socket.terminate());
     return socket;
+  }
+
+  /** A client of `user`, connected and welcomed. */
+  async connected(user: string | undefined, options: Partial<RawClientOptions> = {}): Promise<RawSessionClient> {
+    const client = this.client(user, options).connect();
+    await this.welcomed(client);
+    return client;
+  }
+
+  /** Publish `count` to the topic and wait until the client has it all; where the last one went. */
+  async publishTo(client: RawSessionClient, topic: string, count: number): Promise<Position> {
+    const last = await this.control.publish(topic, count);
+    await this.reaches(client, topic, last);
+    return last;
+  }
+
+  /** Close the client's connection (1000) and wait for it. */
+  async away(client: RawSessionClient): Promise<void> {
+    client.disconnect(1000);
+    await this.closed(client);
+  }
+
+  /** End the case: these clients' connections have nothing owed, and every frame of the case goes through the checker. */
+  async finish(clients: readonly RawSessionClient[], options: { deliveries?: boolean } = {}): Promise<void> {
+    await this.settle();
+    for (const client of clients) client.markComplete();
+    await this.check(options);
   }
 
   /** Add the user to the room through the control endpoint; the checker learns where the membership began. */
