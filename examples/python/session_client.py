@@ -7,7 +7,7 @@ told to the application, sends numbered per client instance and resent
 until acknowledged, full-jitter backoff, a heartbeat of its own, and it
 stops for good on the close codes the protocol calls final.
 
-Needs Python 3.11 and `websockets` (Debian: python3-websockets). Run as
+Needs Python 3.11 and `websockets` 10 (Debian 12: python3-websockets). Run as
 the conformance client suite runs it (docs/conformance.md):
 
     npx ws-lifecycle conformance client -- python3 examples/python/session_client.py
@@ -24,7 +24,10 @@ import random
 import secrets
 import sys
 
-import websockets
+try:
+    import websockets
+except ImportError:
+    sys.exit("session_client.py needs the websockets package (Debian: apt install python3-websockets; tested with 10.4)")
 
 PROTOCOL = "ws-lifecycle.v1"
 # Section 7: after these the client stops; retrying would be refused again.

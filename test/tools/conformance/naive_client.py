@@ -13,6 +13,8 @@ import asyncio
 import os
 import sys
 
+# Imported, the example would leave a __pycache__ in the tree.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "examples", "python"))
 import session_client as example  # noqa: E402
 
