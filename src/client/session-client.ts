@@ -284,12 +284,23 @@ export class SessionClient {
         this.#report(error);
       }
     };
-    socket.onerror = () => {};
+    // A handshake whose 101 did not select the subprotocol: ws says so in its error (a browser says nothing, and its handshake fails as a dropped network would).
+    let unsupported = false;
+    socket.onerror = (event) => {
+      const message = (event as { message?: unknown } | null)?.message;
+      if (typeof message === 'string' && /subprotocol/i.test(message)) unsupported = true;
+    };
     socket.onclose = (event) => {
       if (this.#socket !== socket) return;
       this.#socket = undefined;
       // Closed by the application: the machine is done and takes no more events.
       if (this.#state === 'closed') return;
+      if (unsupported) {
+        // The server does not speak the protocol (docs/protocol.md section 1.2): final.
+        this.#emit('error', { code: 'protocol', message: `the server did not select ${SESSION_PROTOCOL}` });
+        this.#actor.send({ type: 'SOCKET_CLOSED', final: true });
+        return;
+      }
       const final = FINAL_CLOSE_CODES.has(event.code);
       if (final) this.#emit('error', { code: 'closed', message: `closed for good by the server: ${event.code} ${event.reason}` });
       this.#retryFloorMs = SLOW_RETRY_CODES.has(event.code) ? SLOW_RETRY_MS : 0;

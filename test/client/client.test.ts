@@ -174,4 +174,28 @@ describe('SessionClient', () => {
     expect(accepted.every((protocol) => protocol === 'ws-lifecycle.v1')).toBe(true);
     for (const ws of mute.clients) ws.terminate();
   });
+
+  it('stops for good, saying why, when the server does not select ws-lifecycle.v1 (docs/protocol.md 1.2): it does not retry', async () => {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => false });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    let attempts = 0;
+    wss.on('connection', (ws) => {
+      attempts++;
+      ws.on('message', () => ws.send('{"type":"welcome"}'));
+    });
+    try {
+      const { client, states } = clientOf((wss.address() as { port: number }).port, 'alice');
+      const errors: string[] = [];
+      client.on('error', ({ code }) => errors.push(code));
+      client.start();
+      await waitFor(() => client.state === 'closed', 5_000, 'closed for good');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(errors).toEqual(['protocol']);
+      expect(attempts).toBe(1);
+      expect(states).not.toContain('reconnecting');
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
 });
