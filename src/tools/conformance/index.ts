@@ -8,6 +8,9 @@
 export { ConformanceStore, StoreUnavailableError } from './conformance-store.js';
 export { CONNECTION_QUERY, USER_QUERY, conformanceControl, conformanceIdentify } from './control.js';
 export type { ConformanceControl, ConformanceControlOptions } from './control.js';
-export { runServerSuite, SERVER_SUITE } from './server-suite.js';
+export { runServerSuite, SERVER_SUITE, ServerUnreachableError } from './server-suite.js';
 export type { ServerSuiteOptions } from './server-suite.js';
+export { runClientSuite, CLIENT_SUITE, ClientCommandError } from './client-suite.js';
+export type { ClientSuiteOptions } from './client-suite.js';
+export { ControlError } from './control-client.js';
 export type { CaseResult, CaseStatus, SuiteReport } from './suite.js';
