@@ -31,6 +31,8 @@ export interface WelcomeOptions {
 const MAX_PAYLOAD = 1024 * 1024;
 /** Frames kept per connection: a client in a loop is cut off, not followed into memory. */
 const MAX_HEARD = 10_000;
+/** Connections kept per route; more (a client reconnecting without backoff) are cut and only counted. */
+const MAX_CONNECTIONS = 1_000;
 
 export class ScriptedConnection {
   readonly openedAt = Date.now();
@@ -138,6 +140,8 @@ function parseObject(text: string): Record<string, unknown> | undefined {
 /** The connections that used one path, oldest first. */
 export class ScriptedRoute {
   readonly connections: ScriptedConnection[] = [];
+  /** Connections cut at once because the route already kept {@link MAX_CONNECTIONS}. */
+  dropped = 0;
   /** Whether the 101 selects ws-lifecycle.v1 when the client asks for it (false: a server that does not speak it). */
   readonly subprotocol: boolean;
   /** Why no connection can come any more (the client's process ended), or undefined. */
@@ -186,6 +190,10 @@ export class ScriptedServer {
     wss.on('connection', (socket, request) => {
       const route = routeOf(request.url);
       if (route === undefined) return socket.close(4404, 'no case on this path');
+      if (route.connections.length >= MAX_CONNECTIONS) {
+        route.dropped++;
+        return socket.terminate();
+      }
       const asked = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
       route.connections.push(new ScriptedConnection(socket, asked));
     });
