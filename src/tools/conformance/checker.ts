@@ -7,6 +7,7 @@
  * no I/O, no clock; the same records give the same report.
  */
 import { SchemaChecker } from '../../protocol/schema-check.js';
+import { FINAL_CLOSE_CODES } from '../../protocol/session-protocol.js';
 import { PROTOCOL_SCHEMA } from '../../protocol/schema.js';
 import { checkDeliveries, type ConnectionSummary } from './deliveries.js';
 import { parseSent, show, type SentFrames } from './sent.js';
@@ -27,8 +28,6 @@ const ERROR_CLOSES: Readonly<Record<string, readonly number[]>> = {
   forbidden: [4403, 1008],
   too_large: [1009, 4400]
 };
-/** Section 7: codes after which a client stops; a server closes a conforming client with none of them. */
-const FINAL_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1009, 4400, 4403]);
 /** At most this many breaches are reported per connection: one broken rule should not bury the others. */
 const MAX_PER_CONNECTION = 40;
 
@@ -277,7 +276,7 @@ class ConnectionCheck {
     const last = record.received.length;
     if (close !== undefined && close.by === 'server') this.#closeCode(close.code, close.reason);
     this.#clientFrames();
-    if (close?.by === 'server' && FINAL_CODES.has(close.code) && record.expectedClose === undefined) {
+    if (close?.by === 'server' && FINAL_CLOSE_CODES.has(close.code) && record.expectedClose === undefined) {
       this.#breach(-1, 'close', `closed with ${close.code} (${show(close.reason)}), a final code, though the client was not meant to break the protocol (7)`);
     }
     if (record.expectedClose !== undefined) {
