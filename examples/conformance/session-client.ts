@@ -37,7 +37,9 @@ const client = new SessionClient({
   WebSocket: Socket as unknown as ClientSocketConstructor,
   ...(heartbeatMs > 0 ? { heartbeatIntervalMs: heartbeatMs, heartbeatTimeoutMs: heartbeatMs } : {})
 });
-client.on('message', (message) => emit({ event: 'message', ...message }));
+client.on('message', ({ bytes, ...message }) =>
+  emit({ event: 'message', ...(bytes === undefined ? message : { ...message, b64: Buffer.from(bytes).toString('base64') }) })
+);
 client.on('recovery', (recovery) => emit({ event: 'recovery', ...recovery }));
 client.on('unsubscribed', ({ topic }) => emit({ event: 'unsubscribed', topic }));
 client.on('state', (state) => {

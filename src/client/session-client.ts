@@ -68,13 +68,14 @@ export interface SessionClientOptions {
   random?: () => number;
 }
 
-/** A topic message. */
-export interface ClientMessage {
-  topic: string;
-  epoch: string;
-  offset: number;
-  data: unknown;
-}
+/**
+ * A topic message: `data` for a JSON value, `bytes` for bytes (a `b64`
+ * frame), never both, so bytes are never mistaken for a string.
+ */
+export type ClientMessage = { topic: string; epoch: string; offset: number } & (
+  | { data: unknown; bytes?: undefined }
+  | { bytes: Uint8Array; data?: undefined }
+);
 
 /** What the server said about one topic at a (re)connect. */
 export interface ClientRecovery {
@@ -399,7 +400,8 @@ export class SessionClient {
           return this.#breach(socket, `message ${frame.offset} of ${frame.topic} where ${cursor === undefined ? 'no recovery came first' : `${cursor.offset + 1} was due`}`);
         }
         this.#cursors.set(frame.topic, { epoch: frame.epoch, offset: frame.offset });
-        this.#emit('message', { topic: frame.topic, epoch: frame.epoch, offset: frame.offset, data: frame.b64 ?? frame.data });
+        const { topic, epoch, offset } = frame;
+        this.#emit('message', frame.b64 === undefined ? { topic, epoch, offset, data: frame.data } : { topic, epoch, offset, bytes: fromBase64(frame.b64) });
         return;
       }
       case 'unsubscribed':
@@ -440,4 +442,12 @@ export class SessionClient {
       }
     }
   }
+}
+
+/** Bytes of a `b64` field (standard base64, checked by the schema); `atob` works in browsers and Node alike. */
+function fromBase64(b64: string): Uint8Array {
+  const binary = atob(b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }

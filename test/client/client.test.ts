@@ -60,6 +60,23 @@ describe('SessionClient', () => {
     expect(client.queued).toBe(0);
   });
 
+  it('hands bytes over as bytes and text as text: a b64 frame is never mistaken for a string', async () => {
+    const server = await servers.start();
+    const { client, messages } = clientOf(server.port, 'alice');
+    client.start();
+    await waitFor(() => client.state === 'open', 5_000, 'open');
+    const bytes = Uint8Array.from([0, 1, 127, 128, 255, 0xe2, 0x82]);
+    await server.manager.sendToUser('alice', Buffer.from(bytes));
+    // The text a base64 of those bytes would read as: a client passing b64 through as data hands over this.
+    await server.manager.sendToUser('alice', Buffer.from(bytes).toString('base64'));
+    await waitFor(() => messages.length === 2, 5_000, 'two messages');
+    expect(messages[0]!.bytes).toBeInstanceOf(Uint8Array);
+    expect([...messages[0]!.bytes!]).toEqual([...bytes]);
+    expect(messages[0]!.data).toBeUndefined();
+    expect(messages[1]).toMatchObject({ data: Buffer.from(bytes).toString('base64') });
+    expect(messages[1]!.bytes).toBeUndefined();
+  });
+
   it('is told, not silently gapped, when its session expired while away', async () => {
     const server = await servers.start({ sessions: { ttlMs: 100 } });
     const first = clientOf(server.port, 'alice');
