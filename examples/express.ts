@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { wsLifecycle } from '../src/adapters/express.js';
 import type { ConnectionManager } from '../src/index.js';
-import { PORT, userFromQuery } from './identify.js';
+import { PORT, greet, userFromQuery } from './identify.js';
 
 const app = express();
 wsLifecycle(app, { path: '/ws', identify: userFromQuery });
 const manager = app.locals.wsLifecycle as ConnectionManager;
-manager.on('connection', (connection) => void connection.send(`welcome ${connection.userId}`));
+manager.on('connection', greet);
 app.get('/online', (_request, response) => {
   response.json({ connections: manager.size });
 });

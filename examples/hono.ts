@@ -4,11 +4,11 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { wsLifecycle } from '../src/adapters/hono.js';
 import type { ConnectionManager } from '../src/index.js';
-import { PORT, userFromQuery } from './identify.js';
+import { PORT, greet, userFromQuery } from './identify.js';
 
 const app = new Hono<{ Variables: { wsLifecycle: ConnectionManager } }>();
 const lifecycle = await wsLifecycle(app, { path: '/ws', identify: userFromQuery });
-lifecycle.manager.on('connection', (connection) => void connection.send(`welcome ${connection.userId}`));
+lifecycle.manager.on('connection', greet);
 app.get('/online', (c) => c.json({ connections: c.var.wsLifecycle.size }));
 const server = serve({ fetch: app.fetch, port: PORT, hostname: '127.0.0.1' }, (info) =>
   console.log(`listening on ws://127.0.0.1:${info.port}/ws`)

@@ -2,11 +2,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { attachToServer } from '../src/adapters/http.js';
-import { PORT, userFromQuery } from './identify.js';
+import { PORT, greet, userFromQuery } from './identify.js';
 
 const server = createServer((_request, response) => response.end('ok'));
 const { manager } = attachToServer(server, { path: '/ws', identify: userFromQuery });
-manager.on('connection', (connection) => void connection.send(`welcome ${connection.userId}`));
+manager.on('connection', greet);
 server.listen(PORT, '127.0.0.1', () => console.log(`listening on ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`));
 // server.close() drains first: every client gets 1001.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => server.close());

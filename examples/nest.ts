@@ -7,7 +7,7 @@ import { NestFactory } from '@nestjs/core';
 import { WebSocketGateway } from '@nestjs/websockets';
 import { WsLifecycleModule, createLifecycleWsAdapter } from '../src/adapters/nest.js';
 import { ConnectionManager } from '../src/index.js';
-import { PORT, userFromQuery } from './identify.js';
+import { PORT, greet, userFromQuery } from './identify.js';
 
 // With decorators enabled this is `@WebSocketGateway({ path: '/ws' })` and `@Module({...})` on the classes.
 class EventsGateway {}
@@ -18,7 +18,7 @@ Module({ imports: [WsLifecycleModule.forRoot(manager)], providers: [EventsGatewa
 
 const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
 app.useWebSocketAdapter(await createLifecycleWsAdapter(app, { manager, identify: userFromQuery }) as never);
-app.get(ConnectionManager).on('connection', (connection) => void connection.send(`welcome ${connection.userId}`));
+app.get(ConnectionManager).on('connection', greet);
 await app.listen(PORT, '127.0.0.1');
 console.log(`listening on ws://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}/ws`);
 // app.close() drains the manager before Nest closes its servers: every client gets 1001.

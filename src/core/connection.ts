@@ -87,6 +87,8 @@ export class Connection {
   #tcp: Duplex | undefined;
   /** No extension (permessage-deflate) negotiated and the TCP socket known: ws writes each frame as it is sent. */
   #plainFrames = false;
+  /** Its frames belong to a protocol this library runs over it (see {@link _reserveForProtocol}). */
+  #reserved = false;
 
   /**
    * @internal Made by the manager (`accept()`, `connect()`), never by the application.
@@ -147,11 +149,15 @@ export class Connection {
    * at once; the ones after it in the same turn are written together at the
    * end of the turn (one `writev`) and share one result.
    *
+   * A session connection (subprotocol `ws-lifecycle.v1`) is written only
+   * by the session protocol: a send to it is refused (`session_connection`).
+   *
    * @param {unknown} message A string (text), bytes (binary) or a value sent as JSON text
    * @returns {Promise<SendResult>} `{ ok: true }` once ws reports the frame
    *   written, or `{ ok: false, reason }`
    */
   send(message: unknown): Promise<SendResult> {
+    if (this.#reserved) return this.#refuse('session_connection');
     const refusal = SEND_REFUSAL[this.#state];
     if (refusal !== undefined) return this.#refuse(refusal);
     const data = this.#host.serialize(message);
@@ -160,6 +166,25 @@ export class Connection {
       return Promise.resolve(failure('serialization_failed', data));
     }
     return this.#sendWire(data, this.#host.maxBufferedBytes);
+  }
+
+  /**
+   * @internal The connection speaks a protocol this library runs over it
+   * (the session protocol): from now on its frames, both ways, are that
+   * protocol's. `send()` is refused (`session_connection`), so no
+   * application write can corrupt the protocol's stream, and the
+   * application's fan-out skips it (`_reserved`); the protocol writes
+   * through {@link _sendText} and {@link _sendControl}. The inbound
+   * `maxMessagesPerSecond` does not apply: the protocol bounds the frames
+   * it reads itself. Never undone.
+   */
+  _reserveForProtocol(): void {
+    this.#reserved = true;
+  }
+
+  /** @internal Whether {@link _reserveForProtocol} was called: application data is never written to it. */
+  get _reserved(): boolean {
+    return this.#reserved;
   }
 
   /**

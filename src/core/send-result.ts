@@ -10,7 +10,12 @@ export type SendFailureReason =
   | 'backpressure'
   | 'transport_error'
   /** The topic store (a cluster's Redis) could not be reached: the message was not kept for the user's sessions. */
-  | 'store_unavailable';
+  | 'store_unavailable'
+  /**
+   * An application write to a session connection (subprotocol `ws-lifecycle.v1`): its frames are the session
+   * protocol's alone, so nothing else may corrupt its stream. Publish to a topic or `sendToUser` instead.
+   */
+  | 'session_connection';
 
 /** Every {@link SendFailureReason}, for iteration and validation. */
 export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze([
@@ -21,7 +26,8 @@ export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze(
   'serialization_failed',
   'backpressure',
   'transport_error',
-  'store_unavailable'
+  'store_unavailable',
+  'session_connection'
 ]);
 
 /**

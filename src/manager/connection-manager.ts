@@ -128,7 +128,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
       });
     }
     // The delivery writes through the host without a probe: its report counts every target at once.
-    const delivery = new LocalDelivery(this.#registry, baseHost, this.#logger, (connection) => this.#sessions.owns(connection));
+    // Session connections get topic messages instead: application data is never written to them (`_reserved`).
+    const delivery = new LocalDelivery(this.#registry, baseHost, this.#logger, (connection) => connection._reserved);
     const hub = this.#sessions;
     this.#fanOut = probe === undefined ? new FanOut(delivery, hub) : new TimedFanOut(probedDelivery(delivery, probe), hub, probe);
     const { maxConnections, maxConnectionsPerUser, authenticate } = o;
@@ -410,6 +411,8 @@ export class ConnectionManager extends EventEmitter<ConnectionManagerEvents> {
 
   #register(ws: WebSocket, userId: string | undefined, metadata: Record<string, unknown> | undefined): Connection {
     const connection = new Connection(this.#host, ws, { id: this.#generateId(), userId, metadata, timing: this.#timing });
+    // A session connection from its first moment: no application write reaches it, even before its session hub admits it.
+    if (speaksSessions(connection)) connection._reserveForProtocol();
     this.#registry.add(connection);
     connection._start();
     return connection;

@@ -41,7 +41,7 @@ export class LocalDelivery implements Delivery {
    * @param {ConnectionRegistry} registry Where the targets are found
    * @param {ConnectionHost} host Serializes, and is told of refusals
    * @param {Logger} logger Where a throwing filter is logged
-   * @param {(connection: Connection) => boolean} [skip] Connections another delivery serves (session connections get topic messages)
+   * @param {(connection: Connection) => boolean} [skip] Connections another delivery serves (session connections get topic messages): never written to
    */
   constructor(registry: ConnectionRegistry, host: ConnectionHost, logger: Logger, skip: (connection: Connection) => boolean = () => false) {
     this.#registry = registry;

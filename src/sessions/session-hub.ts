@@ -172,6 +172,8 @@ export class SessionHub {
    * carry, so a new session starts where its topics stood at the upgrade.
    */
   admit(connection: Connection): void {
+    // Written by this protocol alone from now on (the manager reserves an accepted socket earlier, an outgoing one only now).
+    connection._reserveForProtocol();
     const sc = new SessionConnection(connection);
     this.#connections.set(connection, sc);
     this.#wait(sc, connection.userId);
