@@ -419,11 +419,16 @@ export class Connection {
     }
   }
 
-  /** @internal Inbound data reaches the application only in `connected`. */
+  /**
+   * @internal Inbound data reaches the application only in `connected`.
+   * `maxMessagesPerSecond` bounds plain connections; a connection reserved
+   * for a protocol is bounded by that protocol, which slows it rather than
+   * closing it (the session protocol's `maxFramesPerSecond`).
+   */
   _receive(data: RawData, binary: boolean): void {
     if (!DELIVERING[this.#state]) return;
     const limit = this.#host.maxMessagesPerSecond;
-    if (limit > 0 && !(this.#rate ??= new RateWindow()).admit(limit, Date.now())) {
+    if (limit > 0 && !this.#reserved && !(this.#rate ??= new RateWindow()).admit(limit, Date.now())) {
       this._dispatch({ type: 'CLOSE', code: CLOSE_CODES.RATE_LIMITED, reason: 'message rate limit exceeded' });
       return;
     }

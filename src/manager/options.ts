@@ -47,7 +47,10 @@ export interface ConnectionManagerOptions {
   maxBufferedBytes?: number;
   /** On backpressure, refuse the send (`reject`) or also close with 1013 (`close`). Default `reject`. */
   backpressurePolicy?: 'reject' | 'close';
-  /** Inbound messages per second per connection; more closes it with 1008. 0 disables. Default 0. */
+  /**
+   * Inbound messages per second per plain connection; more closes it with 1008. 0 disables. Default 0. A session
+   * connection is bounded by `sessions.maxFramesPerSecond` alone (slowed, not closed), the limit its `welcome` states.
+   */
   maxMessagesPerSecond?: number;
   /** Transitions kept per connection for `history()`. Default 32. */
   historyLimit?: number;

@@ -45,6 +45,23 @@ describe('a flood of session frames', () => {
   }, 20_000);
 });
 
+describe('the frame rate a session connection is held to', () => {
+  it('is the welcome\'s maxFramesPerSecond alone: maxMessagesPerSecond, for plain connections, neither closes nor slows it', async () => {
+    const server = await start({ maxMessagesPerSecond: 100, sessions: { ttlMs: 5_000 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    expect((await welcome(tab)).limits.maxFramesPerSecond).toBe(500);
+    // 200 frames at once: over the plain limit, under the advertised one.
+    for (let i = 0; i < 200; i++) tab.ws.send('{"type":"ping"}');
+    await waitFor(() => tab.frames.filter((frame) => frame.type === 'pong').length === 200, 5_000, '200 pongs');
+    expect(server.manager.connectionsOf('alice')[0]?.state).toBe('connected');
+
+    // A plain connection of the same manager is still closed past maxMessagesPerSecond.
+    const { client } = await server.connect('bob');
+    for (let i = 0; i < 200; i++) client.ws.send('hi');
+    expect((await client.closed).code).toBe(1008);
+  });
+});
+
 describe("another user's topics and rooms", () => {
   it("a hello that names another user's topic or a room the user is not in follows neither: the server decides the topics", async () => {
     const server = await start({ sessions: { ttlMs: 5_000 } });
