@@ -78,18 +78,26 @@ return {epoch, offset}`,
   /** KEYS: hash, stream. ARGV: new epoch, ttl. */
   position: `${START_EPOCH}
 return {epoch, tonumber(redis.call('HGET', KEYS[1], 'o'))}`,
-  /** KEYS: hash, stream. ARGV: new epoch, ttl, epoch, offset, count. */
+  /**
+   * KEYS: hash, stream. ARGV: new epoch, ttl, epoch, offset, count. A status, the epoch, where the stream continues
+   * for the reader (its offset when ok), and the entries after it. A reader whose epoch is gone reads the new one
+   * from its start while the stream still holds its offset 1, else is told its newest offset.
+   */
   read: `${START_EPOCH}
 local last = tonumber(redis.call('HGET', KEYS[1], 'o'))
-if epoch ~= ARGV[3] then return {'epoch_changed', epoch, last} end
-local offset = tonumber(ARGV[4])
-if offset > last then return {'future_offset', epoch, last} end
-if offset == last then return {'ok', epoch, last, {}} end
+local status, offset = 'ok', tonumber(ARGV[4])
+if epoch ~= ARGV[3] then
+  status, offset = 'epoch_changed', 0
+elseif offset > last then return {'future_offset', epoch, last} end
+if offset == last then return {status, epoch, offset, {}} end
 local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
 local first = last + 1
 if oldest then first = tonumber(string.match(oldest[1], '^(%d+)')) end
-if offset + 1 < first then return {'trimmed', epoch, last} end
-return {'ok', epoch, last, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`,
+if offset + 1 < first then
+  if status == 'ok' then status = 'trimmed' end
+  return {status, epoch, last}
+end
+return {status, epoch, offset, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`,
   /** KEYS: any key of the slot to ask. The replication id the epochs hold under there. */
   replicationId: `${REPLICATION_ID}return replid`
 } as const;
@@ -165,14 +173,17 @@ export class RedisTopicStore implements TopicStore {
       [randomUUID(), String(this.#ttlMs), epoch, String(valid ? offset : Number.MAX_SAFE_INTEGER), String(this.#maxEntries)],
       BUFFERS
     );
-    const [status, current, last] = [text(reply[0]), text(reply[1]), Number(reply[2])];
-    if (status !== 'ok') return { recovered: false, reason: status as 'epoch_changed' | 'trimmed' | 'future_offset', epoch: current, offset: last };
+    const [status, current, continues] = [text(reply[0]), text(reply[1]), Number(reply[2])];
     const entries: TopicEntry[] = (reply[3] ?? []).map(([id, fields]) => {
       const kind = text(fields[1]);
       const payload = fields[3]!;
       return { offset: Number.parseInt(text(id), 10), payload: kind === 's' ? payload.toString('utf8') : payload, at: 0 };
     });
-    return { recovered: true, epoch: current, entries };
+    if (status === 'ok') return { recovered: true, epoch: current, entries };
+    const lost: TopicRead = { recovered: false, reason: status as 'epoch_changed' | 'trimmed' | 'future_offset', epoch: current, offset: continues };
+    // A new epoch read from its start: its messages follow the recovery.
+    if (reply[3] !== undefined) lost.entries = entries;
+    return lost;
   }
 
   /** Kept for the other nodes: a topic's history expires by itself after `topicTtlMs` without appends. */

@@ -201,8 +201,10 @@ export class Connection {
   /**
    * @internal A control frame of the session protocol (`welcome`, `ack`,
    * `pong`...): never refused for backpressure, so a slow reader still gets
-   * each. Small, bounded by the client's own frames per second; a peer that
-   * stops reading is ended by the write-stall check.
+   * each. Small, and bounded by the caller: the session protocol does not
+   * read a connection whose send buffer is over `maxBufferedBytes`, so the
+   * frames a client asks for wait until it has read; a peer that stops
+   * reading is ended by the write-stall check.
    */
   _sendControl(text: string): Promise<SendResult> {
     const refusal = SEND_REFUSAL[this.#state];

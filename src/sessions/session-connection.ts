@@ -10,6 +10,13 @@
  * checks are done or the second is over (what ws had already read waits
  * here, at most one read's worth). TCP then slows the client down;
  * nothing it sent is dropped, and nothing piles up here.
+ *
+ * So are the frames the client makes the server write: every `ping` is
+ * answered with a `pong` and every `send` with an `ack`, whatever the
+ * send buffer holds (control frames are never refused for backpressure).
+ * While the connection's send buffer is at `maxBufferedBytes` or more, it
+ * is not read either, until the client has read enough to bring it below:
+ * a client cannot make the server write more than it reads.
  */
 import type { Connection } from '../core/connection.js';
 import { RateWindow } from '../core/rate-window.js';
@@ -22,6 +29,17 @@ export type HelloPhase = 'admitted' | 'greeting' | 'joined';
 const PAUSED_IN_FLIGHT = 1 << 8;
 const PAUSED_RATE = 1 << 9;
 const PAUSED_GREETING = 1 << 10;
+const PAUSED_BACKLOG = 1 << 11;
+/** How often a connection held for its send buffer looks whether the client read enough of it. */
+const DRAIN_POLL_MS = 20;
+
+/** What the frames a connection sends are admitted against. */
+export interface InboundLimits {
+  /** Frames per second; 0: no limit. */
+  readonly framesPerSecond: number;
+  /** At this many bytes in its send buffer, the connection is not read until it is below again. */
+  readonly maxBufferedBytes: number;
+}
 
 /** A frame as it arrived. */
 export interface RawFrame {
@@ -46,7 +64,10 @@ export class SessionConnection {
   #inFlight = 0;
   #rate: RateWindow | undefined;
   #rateTimer: NodeJS.Timeout | undefined;
-  /** Frames past the second's limit, waiting for the next second. */
+  #drainTimer: NodeJS.Timeout | undefined;
+  /** Why frames are held now: bits of {@link PAUSED_RATE} and {@link PAUSED_BACKLOG}; 0 lets them through. */
+  #holding = 0;
+  /** Frames that came while held (past the second's limit, or over a full send buffer), waiting their turn, in order. */
   #held: RawFrame[] = [];
 
   constructor(connection: Connection) {
@@ -54,34 +75,64 @@ export class SessionConnection {
   }
 
   /**
-   * Whether a frame may be handled now, against `limit` frames per second.
-   * Past it the frame waits, reading pauses, and once the second is over
-   * what waited is handed to `replay`, in order, to be counted against the
-   * next second. Pausing alone is not enough: ws still hands over every
-   * frame of the read it is in (a read can hold thousands of small frames).
+   * Whether a frame may be handled now: while the send buffer is at
+   * `limits.maxBufferedBytes` or more, or past `limits.framesPerSecond`,
+   * the frame waits and reading pauses; once the client read enough, and
+   * the second is over, what waited is handed to `replay`, in order, to be
+   * admitted again (counted against the next second). Pausing alone is not
+   * enough: ws still hands over every frame of the read it is in (a read
+   * can hold thousands of small frames).
    */
-  admit(frame: RawFrame, limit: number, now: number, replay: (frames: RawFrame[]) => void): boolean {
-    if (limit === 0) return true;
+  admit(frame: RawFrame, limits: InboundLimits, now: number, replay: (frames: RawFrame[]) => void): boolean {
     // Frames already waiting go first: order is kept.
-    if (this.#held.length > 0) return this.#hold(frame);
+    if (this.#holding !== 0) return this.#hold(frame);
+    const backlog = Math.max(1, limits.maxBufferedBytes);
+    if (this.connection.socket.bufferedAmount >= backlog) {
+      this.#startHolding(PAUSED_BACKLOG);
+      this.#waitForDrain(backlog, replay);
+      return this.#hold(frame);
+    }
+    const limit = limits.framesPerSecond;
+    if (limit === 0) return true;
     const rate = (this.#rate ??= new RateWindow());
     if (rate.admit(limit, now)) return true;
-    this.#hold(frame);
-    this.connection._pauseReading(PAUSED_RATE);
+    this.#startHolding(PAUSED_RATE);
     this.#rateTimer = setTimeout(() => {
       this.#rateTimer = undefined;
-      const held = this.#held;
-      this.#held = [];
-      this.connection._resumeReading(PAUSED_RATE);
-      replay(held);
+      this.#stopHolding(PAUSED_RATE, replay);
     }, rate.resetsIn(now));
     this.#rateTimer.unref();
-    return false;
+    return this.#hold(frame);
   }
 
   #hold(frame: RawFrame): false {
     this.#held.push(frame);
     return false;
+  }
+
+  #startHolding(cause: number): void {
+    this.#holding |= cause;
+    this.connection._pauseReading(cause);
+  }
+
+  /** `cause` is over: reading resumes, and once nothing else holds them the frames that waited are replayed. */
+  #stopHolding(cause: number, replay: (frames: RawFrame[]) => void): void {
+    this.#holding &= ~cause;
+    this.connection._resumeReading(cause);
+    if (this.#holding !== 0) return;
+    const held = this.#held;
+    this.#held = [];
+    replay(held);
+  }
+
+  /** Held for its send buffer: read again as soon as the client brought it below `limit` (the bytes it read are what it may ask for). */
+  #waitForDrain(limit: number, replay: (frames: RawFrame[]) => void): void {
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      if (this.connection.socket.bufferedAmount >= limit) this.#waitForDrain(limit, replay);
+      else this.#stopHolding(PAUSED_BACKLOG, replay);
+    }, DRAIN_POLL_MS);
+    this.#drainTimer.unref();
   }
 
   /** A send starts being checked; at `limit` reading pauses. */
@@ -125,6 +176,7 @@ export class SessionConnection {
     this.#held = [];
     clearTimeout(this.helloTimer);
     clearTimeout(this.#rateTimer);
+    clearTimeout(this.#drainTimer);
     for (const subscription of this.subscriptions.values()) subscription.end();
     this.subscriptions.clear();
   }

@@ -33,7 +33,7 @@ import {
 import { SendIntake } from './client-sends.js';
 import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
 import { Rooms } from './rooms.js';
-import { SessionConnection, type RawFrame } from './session-connection.js';
+import { SessionConnection, type InboundLimits, type RawFrame } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
 import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
 import type { TopicFeed } from './topic-feed.js';
@@ -73,6 +73,8 @@ export class SessionHub {
   readonly #subscriptionHost: SubscriptionHost;
   readonly #sends: SendIntake;
   readonly #probe: SessionProbe | undefined;
+  /** What a session connection's frames are admitted against: its frame rate, and its send buffer (every frame may make a reply). */
+  readonly #inbound: InboundLimits;
   /** Keeps the shared records of the sessions attached here from expiring. */
   #touchTimer: NodeJS.Timeout | undefined;
 
@@ -80,6 +82,7 @@ export class SessionHub {
     this.#host = host;
     this.#probe = probe;
     const o = (this.#options = sessionSettings(options));
+    this.#inbound = { framesPerSecond: o.maxFramesPerSecond, maxBufferedBytes: host.maxBufferedBytes };
     this.#store = options.store ?? new MemoryTopicStore();
     this.#records = this.#store.sessions;
     this.#holds = new TopicHolds(this.#store, host.logger);
@@ -186,7 +189,7 @@ export class SessionHub {
   receive(connection: Connection, data: string | Buffer, isBinary: boolean): void {
     const sc = this.#connections.get(connection);
     if (sc === undefined) return;
-    if (!sc.admit({ data, isBinary }, this.#options.maxFramesPerSecond, Date.now(), (held) => this.#replay(connection, held))) return;
+    if (!sc.admit({ data, isBinary }, this.#inbound, Date.now(), (held) => this.#replay(connection, held))) return;
     const frame: ClientFrame | ProtocolError = isBinary ? new ProtocolError('malformed', 'binary frames are not part of the protocol') : parseClientFrame(data as string);
     if (frame instanceof ProtocolError) return this.#refuse(sc, frame);
     if (frame.type === 'hello') {

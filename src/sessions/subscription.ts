@@ -181,7 +181,8 @@ export class Subscription {
     const read = await this.#host.readAfter(this.topic, cursor.epoch, cursor.offset);
     if (this.#state !== 'reading') return;
     if (!read.recovered) {
-      if (this.#tell(read.reason, read)) this.#goLive();
+      // What the store holds after where the stream continues (a lost epoch's successor, whole) follows the recovery at once.
+      if (this.#tell(read.reason, read) && this.#writeEntries(read)) this.#goLive();
       return;
     }
     this.#mark = { epoch: read.epoch, offset: cursor.offset };
@@ -192,10 +193,10 @@ export class Subscription {
   }
 
   /** Write a read's entries after the mark; false when the socket refused one (the subscription is then behind). */
-  #writeEntries(read: TopicRead & { recovered: true }): boolean {
-    for (const entry of read.entries) {
+  #writeEntries({ epoch, entries = [] }: TopicRead): boolean {
+    for (const entry of entries) {
       // The write's result is the connection's to report; a refusal shows as the state falling behind.
-      void this.write({ kind: 'message', message: { topic: this.topic, epoch: read.epoch, offset: entry.offset, payload: entry.payload } });
+      void this.write({ kind: 'message', message: { topic: this.topic, epoch, offset: entry.offset, payload: entry.payload } });
       if (this.#state !== 'reading') return false;
     }
     return true;
@@ -310,7 +311,7 @@ export class Subscription {
     Promise.resolve(this.#host.readAfter(this.topic, mark.epoch, mark.offset)).then(
       (read) => {
         if (this.#state !== 'reading') return;
-        if (!read.recovered ? this.#tell(read.reason, read) : this.#writeEntries(read)) this.#goLive();
+        if ((read.recovered || this.#tell(read.reason, read)) && this.#writeEntries(read)) this.#goLive();
       },
       (error: unknown) => this.#unreachable(error)
     );

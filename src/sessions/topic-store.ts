@@ -34,11 +34,19 @@ export interface TopicPosition {
 
 /**
  * What reading after a position gives: every later message, in order, or
- * why the history cannot cover the gap, with where the stream continues.
+ * why the history cannot cover the gap, with where the stream continues
+ * (and, for a reader whose epoch is gone, what the store holds from there).
  */
 export type TopicRead =
   | { recovered: true; epoch: string; entries: TopicEntry[] }
-  | { recovered: false; reason: 'epoch_changed' | 'trimmed' | 'future_offset'; epoch: string; offset: number };
+  | {
+    recovered: false;
+    reason: 'epoch_changed' | 'trimmed' | 'future_offset';
+    epoch: string;
+    offset: number;
+    /** The messages after `offset` that the store holds, in order, when they follow at once (`epoch_changed` into a whole epoch). */
+    entries?: TopicEntry[];
+  };
 
 /**
  * Where topic history lives. Every method may answer at once (the
@@ -51,7 +59,12 @@ export interface TopicStore {
   append(topic: string, payload: string | Buffer): TopicPosition | Promise<TopicPosition>;
   /** The topic's position (a new epoch at offset 0 for a topic never seen). */
   position(topic: string): TopicPosition | Promise<TopicPosition>;
-  /** Every message after `offset` in `epoch`, or why not. */
+  /**
+   * Every message after `offset` in `epoch`, or why not. When `epoch` is
+   * gone (`epoch_changed`), the stream continues from the start of the new
+   * epoch while the store still holds its offset 1 (`offset` 0, with every
+   * message of it as `entries`), else after its newest offset.
+   */
   readAfter(topic: string, epoch: string, offset: number): TopicRead | Promise<TopicRead>;
   /**
    * No session here can resume the topic any more. A store of this process
@@ -190,9 +203,13 @@ export class MemoryTopicStore implements TopicStore {
     const history = this.#history(topic);
     this.#trim(history);
     const here = { epoch: history.epoch, offset: history.last };
-    if (epoch !== history.epoch) return { recovered: false, reason: 'epoch_changed', ...here };
-    if (!Number.isInteger(offset) || offset < 0 || offset > history.last) return { recovered: false, reason: 'future_offset', ...here };
     const oldest = history.head < history.entries.length ? history.entries[history.head]!.offset : history.last + 1;
+    if (epoch !== history.epoch) {
+      // The cursor's epoch is gone: the new one is given from its start while all of it is here, never skipped in silence.
+      if (oldest > 1) return { recovered: false, reason: 'epoch_changed', ...here };
+      return { recovered: false, reason: 'epoch_changed', epoch: history.epoch, offset: 0, entries: history.entries.slice(history.head) };
+    }
+    if (!Number.isInteger(offset) || offset < 0 || offset > history.last) return { recovered: false, reason: 'future_offset', ...here };
     // Messages after `offset` must all still be here: the first one needed is offset + 1.
     if (offset + 1 < oldest) return { recovered: false, reason: 'trimmed', ...here };
     return { recovered: true, epoch: history.epoch, entries: history.entries.slice(history.head + (offset + 1 - oldest)) };

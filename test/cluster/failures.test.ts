@@ -16,6 +16,9 @@ import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSock
 import { RedisCluster } from '../../src/cluster/redis.js';
 import { ownRedis, sharedRedis, stopOwnRedis } from '../support/redis-servers.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
+import { isWelcome, openSessionClient } from '../support/session-client.js';
+
+const ALICE = 'user:alice';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -86,6 +89,41 @@ describe('cluster failures', () => {
     // Told before the first message of the new epoch: where the new stream starts.
     expect(alice.recoveries.filter((r) => r.topic === 'user:alice' && r.reason === 'epoch_changed')).toEqual([
       { topic: 'user:alice', recovered: false, reason: 'epoch_changed', epoch: newEpoch, offset: 0 }
+    ]);
+  }, 30_000);
+
+  it('Redis restarted empty while a tab was away: its resume is told epoch_changed at 0 of the new epoch, then every message of it, in order', async () => {
+    const redis = await ownRedis();
+    const a = await node('a', redis.url, `wsl-test-${randomUUID().slice(0, 8)}`);
+    const away = await openSessionClient(a.server.port, 'alice');
+    cleanups.push(() => away.ws.terminate());
+    away.hello(undefined, undefined, 'tab0000000000001');
+    const { session } = await away.next(isWelcome, 'welcome');
+    await a.server.manager.sendToUser('alice', 'before');
+    await waitFor(() => away.messages(ALICE).length === 1, 5_000, 'one message');
+    const last = away.frames.findLast((frame) => frame.type === 'message')!;
+    away.ws.terminate();
+    await away.closed;
+
+    await redis.kill();
+    await waitFor(() => a.cluster.state === 'degraded', 5_000, 'degraded');
+    await redis.start();
+    await waitFor(() => a.cluster.state === 'ready', 10_000, 'ready again');
+    const published = [];
+    for (const data of ['new 1', 'new 2', 'new 3']) published.push(await a.server.manager.publish(ALICE, data));
+    expect(published.map((p) => [p.ok, p.offset])).toEqual([[true, 1], [true, 2], [true, 3]]);
+    const { epoch } = published[0]!;
+
+    // The session is still held on this node; its record in Redis went with the restart.
+    const back = await openSessionClient(a.server.port, 'alice');
+    cleanups.push(() => back.ws.terminate());
+    back.hello(session, { [ALICE]: { epoch: last.epoch, offset: last.offset } }, 'tab0000000000001');
+    await waitFor(() => back.messages(ALICE).length === 3, 5_000, 'the new epoch');
+    await a.server.manager.publish(ALICE, 'live');
+    await waitFor(() => back.messages(ALICE).length === 4, 5_000, 'live');
+    expect(back.frames.filter((frame) => 'topic' in frame && frame.topic === ALICE)).toEqual([
+      { type: 'recovery', topic: ALICE, recovered: false, reason: 'epoch_changed', epoch, offset: 0 },
+      ...['new 1', 'new 2', 'new 3', 'live'].map((data, i) => ({ type: 'message', topic: ALICE, epoch, offset: i + 1, data }))
     ]);
   }, 30_000);
 

@@ -85,6 +85,11 @@ describe('RedisTopicStore', () => {
     const after = await store.append('gone', '"2"');
     expect(after.offset).toBe(1);
     expect(after.epoch).not.toBe(before.epoch);
+    // A cursor from before reads the new epoch from its start while the stream holds all of it.
+    await store.append('gone', '"3"');
+    const read = await store.readAfter('gone', before.epoch, 1);
+    expect(read).toMatchObject({ recovered: false, reason: 'epoch_changed', epoch: after.epoch, offset: 0 });
+    expect(!read.recovered && read.entries?.map((e) => [e.offset, e.payload])).toEqual([[1, '"2"'], [2, '"3"']]);
   });
 
   it('starts a new epoch, with an empty stream, for a topic written under another replication id (a promoted replica, a restart)', async () => {

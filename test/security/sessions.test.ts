@@ -6,13 +6,43 @@
  * nobody was given (one a real one's neighbour) starts a new session and
  * replays nothing.
  */
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/index.js';
+import { SESSION_PROTOCOL } from '../../src/protocol/session-protocol.js';
 import { userTopic } from '../../src/sessions/session-hub.js';
+import { encodeFrame, openRawWebSocket } from '../hardening/support/raw-client.js';
 import { serverPerTest } from '../support/per-test-server.js';
 import { waitFor } from '../support/server.js';
 import { isWelcome, openSessionClient, recoveryOf, type SessionTestClient } from '../support/session-client.js';
 
-const { start } = serverPerTest();
+const { start, cleanup } = serverPerTest();
+
+/** Counts the `pong` frames a raw socket receives, whatever the chunks (they are 15 bytes, and may straddle two). */
+function countingPongs(socket: Socket): { count: () => number; text: () => string } {
+  const pong = Buffer.from('{"type":"pong"}');
+  let count = 0;
+  let seen = '';
+  let tail = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    if (seen.length < 4_096) seen += chunk.toString('latin1');
+    const data = Buffer.concat([tail, chunk]);
+    for (let at = data.indexOf(pong); at !== -1; at = data.indexOf(pong, at + pong.length)) count++;
+    tail = data.subarray(Math.max(0, data.length - pong.length + 1));
+  });
+  return { count: () => count, text: () => seen };
+}
+
+/** Whether the socket drained within `ms`. */
+async function drainedWithin(socket: Socket, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    new Promise<boolean>((resolve) => socket.once('drain', () => resolve(true))),
+    new Promise<boolean>((resolve) => (timer = setTimeout(resolve, ms, false)))
+  ]);
+  clearTimeout(timer);
+  return drained;
+}
 
 async function welcome(client: SessionTestClient, session?: string, topics?: Record<string, { epoch: string; offset: number }>) {
   client.hello(session, topics, 'tab');
@@ -43,6 +73,44 @@ describe('a flood of session frames', () => {
     expect(gaps.filter((gap) => gap > 400)).toHaveLength(1);
     expect(server.manager.connectionsOf('alice')[0]?.state).toBe('connected');
   }, 20_000);
+});
+
+describe('a client that asks for replies and does not read them', () => {
+  it('is not read while its send buffer is at maxBufferedBytes: pings flooded unread cannot grow it, and every one is answered once it reads', async () => {
+    const limit = 64 * 1024;
+    // No frame rate, so the flood reaches past what the kernels' buffers take in a moment.
+    const server = await start({ maxBufferedBytes: limit, sessions: { ttlMs: 5_000, maxFramesPerSecond: 0 } });
+    const accepted = new Promise<Connection>((resolve) => server.manager.once('connection', resolve));
+    const raw = await openRawWebSocket(server.port, { target: '/?user=alice', headers: { 'Sec-WebSocket-Protocol': SESSION_PROTOCOL } });
+    cleanup(() => raw.socket.destroy());
+    const connection = await accepted;
+    const pongs = countingPongs(raw.socket);
+    raw.write(encodeFrame({ opcode: 0x1, payload: Buffer.from(JSON.stringify({ type: 'hello', client: 'tab' })) }));
+    await waitFor(() => pongs.text().includes('"welcome"'), 5_000, 'the welcome');
+    raw.socket.pause();
+
+    const chunk = Buffer.concat(Array.from({ length: 5_000 }, () => encodeFrame({ opcode: 0x1, payload: Buffer.from('{"type":"ping"}') })));
+    let pings = 0;
+    let largest = 0;
+    // Until the server stops reading (a write not drained within a second), 300,000 pings at most: 5 MB of pongs unread.
+    while (pings < 300_000) {
+      const drained = raw.socket.write(chunk) || (await drainedWithin(raw.socket, 1_000));
+      pings += 5_000;
+      largest = Math.max(largest, connection.socket.bufferedAmount);
+      if (!drained) break;
+    }
+    for (let i = 0; i < 20; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      largest = Math.max(largest, connection.socket.bufferedAmount);
+    }
+    // One reply past the limit at most: the frame read when it was just below.
+    expect(largest).toBeLessThan(limit + 1_024);
+    expect(connection.state).toBe('connected');
+
+    raw.socket.resume();
+    await waitFor(() => pongs.count() === pings, 30_000, `${pings} pongs`);
+    expect(connection.state).toBe('connected');
+  }, 60_000);
 });
 
 describe('the frame rate a session connection is held to', () => {

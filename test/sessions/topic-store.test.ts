@@ -116,7 +116,8 @@ describe('MemoryTopicStore', () => {
     const store = new MemoryTopicStore();
     store.append('t', 'one');
     const { epoch } = store.position('t');
-    expect(store.readAfter('t', 'another-epoch', 0)).toEqual({ recovered: false, reason: 'epoch_changed', epoch, offset: 1 });
+    // The cursor's epoch is gone and the new one is whole: it continues from the new epoch's start, with its messages.
+    expect(store.readAfter('t', 'another-epoch', 0)).toEqual({ recovered: false, reason: 'epoch_changed', epoch, offset: 0, entries: [{ offset: 1, payload: 'one', at: expect.any(Number) }] });
     expect(store.readAfter('t', epoch, 5)).toEqual({ recovered: false, reason: 'future_offset', epoch, offset: 1 });
     expect(store.readAfter('t', epoch, 1)).toEqual({ recovered: true, epoch, entries: [] });
     // Nothing published yet is not a gap: a resume from 0 recovers.
@@ -147,6 +148,24 @@ describe('MemoryTopicStore', () => {
     expect(store.size).toBe(1);
     expect(store.bytes).toBe(4);
     expect(store.readAfter('a', old.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
+  });
+
+  it('a cursor of a lost history continues from the new epoch\'s start while the store holds all of it, else from its newest offset', () => {
+    const store = new MemoryTopicStore({ maxEntriesPerTopic: 3 });
+    const old = store.append('a', '"old"');
+    store.forget('a');
+    const fresh = [store.append('a', '"1"'), store.append('a', '"2"')];
+    expect(store.readAfter('a', old.epoch, 1)).toEqual({
+      recovered: false,
+      reason: 'epoch_changed',
+      epoch: fresh[0]!.epoch,
+      offset: 0,
+      entries: [{ offset: 1, payload: '"1"', at: expect.any(Number) }, { offset: 2, payload: '"2"', at: expect.any(Number) }]
+    });
+    // Four messages, three kept: offset 1 is gone, so the new epoch is told where it stands, never replayed with a hole.
+    store.append('a', '"3"');
+    store.append('a', '"4"');
+    expect(store.readAfter('a', old.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: fresh[0]!.epoch, offset: 4 });
   });
 
   it('refuses a bound that is not a positive number, naming it', () => {

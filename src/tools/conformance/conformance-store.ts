@@ -97,8 +97,9 @@ export class ConformanceStore implements TopicStore {
   readAfter(topic: string, epoch: string, offset: number): TopicRead | Promise<TopicRead> {
     if (this.#down) return Promise.reject(new StoreUnavailableError(`read of ${JSON.stringify(topic)}`));
     const loss = this.#losses.get(topic);
-    // Without a loss here the inner store decides; with one, a cursor of any other epoch is from before it: its history is gone.
-    if (loss !== undefined && epoch !== loss.epoch) return map(this.position(topic), (here) => changed(here));
+    // Without a loss here the inner store decides; with one, a cursor of any other epoch is from before it: its history is gone,
+    // and the new epoch is read from its start.
+    if (loss !== undefined && epoch !== loss.epoch) return map(this.readAfter(topic, loss.epoch, 0), changed);
     const base = loss?.base ?? 0;
     const read = this.inner.readAfter(topic, loss?.innerEpoch ?? epoch, offset + base);
     return map(read, (inner) => this.#trim(topic, offset, this.#readOutward(topic, inner, base)));
@@ -128,7 +129,11 @@ export class ConformanceStore implements TopicStore {
       return { recovered: true, epoch, entries: read.entries.map((entry) => ({ ...entry, offset: entry.offset - base })) };
     }
     const here = this.#outward(topic, read);
-    return { recovered: false, reason: read.reason, epoch: here.epoch, offset: here.offset };
+    const lost: TopicRead = { recovered: false, reason: read.reason, epoch: here.epoch, offset: here.offset };
+    // What follows at once (a new epoch of the inner store, whole) is shown as the rest is.
+    const shift = read.offset - here.offset;
+    if (read.entries !== undefined) lost.entries = read.entries.map((entry) => ({ ...entry, offset: entry.offset - shift }));
+    return lost;
   }
 
   /** A read from at or before a trim is told `trimmed`, with where the stream continues. */
@@ -140,8 +145,10 @@ export class ConformanceStore implements TopicStore {
   }
 }
 
-function changed(here: TopicPosition): TopicRead {
-  return { recovered: false, reason: 'epoch_changed', epoch: here.epoch, offset: here.offset };
+/** A read of the epoch that follows a lost one, from its start, as the lost epoch's reader is told it (as MemoryTopicStore tells it). */
+function changed(read: TopicRead): TopicRead {
+  if (read.recovered) return { recovered: false, reason: 'epoch_changed', epoch: read.epoch, offset: 0, entries: read.entries };
+  return { ...read, reason: 'epoch_changed' };
 }
 
 /** Shared session records that fail while the store is made unreachable. */

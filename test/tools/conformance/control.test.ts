@@ -32,11 +32,21 @@ describe('ConformanceStore', () => {
     expect(lost.offset).toBe(0);
     expect(await store.position('t')).toEqual(lost);
     expect(await store.append('t', '"b"')).toEqual({ epoch: lost.epoch, offset: 1 });
-    expect(await store.readAfter('t', old.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: lost.epoch, offset: 1 });
+    // From the new epoch's start, with its messages (as MemoryTopicStore and Redis tell a lost epoch).
+    expect(await store.readAfter('t', old.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: lost.epoch, offset: 0, entries: [{ offset: 1, payload: '"b"', at: expect.any(Number) }] });
     expect(await store.readAfter('t', lost.epoch, 0)).toMatchObject({ recovered: true, epoch: lost.epoch, entries: [{ offset: 1, payload: '"b"' }] });
     expect(await store.readAfter('t', lost.epoch, 5)).toEqual({ recovered: false, reason: 'future_offset', epoch: lost.epoch, offset: 1 });
     const again = await store.lose('t');
-    expect(await store.readAfter('t', lost.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: again.epoch, offset: 0 });
+    expect(await store.readAfter('t', lost.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: again.epoch, offset: 0, entries: [] });
+  });
+
+  it('shows a history its own store lost as that store tells it: a new epoch from its start, with its messages', () => {
+    const inner = new MemoryTopicStore();
+    const store = new ConformanceStore(inner);
+    const old = store.append('t', '"a"') as { epoch: string };
+    inner.forget('t');
+    const fresh = store.append('t', '"b"') as { epoch: string };
+    expect(store.readAfter('t', old.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: fresh.epoch, offset: 0, entries: [{ offset: 1, payload: '"b"', at: expect.any(Number) }] });
   });
 
   it('trims a history: a cursor below the trim is told trimmed where the topic stands; one at or after it reads on', async () => {
