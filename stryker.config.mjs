@@ -25,6 +25,8 @@ export default {
   // before it counts as a timeout: real sockets on a loaded machine vary.
   timeoutMS: 15_000,
   timeoutFactor: 2,
+  // The initial run takes minutes with the session layer's real-socket and Redis tests (default limit: 5).
+  dryRunTimeoutMinutes: 30,
   reporters: ['clear-text', 'progress', 'json', 'html'],
   clearTextReporter: { reportTests: false, logTests: false, allowEmojis: false },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },

@@ -2,14 +2,37 @@
  * The vitest config `npm run mutation` (Stryker, see stryker.config.mjs and
  * docs/testing.md) runs against. `npm test` does not use it.
  *
+ * Two projects, because their tests differ by an order of magnitude:
+ * - `core`: the connection, the machine and the manager, sub-second tests;
+ *   a mutant that keeps a close from completing fails them at 5 s.
+ * - `sessions`: the session layer, its protocol, the client and the Redis
+ *   store over real sockets, raw frames and a real Redis (the suite's global
+ *   setup starts it, as in `npm test`). Several tests there take seconds
+ *   unmutated (secrets.test.ts waits out a 5 s close timeout, the
+ *   properties run for tens of seconds), more under Stryker's
+ *   instrumentation with two runners on two cores: they get the limits of
+ *   `npm test`, and a mutant that hangs one is stopped by Stryker's own
+ *   timeout (stryker.config.mjs) and counted as detected.
+ *
  * Left out, with why:
  * - test/cli, test/examples: spawn processes (seconds per run) and mutate nothing here.
- * - test/inspector: drives a browser page; the inspector is not mutated.
+ * - test/inspector, test/client/client.browser.test.ts: drive a browser page;
+ *   what the browser test proves of the client, client.test.ts and the
+ *   properties prove over ws.
  * - test/audit, test/hardening/bad-input.test.ts: they open connections in
  *   beforeAll/afterAll, outside any test. Stryker counts code run there as
  *   "static" and then runs the whole suite for every mutant it reaches
  *   (about 400 of them), which doubled the run. What only they caught is
  *   pinned by test/core/ and test/manager/ cases.
+ * - test/core/timer-lists.test.ts: it loads no mutated file, so it can kill
+ *   nothing, and its fake-timer case failed two initial runs out of three:
+ *   `TimerLists` schedules `Math.ceil((now + ms) - now)`, which is ms + 1 for
+ *   about one `performance.now()` in eight between 10 and 20 s (a
+ *   long-lived runner's clock), and the test advances exactly ms.
+ * - test/metrics/example.test.ts, test/soak, test/bench: spawn processes
+ *   in beforeAll or for seconds, whose code Stryker neither sees nor mutates.
+ * - test/adapters, test/api, test/security (but its sessions.test.ts): they
+ *   test what is not mutated (the adapters, the API report, the upgrade gate).
  */
 import { relative } from 'node:path';
 import type { RunnerTestCase, RunnerTestFile } from 'vitest';
@@ -17,16 +40,58 @@ import { BaseSequencer, type Reporter, type TestSpecification, type Vitest } fro
 import { defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
 
-/** Cheapest and most decisive first: Stryker stops a mutant's run at its first failing test. */
-const FOLDERS = ['test/machines/', 'test/core/', 'test/manager/', 'test/sessions/', 'test/tools/chart/', 'test/races/', 'test/hardening/', 'test/property/'];
+const CORE = ['test/machines/', 'test/core/', 'test/manager/', 'test/tools/chart/', 'test/races/', 'test/hardening/'];
+const SESSIONS = [
+  'test/protocol/',
+  'test/sessions/',
+  'test/client/',
+  'test/cluster/',
+  'test/tools/conformance/',
+  'test/property/',
+  // What the sessions tell a metrics probe (recoveries, publishes, delivery lag), and the frame rate and token checks of #21.
+  'test/metrics/',
+  'test/security/sessions.test.ts'
+];
 
-/** Runs the folders in {@link FOLDERS} order, files by name within one; never by last duration or failure. */
+/**
+ * Cheapest and most decisive first: Stryker stops a mutant's run at its
+ * first failing test. A longer prefix goes before the folder it is in: the
+ * unit files of the session layer before its real-socket ones, the
+ * processes and properties last.
+ */
+const ORDER = [
+  'test/machines/',
+  'test/core/',
+  'test/manager/',
+  'test/protocol/',
+  'test/sessions/topic-',
+  'test/sessions/resume',
+  'test/client/',
+  'test/cluster/redis-store',
+  'test/cluster/redis-session-records',
+  'test/cluster/redis-health',
+  'test/cluster/nodes',
+  'test/tools/conformance/checker',
+  'test/tools/conformance/raw-client',
+  'test/metrics/probe',
+  'test/sessions/',
+  'test/security/',
+  'test/metrics/',
+  'test/tools/chart/',
+  'test/races/',
+  'test/hardening/',
+  'test/cluster/',
+  'test/tools/conformance/',
+  'test/property/'
+];
+
+/** Runs the files in {@link ORDER}, by name within one prefix; never by last duration or failure. */
 class CheapFirstSequencer extends BaseSequencer {
   override sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const key = (spec: TestSpecification): [number, string] => {
       const path = relative(process.cwd(), spec.moduleId).replaceAll('\\', '/');
-      const folder = FOLDERS.findIndex((prefix) => path.startsWith(prefix));
-      return [folder === -1 ? FOLDERS.length : folder, path];
+      const rank = ORDER.findIndex((prefix) => path.startsWith(prefix));
+      return [rank === -1 ? ORDER.length : rank, path];
     };
     const sorted = [...files].sort((a, b) => {
       const [fa, pa] = key(a);
@@ -38,13 +103,18 @@ class CheapFirstSequencer extends BaseSequencer {
 }
 
 /**
- * Makes a test file that failed to load count as one failed test.
+ * Makes a test file that failed to load count as one failed test, and puts
+ * what caused a failure into the message Stryker shows.
  *
  * Stryker's vitest runner (9.6.1, vitest 4) builds a mutant's result from the
  * tests vitest collected. A mutant that makes a module throw on import (for
  * example `initial: ''` in the machine) leaves its test files with no tests,
  * so no test failed and the mutant was reported as survived
  * (stryker-js#6150). Here such a file gets a failed test carrying the load error.
+ *
+ * The runner shows only the first error's message. fast-check's says which
+ * run failed and attaches the failure itself as its `cause`: a failed
+ * initial run printed "Property failed after 1 tests" and nothing of why.
  */
 class LoadFailureAsFailedTest implements Reporter {
   #vitest: Vitest | undefined;
@@ -55,8 +125,26 @@ class LoadFailureAsFailedTest implements Reporter {
 
   onTestRunEnd(): void {
     for (const file of this.#vitest?.state.getFiles() ?? []) {
-      if (file.result?.state !== 'fail' || file.tasks.length > 0) continue;
-      file.tasks.push(loadFailure(file));
+      if (file.result?.state !== 'fail') continue;
+      if (file.tasks.length === 0) file.tasks.push(loadFailure(file));
+      else withCauses(file.tasks);
+    }
+  }
+}
+
+type Task = RunnerTestFile['tasks'][number];
+
+/** The message of each failed test's first error, followed by its causes' (at most three deep). */
+function withCauses(tasks: readonly Task[]): void {
+  for (const task of tasks) {
+    if (task.type === 'suite') withCauses(task.tasks);
+    const error = task.result?.errors?.[0];
+    if (error === undefined) continue;
+    let cause: unknown = error.cause;
+    for (let depth = 0; depth < 3 && typeof cause === 'object' && cause !== null; depth++) {
+      const { message, cause: next } = cause as { message?: unknown; cause?: unknown };
+      if (typeof message === 'string' && !error.message.includes(message)) error.message += `\nCaused by: ${message}`;
+      cause = next;
     }
   }
 }
@@ -81,18 +169,41 @@ function loadFailure(file: RunnerTestFile): RunnerTestCase {
   };
 }
 
+const tests = (paths: string[]): string[] => paths.map((path) => (path.endsWith('.test.ts') ? path : `${path}**/*.test.ts`));
+
+// Projects extend the root by merging: arrays are joined, so the root keeps no include and no global setup.
+const { include: _include, globalSetup, ...shared } = base.test ?? {};
+
 export default defineConfig({
   test: {
-    ...base.test,
-    include: FOLDERS.map((folder) => `${folder}**/*.test.ts`),
-    exclude: ['**/node_modules/**', 'test/hardening/bad-input.test.ts'],
+    ...shared,
     sequence: { sequencer: CheapFirstSequencer },
     reporters: ['default', new LoadFailureAsFailedTest()],
     // One fixed fast-check seed, so a mutant's fate does not depend on the run.
     env: { FC_SEED: '20250601' },
-    // A mutant that keeps a close from completing fails in seconds, not at the 30 s default;
-    // no test here takes more than one second unmutated (the property test sets its own limit).
-    testTimeout: 5_000,
-    hookTimeout: 5_000
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'core',
+          include: tests(CORE),
+          exclude: ['**/node_modules/**', 'test/hardening/bad-input.test.ts', 'test/core/timer-lists.test.ts'],
+          // A mutant that keeps a close from completing fails in seconds, not at the 30 s default;
+          // no test here takes more than one second unmutated (the property test sets its own limit).
+          testTimeout: 5_000,
+          hookTimeout: 5_000
+        }
+      },
+      {
+        extends: true,
+        test: {
+          name: 'sessions',
+          include: tests(SESSIONS),
+          exclude: ['**/node_modules/**', 'test/client/client.browser.test.ts', 'test/metrics/example.test.ts'],
+          // The Redis of `npm test` (WSL_TEST_REDIS_URL), started once per Stryker runner.
+          globalSetup
+        }
+      }
+    ]
   }
 });

@@ -22,6 +22,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SessionClient } from '../../src/client/session-client.js';
+import type { Connection } from '../../src/core/connection.js';
 import { SessionHub, userTopic } from '../../src/sessions/session-hub.js';
 import { describeViolations } from '../../src/tools/conformance/checker.js';
 import type { RawSessionClient } from '../../src/tools/conformance/raw-client.js';
@@ -61,6 +62,12 @@ interface Real {
   tabs: RawSessionClient[];
   /** One `SessionClient` tab per user, by the user's index. */
   clients: SessionClient[];
+  /**
+   * The records of connections cut from the server's side. A tab sees its
+   * cut when TCP brings it, a moment later (longer on a loaded machine):
+   * until then it still looks open on the connection that was cut.
+   */
+  cut: Set<string>;
 }
 
 type Command = fc.AsyncCommand<Model, Real>;
@@ -78,16 +85,28 @@ async function openTab(real: Real, tab: RawSessionClient, what: string): Promise
   expect(tab.finalCode, `${what} was closed for good`).toBeUndefined();
 }
 
+/** Cut one connection from the server's side, and remember it for {@link cutsSeen}. */
+function cut(real: Real, connection: Connection): void {
+  const record = connection.metadata?.[CONNECTION_PARAM];
+  if (typeof record === 'string') real.cut.add(record);
+  connection.socket.terminate();
+}
+
 /** Cut, from the server's side, every connection of a user (a deploy, a dead proxy). */
 function cutUser(real: Real, user: User): void {
-  for (const connection of real.lab.server.manager.connectionsOf(user)) connection.socket.terminate();
+  for (const connection of real.lab.server.manager.connectionsOf(user)) cut(real, connection);
 }
 
 /** The server's connection of a recorded client: by the record name in its URL. */
 function cutRecord(real: Real, user: User, prefix: string): void {
   for (const connection of real.lab.server.manager.connectionsOf(user)) {
-    if (String(connection.metadata?.[CONNECTION_PARAM]).startsWith(prefix)) connection.socket.terminate();
+    if (String(connection.metadata?.[CONNECTION_PARAM]).startsWith(prefix)) cut(real, connection);
   }
+}
+
+/** Until every tab saw the cuts of its connections: only then does `open` speak of a connection the server has. */
+async function cutsSeen(real: Real): Promise<void> {
+  await waitFor(() => real.lab.run.records.every((record) => record.close !== undefined || !real.cut.has(record.id)), 5_000, 'every cut seen by its tab');
 }
 
 class Publish implements Command {
@@ -248,7 +267,7 @@ class ChurnRooms implements Command {
     await real.lab.run.settle(30, 3_000);
     for (let k = 0; k < CHURNED_ROOMS; k++) await real.lab.run.leave(this.user, `room:churn-${k}-ü`);
     cutUser(real, this.user);
-    await sleep(20);
+    await cutsSeen(real);
     for (const [i, tab] of real.tabs.entries()) if (model.tabs[i] === this.user) await openTab(real, tab, tab.name);
     const client = real.clients[USERS.indexOf(this.user)]!;
     await waitFor(() => client.state === 'open' || client.state === 'closed', 5_000, 'the client back');
@@ -407,7 +426,7 @@ async function runModel(sequence: Iterable<Command>, Hub: typeof SessionHub = Se
     sessions: { ttlMs: 5_000, maxSessionsPerUser: MAX_SESSIONS_PER_USER }
   });
   const model: Model = { tabs: [...USERS], rooms: { alice: new Set(), bob: new Set() }, floods: 0, cuts: 0, storms: 0, churns: 0 };
-  const real: Real = { lab, tabs: USERS.map((u) => lab.raw(u).connect()), clients: USERS.map((u) => lab.client(u)) };
+  const real: Real = { lab, tabs: USERS.map((u) => lab.raw(u).connect()), clients: USERS.map((u) => lab.client(u)), cut: new Set() };
   try {
     for (const u of USERS) {
       await lab.run.join(u, ROOMS[0]);
@@ -417,6 +436,7 @@ async function runModel(sequence: Iterable<Command>, Hub: typeof SessionHub = Se
     await fc.asyncModelRun(() => ({ model, real }), sequence);
     // Everything settles: every tab and client back, caught up with every topic it follows; every send acknowledged.
     for (const t of real.tabs) t.resume();
+    await cutsSeen(real);
     for (const t of real.tabs) await openTab(real, t, t.name);
     for (const [i, t] of real.tabs.entries()) {
       const followed = [userTopic(model.tabs[i]!), ...model.rooms[model.tabs[i]!]];
