@@ -11,6 +11,7 @@ import type { ServerOptions } from 'ws';
 import { logSafely } from '../core/logging.js';
 import { ConnectionManager, type ConnectionManagerOptions, type ShutdownOptions, type ShutdownReport } from '../manager/connection-manager.js';
 import { shutdownPlan } from '../manager/shutdown.js';
+import { selectSubprotocol, type HandleProtocols } from '../manager/subprotocols.js';
 import { assertUpgradeOptions, upgradeChecks, type UpgradeCheck, type UpgradeOptions } from '../manager/upgrade-gate.js';
 
 export type {
@@ -65,21 +66,29 @@ export function assertAdapterOptions(options: AdapterOptions, ws?: { maxPayload?
   wsServerOptions(ws);
 }
 
+/** What an adapter always sets in its `ws` server's options. */
+export interface AdapterWsOptions {
+  maxPayload: number;
+  handleProtocols: HandleProtocols;
+}
+
 /**
  * The `ws` server options an adapter makes its server with: the
  * application's, with `maxPayload` {@link DEFAULT_MAX_PAYLOAD} unless it
- * gives one.
+ * gives one, and a `handleProtocols` that selects `ws-lifecycle.v1`
+ * whenever a client offers it, whatever the order (the application's own
+ * otherwise; `manager/subprotocols.ts`).
  *
  * @param {T} [given] The adapter's `ws` option
- * @returns {T & { maxPayload: number }} The options to use
+ * @returns {T & AdapterWsOptions} The options to use
  * @throws {RangeError} If `maxPayload` is not a whole number of bytes from 1 to 2^31 - 1 (ws reads 0 as no limit)
  */
-export function wsServerOptions<T extends Pick<ServerOptions, 'maxPayload'>>(given?: T): T & { maxPayload: number } {
+export function wsServerOptions<T extends Pick<ServerOptions, 'maxPayload' | 'handleProtocols'>>(given?: T): T & AdapterWsOptions {
   const maxPayload = given?.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   if (!Number.isInteger(maxPayload) || maxPayload < 1 || maxPayload > MAX_MAX_PAYLOAD) {
     throw new RangeError(`Invalid option ws.maxPayload: ${String(maxPayload)} (expected bytes from 1 to ${MAX_MAX_PAYLOAD}; ws reads 0 as no limit)`);
   }
-  return { ...given, maxPayload } as T & { maxPayload: number };
+  return { ...given, maxPayload, handleProtocols: selectSubprotocol(given?.handleProtocols) } as T & AdapterWsOptions;
 }
 
 /**

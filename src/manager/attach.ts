@@ -7,7 +7,9 @@
  * whether ws listens itself (`port`, `server`) or the application calls
  * `handleUpgrade` (`noServer`). A `verifyClient` the application set runs
  * after them; `detach` puts it back. A socket handed to the server without
- * `handleUpgrade` skipped them, and is closed with 1008.
+ * `handleUpgrade` skipped them, and is closed with 1008. The server selects
+ * `ws-lifecycle.v1` whenever a client offers it (`subprotocols.ts`), and
+ * the application's `handleProtocols` otherwise; `detach` puts it back.
  */
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
@@ -16,6 +18,7 @@ import { CLOSE_CODES } from '../core/constants.js';
 import type { Connection } from '../core/connection.js';
 import { logSafely } from '../core/logging.js';
 import type { AcceptOptions, AttachOptions } from './options.js';
+import { selectSubprotocol, type HandleProtocols } from './subprotocols.js';
 import { decideUpgrade, decidedIdentity, rememberIdentity, upgradeChecks } from './upgrade-gate.js';
 
 /** What attaching needs of the manager. */
@@ -38,8 +41,10 @@ type VerifyClient = ((info: VerifyInfo) => boolean) | ((info: VerifyInfo, callba
 export function attachServer(manager: AttachTarget, wss: WebSocketServer, options: AttachOptions): () => void {
   const logger = manager.logger;
   const checks = upgradeChecks({ ...options, logger });
-  const serverOptions = wss.options as { verifyClient?: VerifyClient | null };
+  const serverOptions = wss.options as { verifyClient?: VerifyClient | null; handleProtocols?: HandleProtocols | null };
   const theirs = serverOptions.verifyClient ?? undefined;
+  const theirProtocols = serverOptions.handleProtocols ?? null;
+  const ourProtocols = selectSubprotocol(theirProtocols);
   const ours = (info: VerifyInfo, callback: VerifyCallback): void => {
     void decideUpgrade(checks, info.req, logger)
       .then((verdict) => {
@@ -56,6 +61,7 @@ export function attachServer(manager: AttachTarget, wss: WebSocketServer, option
       });
   };
   serverOptions.verifyClient = ours;
+  serverOptions.handleProtocols = ourProtocols;
   const onConnection = (ws: WebSocket, request: IncomingMessage): void => {
     const identity = decidedIdentity(request);
     if (identity === undefined) {
@@ -69,5 +75,6 @@ export function attachServer(manager: AttachTarget, wss: WebSocketServer, option
   return () => {
     wss.off('connection', onConnection);
     if (serverOptions.verifyClient === ours) serverOptions.verifyClient = theirs ?? null;
+    if (serverOptions.handleProtocols === ourProtocols) serverOptions.handleProtocols = theirProtocols;
   };
 }

@@ -1,14 +1,16 @@
 /**
  * Every framework adapter (#13), against the real framework on 127.0.0.1,
- * by one shared body: identity from the upgrade request, refusals as HTTP
- * statuses before the handshake, sendToUser, a throwing handler, and the
+ * by one shared body: identity from the upgrade request, the subprotocol
+ * selected, refusals as HTTP statuses before the handshake, sendToUser, a throwing handler, and the
  * framework's close draining 200 clients with 1001 and leaving no handle.
  */
 import { WebSocket } from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionManager } from '../../src/index.js';
 import type { Identify } from '../../src/adapters/upgrade.js';
+import { SESSION_PROTOCOL } from '../../src/protocol/session-protocol.js';
 import { silentLogger, waitFor } from '../support/server.js';
+import { selectedSubprotocol } from '../support/subprotocols.js';
 import { FRAMEWORKS, type RunningApp } from './frameworks.js';
 
 /** `?user=NAME` is who you are; no user is 401, mallory is 403, boom makes identify throw. */
@@ -76,6 +78,16 @@ describe.each(FRAMEWORKS)('$name adapter', (framework) => {
     expect(await manager.sendToUser('alice', 'hello alice')).toEqual({ sent: 1, rejected: 0, reasons: {} });
     await waitFor(() => alice.received.length === 1, 5_000, 'the message');
     expect(alice.received).toEqual(['hello alice']);
+  });
+
+  it('selects ws-lifecycle.v1 whenever a client offers it, whatever the order, and never a ws-lifecycle version it does not implement', async () => {
+    const manager = newManager();
+    app = await framework.start(manager, { identify });
+    const url = `ws://127.0.0.1:${app.port}/ws?user=alice`;
+    expect(await selectedSubprotocol(url, ['ws-lifecycle.v2', SESSION_PROTOCOL])).toBe(SESSION_PROTOCOL);
+    expect(await selectedSubprotocol(url, ['chat', SESSION_PROTOCOL])).toBe(SESSION_PROTOCOL);
+    expect(await selectedSubprotocol(url, ['ws-lifecycle.v2', 'chat'])).toBe('chat');
+    expect(await selectedSubprotocol(url, ['ws-lifecycle.v2'])).toBe('error: Server sent no subprotocol');
   });
 
   it('refuses with 401 and 403 before the handshake, and no connection is ever made', async () => {
