@@ -88,7 +88,13 @@ export interface ClientRecovery {
   offset: number;
 }
 
-export type SendOutcome = { ok: true } | { ok: false; reason: 'queue_full' | 'closed' };
+/**
+ * How a send ended. `session_lost`: it was sent to a session the server no
+ * longer had when the client came back (`welcome.resumed: false`), without
+ * an ack: it may or may not have been delivered, and it is not sent again
+ * unasked, which could deliver it twice (docs/protocol.md 3.5).
+ */
+export type SendOutcome = { ok: true } | { ok: false; reason: 'queue_full' | 'closed' | 'session_lost' };
 
 interface ClientEvents {
   message: ClientMessage;
@@ -102,7 +108,11 @@ interface ClientEvents {
 
 interface Pending {
   id: number;
+  /** The data's JSON, as it was when sent (`undefined`: no data, read as `null`). */
+  data: string | undefined;
   text: string;
+  /** Written to a socket at least once: the session it went to may have delivered it. */
+  written: boolean;
   settle: (outcome: SendOutcome) => void;
 }
 
@@ -249,9 +259,10 @@ export class SessionClient {
     if (this.#pending.length >= this.#options.maxQueued) return Promise.resolve({ ok: false, reason: 'queue_full' });
     return new Promise((settle) => {
       const id = ++this.#lastId;
-      const pending: Pending = { id, text: JSON.stringify({ type: 'send', id, data }), settle };
+      const json = JSON.stringify(data) as string | undefined;
+      const pending: Pending = { id, data: json, text: sendFrame(id, json), written: false, settle };
       this.#pending.push(pending);
-      if (this.#state === 'open') this.#write(pending.text);
+      if (this.#state === 'open') this.#writePending(pending);
     });
   }
 
@@ -369,9 +380,34 @@ export class SessionClient {
   }
 
   /** The one place the client writes: only to an open socket (what is not acknowledged is resent after a resume). */
-  #write(text: string): void {
+  #write(text: string): boolean {
     const socket = this.#socket;
-    if (socket !== undefined && socket.readyState === OPEN) socket.send(text);
+    if (socket === undefined || socket.readyState !== OPEN) return false;
+    socket.send(text);
+    return true;
+  }
+
+  #writePending(pending: Pending): void {
+    if (this.#write(pending.text)) pending.written = true;
+  }
+
+  /**
+   * The server did not know the session (`resumed: false`): it knows none of
+   * the sends made to the old one. Those written without an ack may have
+   * been delivered: each is told `session_lost` rather than sent again
+   * (which could deliver it twice). Those never written are numbered from 1
+   * in the new session (docs/protocol.md 3.5).
+   */
+  #sessionLost(): void {
+    const unsent = this.#pending.filter((pending) => !pending.written);
+    for (const pending of this.#pending) if (pending.written) pending.settle({ ok: false, reason: 'session_lost' });
+    this.#pending.length = 0;
+    this.#lastId = 0;
+    for (const pending of unsent) {
+      pending.id = ++this.#lastId;
+      pending.text = sendFrame(pending.id, pending.data);
+      this.#pending.push(pending);
+    }
   }
 
   #frame(socket: ClientSocket, frame: ServerFrame): void {
@@ -381,8 +417,9 @@ export class SessionClient {
         // Cursors of topics the session no longer follows are dropped: the next hello stays small (section 5.5).
         const followed = new Set(frame.topics);
         for (const topic of this.#cursors.keys()) if (!followed.has(topic)) this.#cursors.delete(topic);
+        if (!frame.resumed) this.#sessionLost();
         // What was not acknowledged goes again, in order, before the application hears `open` and sends anything new.
-        for (const pending of this.#pending) this.#write(pending.text);
+        for (const pending of this.#pending) this.#writePending(pending);
         this.#actor.send({ type: 'WELCOMED' });
         return;
       }
@@ -442,6 +479,11 @@ export class SessionClient {
       }
     }
   }
+}
+
+/** A `send` frame's text: the data's JSON is made once, when the application sends. */
+function sendFrame(id: number, data: string | undefined): string {
+  return data === undefined ? `{"type":"send","id":${id}}` : `{"type":"send","id":${id},"data":${data}}`;
 }
 
 /** Bytes of a `b64` field (standard base64, checked by the schema); `atob` works in browsers and Node alike. */

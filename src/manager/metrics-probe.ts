@@ -24,7 +24,7 @@ import { FanOut } from './fan-out.js';
 export type MeasuredOperation = 'broadcast' | 'send_to_user' | 'publish';
 
 /** The calls of a topic store (and its shared session records) whose failures are counted. */
-export type StoreOperation = 'append' | 'position' | 'read_after' | 'forget' | 'session_create' | 'session_get' | 'session_touch' | 'session_accept_send';
+export type StoreOperation = 'append' | 'position' | 'read_after' | 'forget' | 'session_create' | 'session_get' | 'session_touch' | 'session_accept_send' | 'session_delivered';
 
 /** What a manager tells whoever measures it. One probe serves one manager. */
 export interface MetricsProbe extends SessionProbe {
@@ -177,7 +177,8 @@ export function probedStore(store: TopicStore, probe: MetricsProbe): TopicStore 
         create: (...args) => watch('session_create', () => records.create(...args)),
         get: (...args) => watch('session_get', () => records.get(...args)),
         touch: (...args) => watch('session_touch', () => records.touch(...args)),
-        acceptSend: (...args) => watch('session_accept_send', () => records.acceptSend(...args))
+        acceptSend: (...args) => watch('session_accept_send', () => records.acceptSend(...args)),
+        delivered: (...args) => watch('session_delivered', () => records.delivered(...args))
       };
   return {
     append: (...args) => watch('append', () => store.append(...args)),

@@ -4,7 +4,11 @@
  * duplicated tab is a new instance), from 1 up by exactly 1 per new message
  * (docs/protocol.md section 3.3). So per instance the highest id delivered
  * says it all: an id at or below it is a resend, the next one is new, and
- * one further ahead skips ids the server would otherwise never see.
+ * one further ahead skips ids the server would otherwise never see. The
+ * first id of an instance the session does not know (a session that was
+ * lost and made anew, an instance forgotten past the bound) is where its
+ * numbering stands (section 3.5): refusing it would stop a client for good
+ * for what the server forgot.
  */
 
 import type { Logger } from 'pino';
@@ -15,18 +19,24 @@ import type { SessionConnection } from './session-connection.js';
 import type { Session } from './session-registry.js';
 import type { SessionRecords } from './topic-store.js';
 
-/** What to do with a `send`. */
-export type SendVerdict = 'deliver' | 'resend' | 'skip';
+/**
+ * What to do with a `send`. From a shared record also `pending`: another
+ * process recorded the id and has not said yet that it handed it over
+ * (ask again); and `lost`: the session's record is gone (the store lost
+ * it), so nothing says which ids were delivered.
+ */
+export type SendVerdict = 'deliver' | 'resend' | 'skip' | 'pending' | 'lost';
 
 /** Client instances remembered per session; the one unheard of longest is forgotten past it. */
 export const MAX_CLIENTS_PER_SESSION = 64;
 
 /**
- * @param {number} last The highest id delivered for the instance (0 for none)
+ * @param {number | undefined} last The highest id delivered for the instance (`undefined`: an instance not known)
  * @param {number} id The id of a `send`
- * @returns {SendVerdict} Deliver the next id, acknowledge a resend, refuse a skip
+ * @returns {SendVerdict} Deliver the next id (any id of an instance not known), acknowledge a resend, refuse a skip
  */
-export function sendVerdict(last: number, id: number): SendVerdict {
+export function sendVerdict(last: number | undefined, id: number): SendVerdict {
+  if (last === undefined) return 'deliver';
   if (id <= last) return 'resend';
   return id === last + 1 ? 'deliver' : 'skip';
 }
@@ -38,10 +48,12 @@ export class ClientSends {
 
   /** What to do with `id` from `client`; a delivered one is recorded. */
   accept(client: string, id: number): SendVerdict {
-    const last = this.#last.get(client) ?? 0;
+    const last = this.#last.get(client);
     const verdict = sendVerdict(last, id);
+    // A skip records nothing: the instance stays as it was (and is closed with 4400).
+    if (verdict === 'skip') return verdict;
     this.#last.delete(client);
-    this.#last.set(client, verdict === 'deliver' ? id : last);
+    this.#last.set(client, verdict === 'deliver' ? id : last!);
     if (this.#last.size > MAX_CLIENTS_PER_SESSION) this.#last.delete(this.#last.keys().next().value!);
     return verdict;
   }
@@ -57,6 +69,8 @@ export interface SendIntakeHost {
   onMessage(connection: Connection, data: unknown): void;
   /** Close the connection for a protocol error. */
   refuse(sc: SessionConnection, error: ProtocolError): void;
+  /** The session's shared record is gone: nothing says which of its sends were delivered, so the session is over. */
+  lost(session: Session): void;
 }
 
 /** A send the shared store did not answer is asked again after this, doubling up to the max. */
@@ -92,32 +106,42 @@ export class SendIntake {
     const limit = this.#host.maxInFlight;
     sc.checking(limit);
     session.checks = session.checks.then(async () => {
+      const attempt = `${sc.connection.id}:${id}`;
       let verdict: SendVerdict | undefined;
       try {
-        verdict = await this.#check(records, session, sc, id);
+        verdict = await this.#untilAnswered(sc, session, 'checking the send', async () => {
+          const answer = await records.acceptSend(session.token, sc.client, id, attempt);
+          // Recorded by a process that has not said it handed it over: asked again until it does, or is presumed gone.
+          return answer === 'pending' ? undefined : answer;
+        });
       } finally {
         sc.checked(limit);
       }
-      if (verdict !== undefined) this.#answer(sc, id, data, verdict);
+      if (verdict === 'lost') return this.#host.lost(session);
+      if (verdict === undefined) return;
+      this.#answer(sc, id, data, verdict);
+      // Only now may another process that gets this id again take it for a resend: until then it waits (`pending`).
+      if (verdict === 'deliver') void this.#untilAnswered(sc, session, 'recording the send as handed over', () => records.delivered(session.token, sc.client, id, attempt));
     });
   }
 
   /**
-   * Ask the shared record about a send until it answers. An answer lost in a
-   * cut may have recorded the id: asked again with the same attempt id, the
-   * record says `deliver` for it still, so the message is delivered once
-   * rather than never (a resend elsewhere meanwhile is told `resend`).
+   * Ask the shared record until it answers (`undefined` from `ask`: ask
+   * again). An answer lost in a cut may have recorded the id: asked again
+   * with the same attempt id, the record says `deliver` for it still, so the
+   * message is delivered once rather than never (a resend elsewhere
+   * meanwhile waits, `pending`, until this process says it handed it over).
    * Gives up only when the hub shuts down: a session that expired here may
    * live on another process, and only this one may deliver the message.
    */
-  async #check(records: SessionRecords, session: Session, sc: SessionConnection, id: number): Promise<SendVerdict | undefined> {
-    const attempt = `${sc.connection.id}:${id}`;
+  async #untilAnswered<T>(sc: SessionConnection, session: Session, what: string, ask: () => Promise<T | undefined>): Promise<T | undefined> {
     for (let delayMs = CHECK_RETRY_MIN_MS; ; delayMs = Math.min(CHECK_RETRY_MAX_MS, delayMs * 2)) {
       try {
-        return await records.acceptSend(session.token, sc.client, id, attempt);
+        const answer = await ask();
+        if (answer !== undefined) return answer;
       } catch (error) {
         if (delayMs === CHECK_RETRY_MIN_MS) {
-          logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, sessionId: session.id, err: error }, 'session store unavailable; checking the send again until it answers');
+          logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, sessionId: session.id, err: error }, `session store unavailable; ${what} again until it answers`);
         }
       }
       await new Promise<void>((resolve) => {

@@ -53,6 +53,8 @@ const PONG = encodeFrame({ type: 'pong' });
 const MAX_EARLY_FRAMES = 256;
 /** The close code and reason when the store cannot be reached: the client tries again later. */
 const TRY_AGAIN = { code: 1013, reason: 'history unavailable, try again later' };
+/** The close when the shared store lost a session's record: the client resumes into a new session (docs/protocol.md 3.5). */
+const SESSION_LOST = { code: 1013, reason: 'session record lost, resume' };
 
 /**
  * The sessions, topics and subscriptions of one manager. Connections are
@@ -91,7 +93,8 @@ export class SessionHub {
       maxInFlight: o.maxInFlight,
       logger: host.logger,
       onMessage: (connection, data) => host.onMessage(connection, data),
-      refuse: (sc, error) => this.#refuse(sc, error)
+      refuse: (sc, error) => this.#refuse(sc, error),
+      lost: (session) => this.#lost(session)
     });
     this.#registry = new SessionRegistry(
       { audit: host.audit, onTransition: (record) => host.onTransition(record), expired: (session) => this.#expired(session) },
@@ -446,6 +449,21 @@ export class SessionHub {
   /** The session is over: it lets go of its topics. */
   #expired(session: Session): void {
     for (const topic of session.topics) this.#holds.release(topic);
+  }
+
+  /**
+   * The shared store no longer has the session's record (a Redis restarted
+   * empty, a key evicted): nothing says which of its sends were delivered,
+   * so it cannot go on as if it did. It ends here, and its connections
+   * resume into a new session (`resumed: false`), which their clients are
+   * told (docs/protocol.md 3.5).
+   */
+  #lost(session: Session): void {
+    if (session.state === 'expired') return;
+    logSafely(this.#host.logger, 'warn', { sessionId: session.id, userId: session.userId }, 'session record lost by the shared store; ending the session so its clients start a new one');
+    const connections = [...session.connections];
+    this.#registry.end(session);
+    for (const connection of connections) void connection.close(SESSION_LOST.code, SESSION_LOST.reason);
   }
 
   #refuse(sc: SessionConnection, error: ProtocolError): void {

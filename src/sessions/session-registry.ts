@@ -177,7 +177,7 @@ export class SessionRegistry {
 
   /** A connection of the session closed. */
   detach(session: Session, connection: Connection): void {
-    if (!session.connections.delete(connection)) return;
+    if (!session.connections.delete(connection) || session.state === 'expired') return;
     if (session.connections.size === 0) session.detachedAt = Date.now();
     session.actor.send({ type: 'DETACH' });
   }

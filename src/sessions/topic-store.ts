@@ -96,11 +96,17 @@ export interface SessionRecords {
   /**
    * What to do with send `id` of client instance `client`, whichever process
    * gets it (docs/protocol.md section 3.3): `deliver` the next id (recorded
-   * with `attempt`), acknowledge a `resend`, refuse a `skip`. An id already
-   * recorded with the same `attempt` is `deliver` again: the process that
-   * asked lost the answer (a cut) and asks again, and must still deliver it.
+   * with `attempt`; the first id of an instance not known), acknowledge a
+   * `resend`, refuse a `skip`. An id already recorded with the same
+   * `attempt` is `deliver` again: the process that asked lost the answer (a
+   * cut) and asks again, and must still deliver it. An id recorded by
+   * another attempt that has not been reported {@link delivered} is
+   * `pending` (ask again) until it is, or until that process is presumed
+   * gone, when this attempt takes it. `lost`: the session has no record.
    */
   acceptSend(token: string, client: string, id: number, attempt: string): Promise<SendVerdict>;
+  /** The message `attempt` recorded for `id` was handed to the application: a resend of it elsewhere is a `resend` now. */
+  delivered(token: string, client: string, id: number, attempt: string): Promise<void>;
 }
 
 /** Bounds of a {@link MemoryTopicStore}; what exceeds one is trimmed oldest first. */

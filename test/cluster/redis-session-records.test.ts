@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTEMPTS_KEPT, RedisSessionRecords } from '../../src/cluster/redis-session-records.js';
+import { ATTEMPTS_KEPT, PENDING_TAKEOVER_MS, RedisSessionRecords } from '../../src/cluster/redis-session-records.js';
 import { RedisTopicStore, type RedisCommander } from '../../src/cluster/redis-store.js';
 import { MAX_CLIENTS_PER_SESSION } from '../../src/sessions/client-sends.js';
 import { MemoryTopicStore, type SessionRecords, type TopicStore } from '../../src/sessions/topic-store.js';
@@ -34,6 +34,25 @@ afterAll(async () => {
   await client.close();
 });
 
+/** A topic store of this process with the shared session records given. */
+function storeWith(sessions: SessionRecords): TopicStore {
+  const memory = new MemoryTopicStore();
+  return {
+    append: (t, p) => memory.append(t, p),
+    position: (t) => memory.position(t),
+    readAfter: (t, e, o) => memory.readAfter(t, e, o),
+    forget: (t) => memory.forget(t),
+    sessions
+  };
+}
+
+/** A node checks a send and, when told to deliver, hands it over and says so: the common path. */
+async function accept(token: string, tab: string, id: number, attempt: string): Promise<string> {
+  const verdict = await records.acceptSend(token, tab, id, attempt);
+  if (verdict === 'deliver') await records.delivered(token, tab, id, attempt);
+  return verdict;
+}
+
 describe('RedisSessionRecords', () => {
   it('creates a record with its expiry in one step, and forgets it after the TTL unless touched', async () => {
     await records.create('s1', 'alice', 5_000);
@@ -51,50 +70,82 @@ describe('RedisSessionRecords', () => {
 
   it('delivers each send id once per client instance, acknowledges resends, refuses a skip', async () => {
     await records.create('s2', 'bob', 5_000);
-    expect(await records.acceptSend('s2', 'tab-a', 1, 'n1')).toBe('deliver');
-    expect(await records.acceptSend('s2', 'tab-a', 1, `attempt-${++attempts}`)).toBe('resend');
+    expect(await accept('s2', 'tab-a', 1, 'n1')).toBe('deliver');
+    expect(await accept('s2', 'tab-a', 1, `attempt-${++attempts}`)).toBe('resend');
     // Another instance of the same session (a reload, a duplicated tab) numbers from 1 too.
-    expect(await records.acceptSend('s2', 'tab-b', 1, `attempt-${++attempts}`)).toBe('deliver');
-    expect(await records.acceptSend('s2', 'tab-a', 3, `attempt-${++attempts}`)).toBe('skip');
-    expect(await records.acceptSend('s2', 'tab-a', 2, `attempt-${++attempts}`)).toBe('deliver');
-    expect(await records.acceptSend('s2', 'tab-a', 3, `attempt-${++attempts}`)).toBe('deliver');
-    expect(await records.acceptSend('s2', 'tab-b', 1, `attempt-${++attempts}`)).toBe('resend');
+    expect(await accept('s2', 'tab-b', 1, `attempt-${++attempts}`)).toBe('deliver');
+    expect(await accept('s2', 'tab-a', 3, `attempt-${++attempts}`)).toBe('skip');
+    expect(await accept('s2', 'tab-a', 2, `attempt-${++attempts}`)).toBe('deliver');
+    expect(await accept('s2', 'tab-a', 3, `attempt-${++attempts}`)).toBe('deliver');
+    expect(await accept('s2', 'tab-b', 1, `attempt-${++attempts}`)).toBe('resend');
   });
 
   it(`keeps at most ${MAX_CLIENTS_PER_SESSION} client instances per session, forgetting the one heard of longest ago`, async () => {
     await records.create('s3', 'carol', 5_000);
-    expect(await records.acceptSend('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
-    for (let i = 0; i < MAX_CLIENTS_PER_SESSION; i++) expect(await records.acceptSend('s3', `tab-${i}`, 1, `attempt-${++attempts}`)).toBe('deliver');
+    expect(await accept('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
+    for (let i = 0; i < MAX_CLIENTS_PER_SESSION; i++) expect(await accept('s3', `tab-${i}`, 1, `attempt-${++attempts}`)).toBe('deliver');
     const fields = Number(await client.sendCommand(['HLEN', `${PREFIX}:s:s3`]));
     // v, u, r, n, and per instance its last id, when it was heard of, and the attempt of its one id.
     expect(fields).toBe(4 + 3 * MAX_CLIENTS_PER_SESSION);
     // The oldest instance was forgotten: its next resend counts as new (bounded memory over perfect memory).
-    expect(await records.acceptSend('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
-    expect(await records.acceptSend('s3', `tab-${MAX_CLIENTS_PER_SESSION - 1}`, 1, `attempt-${++attempts}`)).toBe('resend');
+    expect(await accept('s3', 'first', 1, `attempt-${++attempts}`)).toBe('deliver');
+    expect(await accept('s3', `tab-${MAX_CLIENTS_PER_SESSION - 1}`, 1, `attempt-${++attempts}`)).toBe('resend');
   });
 
   it('answers deliver again to the attempt that recorded an id: a node whose answer was lost in a cut asks again and still delivers', async () => {
     await records.create('s4', 'dave', 5_000);
     expect(await records.acceptSend('s4', 'tab', 1, 'node-a:1')).toBe('deliver');
-    // The answer never reached node a; the client, reconnected to node b, resends id 1 meanwhile.
-    expect(await records.acceptSend('s4', 'tab', 1, 'node-b:1')).toBe('resend');
-    // Node a asks again with its attempt: it must deliver, or no one ever would.
+    // The answer never reached node a; the client, reconnected to node b, resends id 1 meanwhile: it waits.
+    expect(await records.acceptSend('s4', 'tab', 1, 'node-b:1')).toBe('pending');
+    // Node a asks again with its attempt: it must deliver, or no one ever would; then it says it did.
     expect(await records.acceptSend('s4', 'tab', 1, 'node-a:1')).toBe('deliver');
+    await records.delivered('s4', 'tab', 1, 'node-a:1');
+    expect(await records.acceptSend('s4', 'tab', 1, 'node-b:1')).toBe('resend');
     // The client goes on elsewhere: node a, asking again later, still delivers its own (and only its own).
-    expect(await records.acceptSend('s4', 'tab', 2, 'node-b:2')).toBe('deliver');
-    expect(await records.acceptSend('s4', 'tab', 3, 'node-b:3')).toBe('deliver');
+    expect(await accept('s4', 'tab', 2, 'node-b:2')).toBe('deliver');
+    expect(await accept('s4', 'tab', 3, 'node-b:3')).toBe('deliver');
     expect(await records.acceptSend('s4', 'tab', 1, 'node-a:1')).toBe('deliver');
     expect(await records.acceptSend('s4', 'tab', 1, 'node-b:1')).toBe('resend');
     expect(await records.acceptSend('s4', 'tab', 2, 'node-a:2')).toBe('resend');
   });
 
+  it('a node killed between the record and its application: a resend elsewhere waits while the record is fresh, then is delivered there, once', async () => {
+    await records.create('s7', 'hal', 5_000);
+    expect(await accept('s7', 'tab', 1, 'node-a:1')).toBe('deliver');
+    // Node a records id 2 and dies before its application gets it: it never says it handed it over.
+    expect(await records.acceptSend('s7', 'tab', 2, 'node-a:2')).toBe('deliver');
+    expect(await records.acceptSend('s7', 'tab', 2, 'node-b:2')).toBe('pending');
+    // As the record stands once PENDING_TAKEOVER_MS went by (Redis's clock, set back rather than waited for).
+    await client.sendCommand(['HSET', `${PREFIX}:s:s7`, 'p:tab:2', String(Date.now() - PENDING_TAKEOVER_MS - 1_000)]);
+    expect(await records.acceptSend('s7', 'tab', 2, 'node-b:2')).toBe('deliver');
+    // Node b's take is pending in turn until it says it handed it over; a third attempt then gets a resend.
+    expect(await records.acceptSend('s7', 'tab', 2, 'node-c:2')).toBe('pending');
+    await records.delivered('s7', 'tab', 2, 'node-b:2');
+    expect(await records.acceptSend('s7', 'tab', 2, 'node-c:2')).toBe('resend');
+    // A late word from node a (it was not dead after all) changes nothing for the attempt that took it.
+    await records.delivered('s7', 'tab', 2, 'node-a:2');
+    expect(await records.acceptSend('s7', 'tab', 2, 'node-a:2')).toBe('resend');
+  });
+
+  it('a record that is gone says lost; an instance not known starts where its first id says', async () => {
+    expect(await records.acceptSend('never-made', 'tab', 1, 'x')).toBe('lost');
+    await records.create('s8', 'ida', 5_000);
+    // A client whose old session was lost numbers on from 7 in this one: delivered, then checked from there.
+    expect(await accept('s8', 'tab', 7, 'a7')).toBe('deliver');
+    expect(await accept('s8', 'tab', 7, 'b7')).toBe('resend');
+    expect(await accept('s8', 'tab', 9, 'a9')).toBe('skip');
+    expect(await accept('s8', 'tab', 8, 'a8')).toBe('deliver');
+    await client.sendCommand(['DEL', `${PREFIX}:s:s8`]);
+    expect(await records.acceptSend('s8', 'tab', 9, 'a9')).toBe('lost');
+  });
+
   it(`keeps the attempts of a client's last ${ATTEMPTS_KEPT} ids, not more`, async () => {
     await records.create('s5', 'fay', 5_000);
-    for (let id = 1; id <= ATTEMPTS_KEPT + 10; id++) expect(await records.acceptSend('s5', 'tab', id, `a-${id}`)).toBe('deliver');
+    for (let id = 1; id <= ATTEMPTS_KEPT + 10; id++) expect(await accept('s5', 'tab', id, `a-${id}`)).toBe('deliver');
     const fields = Number(await client.sendCommand(['HLEN', `${PREFIX}:s:s5`]));
     expect(fields).toBe(4 + 2 + ATTEMPTS_KEPT);
-    expect(await records.acceptSend('s5', 'tab', 10, 'a-10')).toBe('resend');
-    expect(await records.acceptSend('s5', 'tab', ATTEMPTS_KEPT + 5, `a-${ATTEMPTS_KEPT + 5}`)).toBe('deliver');
+    expect(await accept('s5', 'tab', 10, 'a-10')).toBe('resend');
+    expect(await accept('s5', 'tab', ATTEMPTS_KEPT + 5, `a-${ATTEMPTS_KEPT + 5}`)).toBe('deliver');
   });
 
   it('a send whose answer was lost in a cut is checked again and delivered once, while a resend elsewhere meanwhile is only acknowledged', async () => {
@@ -109,7 +160,8 @@ describe('RedisSessionRecords', () => {
         const verdict = await records.acceptSend(...args);
         if (cuts-- > 0) throw new Error('connection lost before the reply');
         return verdict;
-      }
+      },
+      delivered: (...args) => records.delivered(...args)
     };
     const store: TopicStore = {
       append: (t, p) => memory.append(t, p),
@@ -138,15 +190,84 @@ describe('RedisSessionRecords', () => {
     }
   });
 
+  it('a node that recorded a send and died before its application got it: the resend on another node is delivered there, once (not only acknowledged)', async () => {
+    // Node a records the send in Redis and never answers (killed in between); node b is healthy.
+    const dying: SessionRecords = {
+      create: (...args) => records.create(...args),
+      get: (token) => records.get(token),
+      touch: (...args) => records.touch(...args),
+      acceptSend: async (...args) => {
+        await records.acceptSend(...args);
+        return new Promise<never>(() => {});
+      },
+      delivered: (...args) => records.delivered(...args)
+    };
+    const a = await startServer({ heartbeatIntervalMs: 0, sessions: { ttlMs: 10_000, store: storeWith(dying) } });
+    const b = await startServer({ heartbeatIntervalMs: 0, sessions: { ttlMs: 10_000, store: storeWith(records) } });
+    try {
+      const delivered: unknown[] = [];
+      a.manager.on('sessionMessage', (_connection, data) => delivered.push(['a', data]));
+      b.manager.on('sessionMessage', (_connection, data) => delivered.push(['b', data]));
+      const tab = await openSessionClient(a.port, 'jo');
+      tab.hello(undefined, undefined, 'tab');
+      const { session } = await tab.next(isWelcome, 'welcome');
+      tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'important' }));
+      for (let polls = 0; (await client.sendCommand(['HGET', `${PREFIX}:s:${session}`, 'c:tab'])) !== '1'; polls++) {
+        if (polls > 200) throw new Error('node a never recorded the send');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      tab.ws.terminate();
+      const again = await openSessionClient(b.port, 'jo');
+      again.hello(session, undefined, 'tab');
+      again.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'important' }));
+      await again.next((frame): frame is { type: 'ack'; id: number } => frame.type === 'ack', 'the resend acknowledged (within 5 s: the takeover is due after PENDING_TAKEOVER_MS)');
+      expect(delivered).toEqual([['b', 'important']]);
+      // And node b said so: a resend on yet another connection is only acknowledged.
+      expect(await records.acceptSend(session, 'tab', 1, 'late')).toBe('resend');
+      again.ws.close();
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('a session whose record the store lost ends: its connection is closed with 1013 and the resume is a new session, told (resumed: false)', async () => {
+    const server = await startServer({ heartbeatIntervalMs: 0, sessions: { ttlMs: 10_000, store: storeWith(records) } });
+    try {
+      const delivered: unknown[] = [];
+      server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+      const tab = await openSessionClient(server.port, 'kim');
+      tab.hello(undefined, undefined, 'tab');
+      const { session } = await tab.next(isWelcome, 'welcome');
+      tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'one' }));
+      await tab.next((frame): frame is { type: 'ack'; id: number } => frame.type === 'ack', 'the first ack');
+      // Redis restarted empty, or the key was evicted.
+      await client.sendCommand(['DEL', `${PREFIX}:s:${session}`]);
+      tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'one' }));
+      tab.ws.send(JSON.stringify({ type: 'send', id: 2, data: 'two' }));
+      expect(await tab.closed).toEqual({ code: 1013, reason: 'session record lost, resume' });
+      const again = await openSessionClient(server.port, 'kim');
+      again.hello(session, undefined, 'tab');
+      const welcome = await again.next(isWelcome, 'the welcome of the resume');
+      expect(welcome.resumed).toBe(false);
+      expect(welcome.session).not.toBe(session);
+      // Neither the resend of 1 nor 2 was delivered by the lost session: nothing said which ids it had.
+      expect(delivered).toEqual(['one']);
+      again.ws.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('a record another replication history wrote (a lossy failover) delivers the client\'s next id instead of refusing a skip', async () => {
     await records.create('s6', 'gus', 5_000);
-    expect(await records.acceptSend('s6', 'tab', 1, 'x1')).toBe('deliver');
-    expect(await records.acceptSend('s6', 'tab', 2, 'x2')).toBe('deliver');
+    expect(await accept('s6', 'tab', 1, 'x1')).toBe('deliver');
+    expect(await accept('s6', 'tab', 2, 'x2')).toBe('deliver');
     // As a promoted replica that missed ids 3 and 4 would hold it: the record of another history, at 2.
     await client.sendCommand(['HSET', `${PREFIX}:s:s6`, 'r', 'a-replication-id-of-the-lost-primary']);
-    expect(await records.acceptSend('s6', 'tab', 5, 'x5')).toBe('deliver');
-    expect(await records.acceptSend('s6', 'tab', 5, 'y5')).toBe('resend');
+    expect(await accept('s6', 'tab', 5, 'x5')).toBe('deliver');
+    expect(await accept('s6', 'tab', 5, 'y5')).toBe('resend');
     // From here the record follows this history: a skip is refused again.
-    expect(await records.acceptSend('s6', 'tab', 7, 'x7')).toBe('skip');
+    expect(await accept('s6', 'tab', 7, 'x7')).toBe('skip');
   });
 });

@@ -149,7 +149,8 @@ describe('probedStore', () => {
       create: (...args) => (calls.push(['create', ...args]), Promise.resolve()),
       get: () => Promise.reject(new TypeError('no route to Redis')),
       touch: (...args) => (calls.push(['touch', ...args]), Promise.resolve()),
-      acceptSend: (...args) => (calls.push(['acceptSend', ...args]), Promise.resolve('deliver'))
+      acceptSend: (...args) => (calls.push(['acceptSend', ...args]), Promise.resolve('deliver')),
+      delivered: (...args) => (calls.push(['delivered', ...args]), Promise.resolve())
     };
     const memory = new MemoryTopicStore();
     const shared: TopicStore = {
@@ -164,11 +165,13 @@ describe('probedStore', () => {
     await expect(sessions.get('token')).rejects.toThrow('no route to Redis');
     await sessions.touch(['token'], 1_000);
     expect(await sessions.acceptSend('token', 'client', 7, 'attempt')).toBe('deliver');
+    await sessions.delivered('token', 'client', 7, 'attempt');
     await new Promise((resolve) => setImmediate(resolve));
     expect(calls).toEqual([
       ['create', 'token', 'carol', 1_000],
       ['touch', ['token'], 1_000],
-      ['acceptSend', 'token', 'client', 7, 'attempt']
+      ['acceptSend', 'token', 'client', 7, 'attempt'],
+      ['delivered', 'token', 'client', 7, 'attempt']
     ]);
     expect(probe.failures.map(([operation, error]) => [operation, (error as Error).name])).toEqual([['session_get', 'TypeError']]);
   });

@@ -212,7 +212,8 @@ describe('the promise against real use and hostile input (#20)', () => {
           pendingChecks--;
           resolve('deliver');
         }, 1));
-      }
+      },
+      delivered: () => Promise.resolve()
     };
     const memory = new MemoryTopicStore();
     const store: TopicStore = {
@@ -255,6 +256,63 @@ describe('the promise against real use and hostile input (#20)', () => {
     await server.manager.publish(ROOM, { back: true });
     await waitFor(() => tab.messages(ROOM).some((m) => m.offset === 6), 5_000, 'the next message');
     expect(tab.messages(ROOM)).toEqual([{ offset: 6, data: { back: true } }]);
+  });
+
+  it('12: a session that was not resumed (expired, a restart) does not stop a client for good: its next send id is where its numbering stands in the new session', async () => {
+    const server = await start({ sessions: { ttlMs: 100 } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const first = await openSessionClient(server.port, 'alice');
+    const { session } = await welcomed(first, undefined, undefined, 'tab');
+    for (const id of [1, 2]) first.ws.send(JSON.stringify({ type: 'send', id, data: `s${id}` }));
+    await waitFor(() => first.frames.filter((frame) => frame.type === 'ack').length === 2, 5_000, 'two acks');
+    first.ws.terminate();
+    await waitFor(() => server.manager.sessions === 0, 5_000, 'the session expired');
+    // A client written before section 3.5 keeps numbering where it was; one after it numbers from 1 again. Both go on.
+    const kept = await openSessionClient(server.port, 'alice');
+    expect((await welcomed(kept, session, undefined, 'tab')).resumed).toBe(false);
+    kept.ws.send(JSON.stringify({ type: 'send', id: 3, data: 's3' }));
+    kept.ws.send(JSON.stringify({ type: 'send', id: 4, data: 's4' }));
+    kept.ws.send(JSON.stringify({ type: 'send', id: 6, data: 'skips 5' }));
+    expect((await kept.closed).code).toBe(4400);
+    expect(kept.frames.filter((frame) => frame.type === 'ack').map((frame) => (frame as { id: number }).id)).toEqual([3, 4]);
+    expect(delivered).toEqual(['s1', 's2', 's3', 's4']);
+  });
+
+  it('12: our client tells its application of a send the lost session may have delivered, instead of sending it again; what it had not sent goes, numbered from 1', async () => {
+    // A scripted server: the first connection is welcomed and never acknowledges; the next says the session is gone.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => 'ws-lifecycle.v1' });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    const received: Array<Record<string, unknown>[]> = [];
+    wss.on('connection', (ws) => {
+      const frames: Record<string, unknown>[] = [];
+      received.push(frames);
+      const nth = received.length;
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as Record<string, unknown>;
+        frames.push(frame);
+        if (frame.type === 'hello') ws.send(JSON.stringify({ type: 'welcome', session: `session-${nth}`, resumed: false, ttlMs: 1_000, heartbeatMs: 0, version: 1, topics: [], limits: { maxFrameBytes: 65_536, maxNameLength: 200, maxInFlight: 64, maxFramesPerSecond: 0 } }));
+        if (frame.type === 'send' && nth > 1) ws.send(JSON.stringify({ type: 'ack', id: frame.id }));
+      });
+    });
+    try {
+      const address = wss.address() as { port: number };
+      const client = new SessionClient({ url: `ws://127.0.0.1:${address.port}/`, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 10, maxDelayMs: 20 });
+      client.start();
+      await waitFor(() => client.state === 'open', 5_000, 'open');
+      const written = client.send('written, never acknowledged');
+      await waitFor(() => received[0]!.some((frame) => frame.type === 'send'), 5_000, 'the send on the wire');
+      for (const ws of wss.clients) ws.terminate();
+      await waitFor(() => client.state !== 'open', 5_000, 'the drop');
+      const unsent = client.send('queued while away');
+      expect(await written).toEqual({ ok: false, reason: 'session_lost' });
+      expect(await unsent).toEqual({ ok: true });
+      expect(received[1]!.filter((frame) => frame.type === 'send')).toEqual([{ type: 'send', id: 1, data: 'queued while away' }]);
+      client.close();
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
   });
 
   it('topicPosition rejects while the store is unreachable, instead of resolving undefined', async () => {
@@ -349,7 +407,8 @@ describe('the promise against real use and hostile input (#20)', () => {
       create: () => Promise.resolve(),
       get: () => new Promise((resolve) => (answer = () => resolve({ userId: 'alice' }))),
       touch: () => Promise.resolve(),
-      acceptSend: () => Promise.resolve('deliver')
+      acceptSend: () => Promise.resolve('deliver'),
+      delivered: () => Promise.resolve()
     };
     const store: TopicStore = {
       append: (t, p) => memory.append(t, p),

@@ -33,7 +33,8 @@ function flakyStore(): { store: TopicStore; setDown: (down: boolean) => void } {
     create: () => (down ? fail() : Promise.resolve()),
     get: () => (down ? fail() : Promise.resolve(undefined)),
     touch: () => (down ? fail() : Promise.resolve()),
-    acceptSend: () => (down ? fail() : Promise.resolve('deliver'))
+    acceptSend: () => (down ? fail() : Promise.resolve('deliver')),
+    delivered: () => (down ? fail() : Promise.resolve())
   };
   const store: TopicStore = {
     append: (topic, payload) => (down ? fail() : memory.append(topic, payload)),

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { WebSocketServer } from 'ws';
 import { ConnectionManager } from '../../src/index.js';
-import type { SendVerdict } from '../../src/sessions/client-sends.js';
+import { sendVerdict, type SendVerdict } from '../../src/sessions/client-sends.js';
 import { MemoryTopicStore, type SessionRecord, type SessionRecords, type TopicPosition, type TopicRead, type TopicStore } from '../../src/sessions/topic-store.js';
 import { CONNECTION_PARAM, identifyRecorded } from './conformance-run.js';
 import { PROCESS_ROOM, PROCESS_USERS } from './server-process.js';
@@ -73,12 +73,14 @@ class StallingRecords implements SessionRecords {
   acceptSend(token: string, client: string, id: number): Promise<SendVerdict> {
     return this.#later(() => {
       const key = `${token}\u0000${client}`;
-      const last = this.#sends.get(key) ?? 0;
-      if (id <= last) return 'resend';
-      if (id > last + 1) return 'skip';
-      this.#sends.set(key, id);
-      return 'deliver';
+      const verdict = sendVerdict(this.#sends.get(key), id);
+      if (verdict === 'deliver') this.#sends.set(key, id);
+      return verdict;
     });
+  }
+
+  delivered(): Promise<void> {
+    return Promise.resolve();
   }
 }
 

@@ -180,4 +180,8 @@ class UnreachableRecords implements SessionRecords {
   acceptSend(token: string, client: string, id: number, attempt: string): Promise<SendVerdict> {
     return this.#check('send check') ?? this.#inner.acceptSend(token, client, id, attempt);
   }
+
+  delivered(token: string, client: string, id: number, attempt: string): Promise<void> {
+    return this.#check('send handed over') ?? this.#inner.delivered(token, client, id, attempt);
+  }
 }

@@ -1,8 +1,12 @@
 /**
  * The send rules of docs/protocol.md section 3.3 over a whole run: sends are
  * scoped to (session, client id), or to their connection when the hello
- * named no client; within a scope the application is handed ids 1, 2,
- * 3... each once, none skipped, and every id the server acknowledged.
+ * named no client; within a scope the application is handed each id once,
+ * none skipped after the first handed over (the first id a session gets of
+ * a client id it does not know is where that client's numbering stands:
+ * 3.3, 3.5), and every id the server acknowledged, except one below that
+ * first id that the client sent only after it (a resend of what a lost
+ * session may have delivered).
  */
 import type { ConnectionRecord, Delivery, Violation } from './records.js';
 import { jsonText, show, type SentFrames } from './sent.js';
@@ -21,6 +25,8 @@ interface Scope {
   /** Ids handed to the application, in order. */
   delivered: number[];
   handed: Set<number>;
+  /** Every send id the client wrote in this scope, connection by connection in the order they were made. */
+  sent: number[];
 }
 
 /**
@@ -44,10 +50,11 @@ export function checkDeliveries(
     let scope = scopes.get(key);
     if (scope === undefined) {
       const name = `${client === undefined ? `connection ${id} (no client id)` : `client ${show(client)}`} of session ${show(session)}`;
-      scopes.set(key, (scope = { name, delivered: [], handed: new Set() }));
+      scopes.set(key, (scope = { name, delivered: [], handed: new Set(), sent: [] }));
     }
     return scope;
   };
+  for (const record of connections) scopeOf(record.id).sent.push(...summaries.get(record.id)!.sent.sendIds);
   const known = new Set(connections.map((record) => record.id));
   for (const delivery of deliveries) {
     const summary = summaries.get(delivery.connection);
@@ -63,7 +70,8 @@ export function checkDeliveries(
       continue;
     }
     const id = ids.find((candidate) => !scope.handed.has(candidate)) ?? ids[0]!;
-    const last = scope.delivered.at(-1) ?? 0;
+    // Before the first: where the client's numbering stood when it first wrote in this scope (3.3).
+    const last = scope.delivered.at(-1) ?? Math.min(id, scope.sent[0] ?? id) - 1;
     let message: string | undefined;
     if (scope.handed.has(id)) message = `send id ${id} of ${scope.name} was handed to the application twice (3.3)`;
     else if (id > last + 1) message = `send id ${id} of ${scope.name} was handed over after id ${last}: ${last + 1 === id - 1 ? `id ${last + 1} was` : `ids ${last + 1} to ${id - 1} were`} skipped (3.3)`;
@@ -75,8 +83,10 @@ export function checkDeliveries(
   for (const record of connections) {
     const summary = summaries.get(record.id)!;
     const scope = scopeOf(record.id);
+    const first = scope.delivered[0];
     for (const id of summary.acked) {
       if (!summary.sent.sendIds.includes(id) || scope.handed.has(id)) continue;
+      if (first !== undefined && id < first && scope.sent.indexOf(id) > scope.sent.indexOf(first)) continue;
       violations.push({ connection: record.id, frame: -1, rule: 'delivery', message: `send id ${id} of ${scope.name} was acknowledged but never handed to the application (3.3)` });
     }
   }

@@ -245,6 +245,23 @@ describe('conformance checker: sends, acks and deliveries (3.3, 3.4, 6.4)', () =
     );
   });
 
+  it('takes the first id a client wrote in a session as where its numbering stands (a lost session, 3.5), but fails a first delivery that skips what it wrote first', () => {
+    const data = (id: number): unknown => ({ id, text: 'é' });
+    // A client that kept numbering after its session was lost: 7 and 8 in a new session are right.
+    const kept = sending([7, 8], [7, 8]);
+    kept.sent = [hello(), send(7, data(7)), send(8, data(8))];
+    expect(rulesOf({ connections: [kept], deliveries: [7, 8].map((id) => ({ connection: 'tab', data: data(id) })) })).toEqual([]);
+    // Handing 2 over first when the client wrote 1 first skips 1, even if 1 is never acknowledged.
+    const fresh12 = sending([1, 2], [2]);
+    fresh12.sent = [hello(), send(1, data(1)), send(2, data(2))];
+    expectRule(
+      { connections: [fresh12], deliveries: [{ connection: 'tab', data: data(2) }] },
+      { connections: [kept], deliveries: [7, 8].map((id) => ({ connection: 'tab', data: data(id) })) },
+      'delivery',
+      /send id 2 .* after id 0: id 1 was skipped/
+    );
+  });
+
   it('scopes the sends of a hello without a client id to its connection', () => {
     const noClient = (id: string): ConnectionRecord => ({ id, user: 'alice', sent: [frame({ type: 'hello' }), send(1, 'x')], received: [welcome(), ack(1)] });
     const handed = [{ connection: 'a', data: 'x' }, { connection: 'b', data: 'x' }];

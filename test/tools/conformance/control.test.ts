@@ -63,7 +63,8 @@ describe('ConformanceStore', () => {
       create: () => Promise.resolve(),
       get: () => Promise.resolve({ userId: 'u' }),
       touch: () => Promise.resolve(),
-      acceptSend: () => Promise.resolve('deliver')
+      acceptSend: () => Promise.resolve('deliver'),
+      delivered: () => Promise.resolve()
     };
     const inner = Object.assign(new MemoryTopicStore(), { sessions: records });
     const store = new ConformanceStore(inner);
