@@ -101,14 +101,29 @@ export function assertDuration(name: string, value: unknown, zeroMeans?: string)
 const MAX_TOPIC_LENGTH = 200;
 
 /**
- * Why `topic` cannot name a topic, or undefined when it can.
+ * Whether `text` is well-formed Unicode: no unpaired surrogate (`String.prototype.isWellFormed`).
+ * Redis, and anything else that stores names as UTF-8, turns an unpaired
+ * surrogate into U+FFFD, so two names that differ only there would be one.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * Why `topic` cannot name a topic, or undefined when it can: a string of
+ * 1 to 200 characters of well-formed Unicode (docs/protocol.md 2.4).
  *
  * @param {unknown} topic The topic name
- * @returns {RangeError | undefined} The error naming the value
+ * @returns {RangeError | TypeError | undefined} The error naming the value (escaped): a `TypeError` for an unpaired surrogate
  */
-export function topicError(topic: unknown): RangeError | undefined {
-  if (typeof topic === 'string' && topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH) return undefined;
-  const shown = typeof topic === 'string' ? `${JSON.stringify(topic.slice(0, 40))}${topic.length > 40 ? '...' : ''} (${topic.length} characters)` : String(topic);
+export function topicError(topic: unknown): RangeError | TypeError | undefined {
+  if (typeof topic !== 'string') return new RangeError(`Invalid topic: ${String(topic)} (expected a string of 1 to ${MAX_TOPIC_LENGTH} characters)`);
+  const fits = topic.length > 0 && topic.length <= MAX_TOPIC_LENGTH;
+  const wellFormed = isWellFormed(topic);
+  if (fits && wellFormed) return undefined;
+  // JSON.stringify escapes an unpaired surrogate (\ud800): the message names the value as it is, whole when it fits.
+  const shown = fits ? JSON.stringify(topic) : `${JSON.stringify(topic.slice(0, 40))}${topic.length > 40 ? '...' : ''} (${topic.length} characters)`;
+  if (!wellFormed) return new TypeError(`Invalid topic: ${shown} (expected well-formed Unicode: it holds an unpaired surrogate)`);
   return new RangeError(`Invalid topic: ${shown} (expected a string of 1 to ${MAX_TOPIC_LENGTH} characters)`);
 }
 
@@ -116,6 +131,7 @@ export function topicError(topic: unknown): RangeError | undefined {
  * Throw unless `userId` and `topic` can name a user and a topic.
  *
  * @throws {RangeError} Naming the offending value
+ * @throws {TypeError} If the topic holds an unpaired surrogate
  */
 export function assertMembership(userId: unknown, topic: unknown): void {
   if (typeof userId !== 'string' || userId.length === 0) throw new RangeError(`Invalid userId: ${String(userId)} (expected a non-empty string)`);

@@ -14,9 +14,11 @@ export const PROTOCOL_SCHEMA: SchemaObject = {
   description: 'Every frame of docs/protocol.md. Unknown members are allowed (section 2.3). clientFrame: what a client sends; serverFrame: what a server sends.',
   $defs: {
     name: {
+      description: 'Unicode scalar values: a name holding an unpaired surrogate (JSON can escape one, \\ud800) is refused. The pattern says so with or without a regex engine\'s Unicode mode.',
       type: 'string',
       minLength: 1,
-      maxLength: 200
+      maxLength: 200,
+      pattern: '^(?:[^\\uD800-\\uDFFF]|[\\uD800-\\uDBFF][\\uDC00-\\uDFFF])*$'
     },
     topic: {
       $ref: '#/$defs/name'

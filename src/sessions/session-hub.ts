@@ -32,7 +32,7 @@ import {
 } from '../protocol/session-protocol.js';
 import { SendIntake } from './client-sends.js';
 import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
-import { Rooms } from './rooms.js';
+import { Rooms, userTopic } from './rooms.js';
 import { SessionConnection, type InboundLimits, type RawFrame } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
 import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
@@ -164,6 +164,8 @@ export class SessionHub {
 
   /** Where a topic stands: as this process delivered it when it holds the topic, else as the store says. */
   async position(topic: string): Promise<TopicPosition> {
+    const invalid = topicError(topic);
+    if (invalid) throw invalid;
     const feed = this.#holds.feed(topic);
     if (feed !== undefined) {
       await feed.ready;
@@ -182,6 +184,13 @@ export class SessionHub {
     connection._reserveForProtocol();
     const sc = new SessionConnection(connection);
     this.#connections.set(connection, sc);
+    const { userId } = connection;
+    const invalid = userId === undefined ? undefined : topicError(userTopic(userId));
+    if (invalid instanceof TypeError) {
+      // Its topic would be stored as another user's (an unpaired surrogate reads as U+FFFD in Redis): no session for it.
+      logSafely(this.#host.logger, 'error', { connectionId: connection.id, err: invalid }, 'user id is not well-formed Unicode; session connection refused');
+      return void connection.close(1008, 'user id is not well-formed Unicode');
+    }
     this.#wait(sc, connection.userId);
     for (const topic of this.#rooms.topicsOf(connection.userId)) this.#holdForHello(sc, topic);
     sc.helloTimer = setTimeout(() => void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello'), this.#options.helloTimeoutMs);

@@ -50,8 +50,8 @@ export interface PublishResult {
   offset: number;
   /** The live delivery to the topic's connections of this process. */
   report: SendReport;
-  /** Why not: a `RangeError` naming the topic, the `SerializationError`, or the store's error (`reason: 'store_unavailable'`). */
-  error?: SerializationError | RangeError | Error;
+  /** Why not: a `RangeError` naming the topic (a `TypeError` when it holds an unpaired surrogate), the `SerializationError`, or the store's error (`reason: 'store_unavailable'`). */
+  error?: SerializationError | RangeError | TypeError | Error;
   /** `store_unavailable` when the store could not be reached. */
   reason?: 'store_unavailable';
 }

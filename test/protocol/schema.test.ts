@@ -60,4 +60,24 @@ describe('protocol schema', () => {
     expect(checker.check({ type: 'message', topic: 't', epoch: 'e', offset: 1, data: 1, b64: 'AA==' }, '#/$defs/message')).toBeDefined();
     expect(checker.check({ type: 'message', topic: 't', epoch: 'e', offset: 1, data: null }, '#/$defs/message')).toBeUndefined();
   });
+
+  it('refuses a name holding an unpaired surrogate (Redis stores names as UTF-8, where it reads as U+FFFD), as Ajv does; a pair is a character', () => {
+    const checker = new SchemaChecker(PROTOCOL_SCHEMA);
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema(PROTOCOL_SCHEMA, 'protocol');
+    const hello = ajv.compile({ $ref: 'protocol#/$defs/hello' });
+    const refused = [
+      { type: 'hello', topics: { 'room:\ud800': { epoch: 'e', offset: 0 } } },
+      { type: 'hello', topics: { 'room:\udc00\ud800': { epoch: 'e', offset: 0 } } },
+      { type: 'hello', topics: { room: { epoch: 'e\udbff', offset: 0 } } },
+      { type: 'hello', session: '\ud83d' }
+    ];
+    for (const frame of refused) {
+      expect(checker.check(frame, '#/$defs/hello'), JSON.stringify(frame)).toMatchObject({ message: expect.stringMatching(/does not match/) });
+      expect(hello(frame)).toBe(false);
+    }
+    const paired = { type: 'hello', session: 's', topics: { 'room:\ud83d\ude00': { epoch: '\ud83d\ude00', offset: 0 } } };
+    expect(checker.check(paired, '#/$defs/hello')).toBeUndefined();
+    expect(hello(paired)).toBe(true);
+  });
 });

@@ -144,6 +144,47 @@ describe('sessions', () => {
     expect(bad.error?.message).toMatch(/Invalid topic: 42/);
   });
 
+  it('refuses a name holding an unpaired surrogate (stored as UTF-8 it would be another name): the API with a TypeError naming it, a hello with 4400', async () => {
+    // A URL cannot carry an unpaired surrogate: the user `odd` is given one by authenticate.
+    const server = await start({ authenticate: ({ request }) => (request?.url?.includes('odd') === true ? { userId: 'bob\udc00' } : true) });
+    const lone = 'room:\ud800';
+    const named = /Invalid topic: "room:\\ud800" \(expected well-formed Unicode/;
+    expect(() => server.manager.subscribe('alice', lone)).toThrow(TypeError);
+    expect(() => server.manager.subscribe('alice', lone)).toThrow(named);
+    expect(() => server.manager.unsubscribe('alice', lone)).toThrow(named);
+    const published = await server.manager.publish(lone, 'x');
+    expect(published).toMatchObject({ ok: false, report: { sent: 0, rejected: 0 } });
+    expect(published.error).toBeInstanceOf(TypeError);
+    expect(published.error?.message).toMatch(named);
+    await expect(server.manager.topicPosition(lone)).rejects.toThrow(named);
+    // A paired surrogate is a character like any other.
+    server.manager.subscribe('alice', 'room:\ud83d\ude00');
+    expect(await server.manager.publish('room:\ud83d\ude00', 'x')).toMatchObject({ ok: true, offset: 1 });
+
+    // A session connection of a user whose topic would hold one is refused, naming nothing of it.
+    const odd = await openSessionClient(server.port, 'odd');
+    expect((await odd.closed).code).toBe(1008);
+
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.ws.send(JSON.stringify({ type: 'hello', topics: { [lone]: { epoch: 'e', offset: 0 } } }));
+    expect((await tab.closed).code).toBe(SESSION_CLOSE_CODES.PROTOCOL_ERROR);
+    expect(tab.frames).toMatchObject([{ type: 'error', code: 'malformed' }]);
+    const token = await openSessionClient(server.port, 'alice');
+    token.ws.send(JSON.stringify({ type: 'hello', session: 'x\udbff' }));
+    expect((await token.closed).code).toBe(SESSION_CLOSE_CODES.PROTOCOL_ERROR);
+
+    // A send's data is the application's: anything JSON allows, an unpaired surrogate included.
+    const seen: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => seen.push(data));
+    const sender = await openSessionClient(server.port, 'alice');
+    sender.hello(undefined, undefined, 'tab0000000000001');
+    await sender.next(isWelcome, 'welcome');
+    sender.ws.send(JSON.stringify({ type: 'send', id: 1, data: { text: lone } }));
+    await waitFor(() => seen.length === 1, 5_000, 'the send delivered');
+    expect(seen).toEqual([{ text: lone }]);
+    sender.ws.terminate();
+  });
+
   it('drops the history of topics no session holds once the last one expires: a new epoch, never a silent gap', async () => {
     const server = await start({ sessions: { ttlMs: 100 } });
     const tab = await openSessionClient(server.port, 'alice');

@@ -53,6 +53,7 @@ const LIES: readonly Lie[] = [
   { what: 'a hello with topics: 5', afterHello: false, codes: [4400], write: (c) => c.sendRaw({ type: 'hello', topics: 5 }) },
   { what: 'a hello with a cursor at offset -1', afterHello: false, codes: [4400], write: (c) => c.sendRaw({ type: 'hello', topics: { broadcast: { epoch: 'e', offset: -1 } } }) },
   { what: 'a hello with a client id of 65 characters', afterHello: false, codes: [4400], write: (c) => c.sendRaw({ type: 'hello', client: 'a'.repeat(65) }) },
+  { what: 'a hello naming a topic with an unpaired surrogate', afterHello: false, codes: [4400], write: (c) => c.sendRaw({ type: 'hello', topics: { 'room:\ud800': { epoch: 'e', offset: 0 } } }) },
   { what: 'a send before the hello', afterHello: false, codes: [4400], write: (c) => c.sendRaw({ type: 'send', id: 1, data: 1 }) },
   { what: 'a second hello', afterHello: true, codes: [4400], write: (c) => c.sendRaw({ type: 'hello' }) },
   { what: 'a send with id 0', afterHello: true, codes: [4400], write: (c) => c.sendRaw({ type: 'send', id: 0, data: 1 }) },
