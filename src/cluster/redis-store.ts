@@ -81,7 +81,8 @@ return {epoch, tonumber(redis.call('HGET', KEYS[1], 'o'))}`,
   /**
    * KEYS: hash, stream. ARGV: new epoch, ttl, epoch, offset, count. A status, the epoch, where the stream continues
    * for the reader (its offset when ok), and the entries after it. A reader whose epoch is gone reads the new one
-   * from its start while the stream still holds its offset 1, else is told its newest offset.
+   * from its start; one whose next message was trimmed (or whose new epoch was) continues at the oldest message
+   * the stream still holds: what is kept is never skipped.
    */
   read: `${START_EPOCH}
 local last = tonumber(redis.call('HGET', KEYS[1], 'o'))
@@ -95,7 +96,7 @@ local first = last + 1
 if oldest then first = tonumber(string.match(oldest[1], '^(%d+)')) end
 if offset + 1 < first then
   if status == 'ok' then status = 'trimmed' end
-  return {status, epoch, last}
+  offset = first - 1
 end
 return {status, epoch, offset, redis.call('XRANGE', KEYS[2], (offset + 1) .. '-0', '+', 'COUNT', ARGV[5])}`,
   /** KEYS: any key of the slot to ask. The replication id the epochs hold under there. */

@@ -44,7 +44,7 @@ export type TopicRead =
     reason: 'epoch_changed' | 'trimmed' | 'future_offset';
     epoch: string;
     offset: number;
-    /** The messages after `offset` that the store holds, in order, when they follow at once (`epoch_changed` into a whole epoch). */
+    /** The messages after `offset` that the store holds, in order: they follow the recovery at once. */
     entries?: TopicEntry[];
   };
 
@@ -60,10 +60,12 @@ export interface TopicStore {
   /** The topic's position (a new epoch at offset 0 for a topic never seen). */
   position(topic: string): TopicPosition | Promise<TopicPosition>;
   /**
-   * Every message after `offset` in `epoch`, or why not. When `epoch` is
-   * gone (`epoch_changed`), the stream continues from the start of the new
-   * epoch while the store still holds its offset 1 (`offset` 0, with every
-   * message of it as `entries`), else after its newest offset.
+   * Every message after `offset` in `epoch`, or why not, with where the
+   * stream continues and what the store holds from there (`entries`): when
+   * `epoch` is gone (`epoch_changed`), from the start of the new epoch
+   * (`offset` 0) while the store still holds its offset 1; when what follows
+   * the cursor was trimmed (or the new epoch's start was), from the oldest
+   * message still held. What is kept is never skipped.
    */
   readAfter(topic: string, epoch: string, offset: number): TopicRead | Promise<TopicRead>;
   /**
@@ -210,14 +212,12 @@ export class MemoryTopicStore implements TopicStore {
     this.#trim(history);
     const here = { epoch: history.epoch, offset: history.last };
     const oldest = history.head < history.entries.length ? history.entries[history.head]!.offset : history.last + 1;
-    if (epoch !== history.epoch) {
-      // The cursor's epoch is gone: the new one is given from its start while all of it is here, never skipped in silence.
-      if (oldest > 1) return { recovered: false, reason: 'epoch_changed', ...here };
-      return { recovered: false, reason: 'epoch_changed', epoch: history.epoch, offset: 0, entries: history.entries.slice(history.head) };
-    }
+    // What is still held follows a loss at once: from the new epoch's start, or from the oldest message kept.
+    const kept = { epoch: history.epoch, offset: oldest - 1, entries: history.entries.slice(history.head) };
+    if (epoch !== history.epoch) return { recovered: false, reason: 'epoch_changed', ...kept };
     if (!Number.isInteger(offset) || offset < 0 || offset > history.last) return { recovered: false, reason: 'future_offset', ...here };
     // Messages after `offset` must all still be here: the first one needed is offset + 1.
-    if (offset + 1 < oldest) return { recovered: false, reason: 'trimmed', ...here };
+    if (offset + 1 < oldest) return { recovered: false, reason: 'trimmed', ...kept };
     return { recovered: true, epoch: history.epoch, entries: history.entries.slice(history.head + (offset + 1 - oldest)) };
   }
 

@@ -56,9 +56,15 @@ describe('RedisTopicStore', () => {
     expect(await store.readAfter('a', first.epoch, 7)).toEqual({ recovered: true, epoch: first.epoch, entries: [] });
     // Five kept: 3..7. After 2, offset 3 is the first needed and is there; after 1, 2 is gone.
     expect(await store.readAfter('a', first.epoch, 2)).toMatchObject({ recovered: true });
-    expect(await store.readAfter('a', first.epoch, 1)).toEqual({ recovered: false, reason: 'trimmed', epoch: first.epoch, offset: 7 });
+    // What is kept is never skipped: a trimmed cursor (or a lost epoch's, into a trimmed one) continues after 2, with 3..7.
+    const kept = [3, 4, 5, 6, 7].map((i) => [i, JSON.stringify({ i })]);
+    const trimmed = await store.readAfter('a', first.epoch, 1);
+    expect(trimmed).toMatchObject({ recovered: false, reason: 'trimmed', epoch: first.epoch, offset: 2 });
+    expect(!trimmed.recovered && trimmed.entries?.map((e) => [e.offset, e.payload])).toEqual(kept);
     expect(await store.readAfter('a', first.epoch, 8)).toEqual({ recovered: false, reason: 'future_offset', epoch: first.epoch, offset: 7 });
-    expect(await store.readAfter('a', 'another-epoch', 3)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: first.epoch, offset: 7 });
+    const lost = await store.readAfter('a', 'another-epoch', 3);
+    expect(lost).toMatchObject({ recovered: false, reason: 'epoch_changed', epoch: first.epoch, offset: 2 });
+    expect(!lost.recovered && lost.entries?.map((e) => [e.offset, e.payload])).toEqual(kept);
   });
 
   it('keeps bytes as bytes and text as text', async () => {

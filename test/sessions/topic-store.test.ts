@@ -51,6 +51,12 @@ function violation(make: (now: () => number) => MemoryTopicStore, ops: Op[]): st
     }
     if (!read.recovered) {
       if (read.reason !== 'trimmed') return `read after ${from} of ${topic}: ${read.reason}`;
+      // Told, and continued at the oldest message still kept: what is kept follows, none of it skipped.
+      if (read.offset <= from) return `read after ${from} of ${topic} said trimmed but continues at ${read.offset}`;
+      const kept = (read.entries ?? []).map((e) => e.payload);
+      if (JSON.stringify(kept) !== JSON.stringify(sent.slice(read.offset))) return `trimmed read after ${from} of ${topic} continues at ${read.offset} with ${kept.length} messages, expected ${read.offset + 1}..${last}`;
+      const before = store.readAfter(topic, epoch, read.offset - 1);
+      if (before.recovered) return `trimmed read after ${from} of ${topic} continues at ${read.offset}, but ${read.offset} is still kept: skipped`;
       continue;
     }
     const expected = sent.slice(from);
@@ -66,6 +72,15 @@ function holds(make: (now: () => number) => MemoryTopicStore, seed: number): { f
     { seed, numRuns: 200 }
   );
   return { failed: result.failed, counterexample: result.counterexample ? violation(make, result.counterexample[0]) : undefined };
+}
+
+/** Says trimmed and continues at the newest offset: told, but what is still kept is skipped. */
+class SkipToNewestStore extends MemoryTopicStore {
+  override readAfter(topic: string, epoch: string, offset: number): TopicRead {
+    const read = super.readAfter(topic, epoch, offset);
+    if (read.recovered || read.reason !== 'trimmed') return read;
+    return { recovered: false, reason: 'trimmed', ...this.position(topic) };
+  }
 }
 
 /** Hands back what is left after a trim as if nothing were missing: a silent gap. */
@@ -94,6 +109,12 @@ describe('MemoryTopicStore', () => {
     expect(outcome.failed).toBe(true);
   });
 
+  it('a store that says trimmed and continues at its newest offset, skipping what it still keeps, fails the same property', () => {
+    const outcome = holds((now) => new SkipToNewestStore({ ...LIMITS, now }), SEED);
+    console.log(`skip-to-newest store: failed=${outcome.failed}: ${outcome.counterexample ?? ''}`);
+    expect(outcome.counterexample).toMatch(/skipped|continues at/);
+  });
+
   it('keeps the bounds, oldest first, and always the newest message', () => {
     let time = 0;
     const store = new MemoryTopicStore({ ...LIMITS, now: () => time });
@@ -101,7 +122,10 @@ describe('MemoryTopicStore', () => {
     const read = store.readAfter('a', store.position('a').epoch, 30);
     expect(read).toMatchObject({ recovered: true });
     expect(read.recovered && read.entries.map((e) => e.offset)).toEqual(Array.from({ length: 20 }, (_, i) => 31 + i));
-    expect(store.readAfter('a', store.position('a').epoch, 29)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 50 });
+    // 20 kept (31..50): the stream continues after 30, with all of them.
+    const trimmed = store.readAfter('a', store.position('a').epoch, 29);
+    expect(trimmed).toMatchObject({ recovered: false, reason: 'trimmed', offset: 30 });
+    expect(!trimmed.recovered && trimmed.entries?.map((e) => e.offset)).toEqual(Array.from({ length: 20 }, (_, i) => 31 + i));
     store.append('b', 'y'.repeat(4_000));
     expect(store.bytes).toBeLessThanOrEqual(LIMITS.maxBytes);
     expect(store.readAfter('b', store.position('b').epoch, 0)).toMatchObject({ recovered: true });
@@ -150,7 +174,7 @@ describe('MemoryTopicStore', () => {
     expect(store.readAfter('a', old.epoch, 1)).toMatchObject({ recovered: false, reason: 'epoch_changed', offset: 0 });
   });
 
-  it('a cursor of a lost history continues from the new epoch\'s start while the store holds all of it, else from its newest offset', () => {
+  it('a cursor of a lost history continues from the new epoch\'s start while the store holds all of it, else from its oldest message kept', () => {
     const store = new MemoryTopicStore({ maxEntriesPerTopic: 3 });
     const old = store.append('a', '"old"');
     store.forget('a');
@@ -162,10 +186,16 @@ describe('MemoryTopicStore', () => {
       offset: 0,
       entries: [{ offset: 1, payload: '"1"', at: expect.any(Number) }, { offset: 2, payload: '"2"', at: expect.any(Number) }]
     });
-    // Four messages, three kept: offset 1 is gone, so the new epoch is told where it stands, never replayed with a hole.
+    // Four messages, three kept: offset 1 is gone, so the stream continues after 1, with 2..4, never replayed with a hole.
     store.append('a', '"3"');
     store.append('a', '"4"');
-    expect(store.readAfter('a', old.epoch, 1)).toEqual({ recovered: false, reason: 'epoch_changed', epoch: fresh[0]!.epoch, offset: 4 });
+    expect(store.readAfter('a', old.epoch, 1)).toEqual({
+      recovered: false,
+      reason: 'epoch_changed',
+      epoch: fresh[0]!.epoch,
+      offset: 1,
+      entries: ['"2"', '"3"', '"4"'].map((payload, i) => ({ offset: i + 2, payload, at: expect.any(Number) }))
+    });
   });
 
   it('refuses a bound that is not a positive number, naming it', () => {
