@@ -33,7 +33,7 @@ export type { Serializer, WireData } from './core/serialization.js';
 export { isValidCloseCode } from './core/validation.js';
 export { ABNORMAL_CLOSURE, CONNECTION_STATES } from '../machines/connection.machine.js';
 export type { CloseInfo, CloseInitiator, ConnectionState } from '../machines/connection.machine.js';
-export { BROADCAST_TOPIC, SESSION_DEFAULTS, userTopic } from './sessions/session-hub.js';
+export { BROADCAST_TOPIC, MAX_SESSION_USER_ID_LENGTH, SESSION_DEFAULTS, userTopic } from './sessions/session-hub.js';
 export type { PublishResult, SessionOptions, SessionSnapshot, SessionTransitionRecord } from './sessions/session-hub.js';
 export { sessionIdOf } from './sessions/session-registry.js';
 export type { SendVerdict } from './sessions/client-sends.js';

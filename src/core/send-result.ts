@@ -15,7 +15,9 @@ export type SendFailureReason =
    * An application write to a session connection (subprotocol `ws-lifecycle.v1`): its frames are the session
    * protocol's alone, so nothing else may corrupt its stream. Publish to a topic or `sendToUser` instead.
    */
-  | 'session_connection';
+  | 'session_connection'
+  /** A topic name the protocol cannot carry (1 to 200 characters): a publish to it, or `sendToUser` to a user id too long for its topic with a shared store, kept nothing. */
+  | 'invalid_topic';
 
 /** Every {@link SendFailureReason}, for iteration and validation. */
 export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze([
@@ -27,7 +29,8 @@ export const SEND_FAILURE_REASONS: readonly SendFailureReason[] = Object.freeze(
   'backpressure',
   'transport_error',
   'store_unavailable',
-  'session_connection'
+  'session_connection',
+  'invalid_topic'
 ]);
 
 /**

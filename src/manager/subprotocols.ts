@@ -25,6 +25,17 @@ function otherVersion(protocol: string): boolean {
 }
 
 /**
+ * Whether an upgrade request offers `ws-lifecycle.v1`: then it is selected, and the connection is a session connection.
+ *
+ * @param {IncomingMessage} request An upgrade request
+ * @returns {boolean} Whether `Sec-WebSocket-Protocol` lists it
+ */
+export function offersSessionProtocol(request: IncomingMessage): boolean {
+  const offer = request.headers['sec-websocket-protocol'];
+  return typeof offer === 'string' && offer.split(',').some((protocol) => protocol.trim() === SESSION_PROTOCOL);
+}
+
+/**
  * @param {HandleProtocols} [theirs] The application's own `handleProtocols`, asked when `ws-lifecycle.v1` is not offered
  * @returns {HandleProtocols} The selection described above
  */

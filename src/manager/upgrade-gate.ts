@@ -17,7 +17,8 @@
  * 5. `maxConnectionsPerIp` (`address-limit.ts`): an address that holds
  *    that many sockets already is answered 429 (#21);
  * 6. `identify`, bounded by `identifyTimeoutMs` (503 when it does not
- *    answer in time), whatever it returns or throws turned into a verdict.
+ *    answer in time), whatever it returns or throws turned into a verdict;
+ *    a session connection's user id must fit its topic (500 otherwise).
  *
  * Until ws owns the socket it carries an 'error' listener
  * ({@link guardUpgradeSocket}): Node removes its own before emitting
@@ -30,8 +31,10 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../core/constants.js';
 import { logSafely } from '../core/logging.js';
 import { assertDuration, assertNumberOption } from '../core/validation.js';
+import { sessionUserError } from '../sessions/rooms.js';
 import { AddressLimit, type ClientAddress } from './address-limit.js';
 import { originTest, requestOrigin, type AllowedOrigins, type OriginTest } from './origins.js';
+import { offersSessionProtocol } from './subprotocols.js';
 
 export type { AllowedOrigins } from './origins.js';
 export type { ClientAddress } from './address-limit.js';
@@ -245,8 +248,24 @@ function identifyCheck(identify: Identify, timeoutMs: number, logger: Logger): U
       logSafely(logger, 'warn', { path: requestUrl(request)?.pathname, identifyTimeoutMs: timeoutMs }, 'identify did not answer in time; upgrade refused with 503');
       return refusal(503, 'identify timed out');
     }
-    return verdictOf(decision, logger);
+    return sessionIdentity(verdictOf(decision, logger), request, logger);
   };
+}
+
+/**
+ * A session connection (the request offers `ws-lifecycle.v1`, which is then
+ * selected) needs a user id its topic `user:<id>` can name (docs/protocol.md
+ * 2.4): a longer one (or one holding an unpaired surrogate) is refused with
+ * 500, logged naming its length, as any identity `identify` may not return.
+ * A plain connection takes any user id.
+ */
+function sessionIdentity(verdict: UpgradeVerdict, request: IncomingMessage, logger: Logger): UpgradeVerdict {
+  const userId = verdict.accept ? verdict.identity.userId : undefined;
+  if (userId === undefined || !offersSessionProtocol(request)) return verdict;
+  const error = sessionUserError(userId);
+  if (error === undefined) return verdict;
+  logSafely(logger, 'error', { err: error, userIdLength: userId.length }, 'identify returned a user id that cannot have a session; upgrade refused with 500');
+  return refusal(500, 'Internal Server Error: the user id cannot have a session');
 }
 
 function withinTime<T>(value: T | Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {

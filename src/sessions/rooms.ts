@@ -5,6 +5,8 @@
  * replays a room below it, whatever cursor the client names, so a user
  * added to a room never reads what was said there before.
  */
+import { topicError } from '../core/validation.js';
+import { MAX_NAME_LENGTH } from '../protocol/session-protocol.js';
 import type { TopicPosition } from './topic-store.js';
 
 /** The topic every session follows: `broadcast` publishes to it. */
@@ -13,6 +15,26 @@ export const BROADCAST_TOPIC = 'broadcast';
 /** The topic every user has: `sendToUser` publishes to it. */
 export function userTopic(userId: string): string {
   return `user:${userId}`;
+}
+
+/** The longest user id a session can have (195): its topic `user:<id>` is a topic, at most 200 characters (docs/protocol.md 2.4). */
+export const MAX_SESSION_USER_ID_LENGTH = MAX_NAME_LENGTH - userTopic('').length;
+
+/**
+ * Why a connection of `userId` cannot have a session, or `undefined` when
+ * it can: its topic `user:<id>` must be a topic name (docs/protocol.md 2.4).
+ *
+ * @param {string} userId A user id
+ * @returns {RangeError | TypeError | undefined} A `RangeError` naming the length (not the id) when it is over
+ *   {@link MAX_SESSION_USER_ID_LENGTH}; a `TypeError` when it holds an unpaired surrogate (Redis would store its topic as another's)
+ */
+export function sessionUserError(userId: string): RangeError | TypeError | undefined {
+  const error = topicError(userTopic(userId));
+  if (error === undefined || error instanceof TypeError) return error;
+  return new RangeError(
+    `userId of ${userId.length} characters cannot have a session: its topic user:<userId> would be ${userTopic(userId).length} characters, ` +
+      `over the ${MAX_NAME_LENGTH} of any topic (a session's user id has at most ${MAX_SESSION_USER_ID_LENGTH})`
+  );
 }
 
 interface Membership {

@@ -15,6 +15,7 @@
  * - session-connection.ts: one connection's hello, subscriptions and inbound bounds.
  */
 import type { Connection } from '../core/connection.js';
+import { CLOSE_CODES } from '../core/constants.js';
 import { logSafely } from '../core/logging.js';
 import { emptyReport } from '../core/send-result.js';
 import { SerializationError, serialize as defaultSerialize } from '../core/serialization.js';
@@ -32,7 +33,7 @@ import {
 } from '../protocol/session-protocol.js';
 import { SendIntake } from './client-sends.js';
 import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
-import { Rooms, userTopic } from './rooms.js';
+import { Rooms, sessionUserError } from './rooms.js';
 import { SessionConnection, type InboundLimits, type RawFrame } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
 import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
@@ -42,7 +43,7 @@ import { sessionSnapshot } from './snapshot.js';
 import { topicPayload } from './topic-payload.js';
 import { MemoryTopicStore, type SessionRecords, type TopicMessage, type TopicPosition, type TopicStore } from './topic-store.js';
 
-export { BROADCAST_TOPIC, userTopic } from './rooms.js';
+export { BROADCAST_TOPIC, MAX_SESSION_USER_ID_LENGTH, userTopic } from './rooms.js';
 export type { SessionTransitionRecord } from './session-registry.js';
 
 export type { PublishResult, SessionHost, SessionOptions, SessionSnapshot } from './session-options.js';
@@ -182,15 +183,16 @@ export class SessionHub {
   admit(connection: Connection): void {
     // Written by this protocol alone from now on (the manager reserves an accepted socket earlier, an outgoing one only now).
     connection._reserveForProtocol();
+    // A user id its topic cannot name (docs/protocol.md 2.4): over 195 characters, or an unpaired surrogate (its topic
+    // would be stored as another user's: one reads as U+FFFD in Redis). No session, and the client is told it is final.
+    const invalid = connection.userId === undefined ? undefined : sessionUserError(connection.userId);
+    if (invalid !== undefined) {
+      const why = invalid instanceof TypeError ? 'user id is not well-formed Unicode' : 'user id too long for a session';
+      logSafely(this.#host.logger, 'error', { connectionId: connection.id, userIdLength: connection.userId!.length, err: invalid }, `${why}; session connection refused`);
+      return void connection.close(CLOSE_CODES.POLICY_VIOLATION, why);
+    }
     const sc = new SessionConnection(connection);
     this.#connections.set(connection, sc);
-    const { userId } = connection;
-    const invalid = userId === undefined ? undefined : topicError(userTopic(userId));
-    if (invalid instanceof TypeError) {
-      // Its topic would be stored as another user's (an unpaired surrogate reads as U+FFFD in Redis): no session for it.
-      logSafely(this.#host.logger, 'error', { connectionId: connection.id, err: invalid }, 'user id is not well-formed Unicode; session connection refused');
-      return void connection.close(1008, 'user id is not well-formed Unicode');
-    }
     this.#wait(sc, connection.userId);
     for (const topic of this.#rooms.topicsOf(connection.userId)) this.#holdForHello(sc, topic);
     sc.helloTimer = setTimeout(() => void connection.close(SESSION_CLOSE_CODES.HELLO_TIMEOUT, 'no hello'), this.#options.helloTimeoutMs);
@@ -240,7 +242,7 @@ export class SessionHub {
   /** Publish to a topic: the store gives it the next offset; the topic's feed here writes it to the live connections, in order. */
   publish(topic: string, message: unknown): Promise<PublishResult> {
     const invalid = topicError(topic);
-    if (invalid) return Promise.resolve({ ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: invalid });
+    if (invalid) return Promise.resolve({ ok: false, topic, epoch: '', offset: 0, report: emptyReport(), error: invalid, reason: 'invalid_topic' });
     const payload = topicPayload(message, (value) => this.#host.serialize(value), this.#host.serialize === defaultSerialize);
     if (payload instanceof SerializationError) {
       const position = this.#holds.feed(topic)?.position;

@@ -52,8 +52,8 @@ export interface PublishResult {
   report: SendReport;
   /** Why not: a `RangeError` naming the topic (a `TypeError` when it holds an unpaired surrogate), the `SerializationError`, or the store's error (`reason: 'store_unavailable'`). */
   error?: SerializationError | RangeError | TypeError | Error;
-  /** `store_unavailable` when the store could not be reached. */
-  reason?: 'store_unavailable';
+  /** `store_unavailable` when the store could not be reached; `invalid_topic` when the topic is not a valid name. */
+  reason?: 'store_unavailable' | 'invalid_topic';
 }
 
 /** What a hub holds at one moment (`manager.sessionSnapshot()`). */
