@@ -452,7 +452,7 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(pongs.at(-1)! - started).toBeGreaterThan(1_500);
   });
 
-  it('a reader slower than its socket still gets an ack for every send and a pong for every ping: control frames are not refused for backpressure', async () => {
+  it('a reader slower than its socket still gets an ack for every send and a pong for every ping, once it reads: control frames are not refused for backpressure, and what it sent waits unread meanwhile', async () => {
     const server = await start({ maxBufferedBytes: 16 << 10, sessions: { ttlMs: 5_000 } });
     const delivered: unknown[] = [];
     server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
@@ -468,8 +468,11 @@ describe('the promise against real use and hostile input (#20)', () => {
     // The tab, not reading, still writes.
     for (let id = 1; id <= 5; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: `s${id}` }));
     tab.ws.send(JSON.stringify({ type: 'ping' }));
-    await waitFor(() => delivered.length === 5, 5_000, 'the sends delivered');
+    // Not read while its own send buffer is at the limit (each send and ping asks for a reply): nothing is dropped, it waits.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(delivered).toEqual([]);
     (tab.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(() => delivered.length === 5, 10_000, 'the sends delivered once the tab reads');
     await Promise.all(published);
     await waitFor(() => tab.frames.filter((frame) => frame.type === 'pong').length === 1, 10_000, 'the pong');
     expect(tab.frames.filter((frame) => frame.type === 'ack').map((frame) => (frame as { id: number }).id)).toEqual([1, 2, 3, 4, 5]);
