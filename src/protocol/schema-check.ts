@@ -49,6 +49,9 @@ const KNOWN = new Set([
   '$defs', '$schema', '$id', 'title', 'description'
 ]);
 
+/** How an error message names a value it refuses: {@link shown} or {@link described}. */
+export type ValueNamer = (value: unknown) => string;
+
 /**
  * A value as an error message shows it: short, whatever it holds. Never
  * throws and never recurses without bound: a value nested deeper than
@@ -63,6 +66,24 @@ export function shown(value: unknown): string {
   }
   text ??= typeof value === 'object' && value !== null ? (Array.isArray(value) ? '[an array]' : '{an object}') : typeof value;
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/**
+ * A value as an error message names it when the value may hold a secret
+ * (a session token wrapped, padded or misplaced in a hello, whose error
+ * goes to the log, the audit trail and the close reason): by its JSON type
+ * and size, never by its text. A number, a boolean or null is shown: none
+ * can hold a token.
+ */
+export function described(value: unknown): string {
+  if (typeof value === 'string') return `a string of ${counted(codePoints(value, Infinity), 'character')}`;
+  if (Array.isArray(value)) return `an array of ${counted(value.length, 'item')}`;
+  if (typeof value === 'object' && value !== null) return `an object of ${counted(Object.keys(value).length, 'member')}`;
+  return shown(value);
+}
+
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function typeOf(value: unknown): string {
@@ -117,9 +138,16 @@ function equal(a: unknown, b: unknown): boolean {
 export class SchemaChecker {
   readonly #root: SchemaObject;
   readonly #patterns = new Map<string, RegExp>();
+  readonly #name: ValueNamer;
 
-  constructor(root: SchemaObject) {
+  /**
+   * @param {SchemaObject} root The schema
+   * @param {ValueNamer} [name] How messages name a refused value, and a member name that is the value's own (a topic
+   *   key) in a path: {@link shown} by default, {@link described} for what may hold a secret
+   */
+  constructor(root: SchemaObject, name: ValueNamer = shown) {
     this.#root = root;
+    this.#name = name;
   }
 
   /**
@@ -147,10 +175,10 @@ export class SchemaChecker {
       const error = this.#check(value, this.#resolve(schema.$ref), path);
       if (error) return error;
     }
-    if (schema.type !== undefined && !hasType(value, schema.type)) return { path, message: `${shown(value)} is ${typeOf(value)}, expected ${schema.type}` };
-    if ('const' in schema && !equal(value, schema.const)) return { path, message: `${shown(value)} is not ${shown(schema.const)}` };
+    if (schema.type !== undefined && !hasType(value, schema.type)) return { path, message: `${this.#name(value)} is ${typeOf(value)}, expected ${schema.type}` };
+    if ('const' in schema && !equal(value, schema.const)) return { path, message: `${this.#name(value)} is not ${shown(schema.const)}` };
     if (schema.enum !== undefined && !schema.enum.some((option) => equal(value, option))) {
-      return { path, message: `${shown(value)} is not one of ${schema.enum.map(shown).join(', ')}` };
+      return { path, message: `${this.#name(value)} is not one of ${schema.enum.map(shown).join(', ')}` };
     }
     if (typeof value === 'string') {
       const error = this.#string(value, schema, path);
@@ -173,15 +201,15 @@ export class SchemaChecker {
 
   #string(value: string, schema: SchemaObject, path: string): SchemaError | undefined {
     if (schema.minLength !== undefined && codePoints(value, schema.minLength) < schema.minLength) {
-      return { path, message: `${shown(value)} is shorter than ${schema.minLength} characters` };
+      return { path, message: `${this.#name(value)} is shorter than ${schema.minLength} characters` };
     }
     if (schema.maxLength !== undefined && codePoints(value, schema.maxLength) > schema.maxLength) {
-      return { path, message: `${shown(value)} is longer than ${schema.maxLength} characters` };
+      return { path, message: `${this.#name(value)} is longer than ${schema.maxLength} characters` };
     }
     if (schema.pattern !== undefined) {
       let pattern = this.#patterns.get(schema.pattern);
       if (pattern === undefined) this.#patterns.set(schema.pattern, (pattern = new RegExp(schema.pattern, 'u')));
-      if (!pattern.test(value)) return { path, message: `${shown(value)} does not match ${schema.pattern}` };
+      if (!pattern.test(value)) return { path, message: `${this.#name(value)} does not match ${schema.pattern}` };
     }
     return undefined;
   }
@@ -192,7 +220,8 @@ export class SchemaChecker {
     }
     const properties = schema.properties ?? {};
     for (const [name, member] of Object.entries(value)) {
-      const at = `${path}/${name}`;
+      // A name the schema declares is the schema's; any other is the value's own (a topic), named as values are.
+      const at = `${path}/${Object.hasOwn(properties, name) || this.#name === shown ? name : `(${this.#name(name)})`}`;
       if (schema.propertyNames !== undefined) {
         const error = this.#check(name, schema.propertyNames, at);
         if (error) return { path: at, message: `name ${error.message}` };

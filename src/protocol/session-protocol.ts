@@ -6,7 +6,7 @@
  * is wrong and where, and nothing else is disturbed. No Node module is used
  * here: the browser client shares this file.
  */
-import { SchemaChecker, shown } from './schema-check.js';
+import { SchemaChecker, described } from './schema-check.js';
 import { PROTOCOL_SCHEMA } from './schema.js';
 
 /** The subprotocol a session client asks for. */
@@ -108,8 +108,17 @@ export class ProtocolError extends Error {
   }
 }
 
-/** The schema, read once; shared by the parser here and the conformance checker. */
+/** The schema, read once; shared by the client and the conformance tools. */
 export const protocolSchema = new SchemaChecker(PROTOCOL_SCHEMA);
+
+/**
+ * The same schema for the frames a server reads, whose refusals name a
+ * value by its JSON type and size only: a hello may carry a session token
+ * anywhere (wrapped in an array, padded, as `client`, as a topic, as
+ * `type`), and the refusal's text goes to the log, the audit trail and the
+ * close reason, where no token may be (docs/protocol.md section 10).
+ */
+const clientFrames = new SchemaChecker(PROTOCOL_SCHEMA, described);
 
 const CLIENT_TYPES: ReadonlySet<string> = new Set(['hello', 'send', 'ping']);
 
@@ -117,7 +126,7 @@ const CLIENT_TYPES: ReadonlySet<string> = new Set(['hello', 'send', 'ping']);
  * Parse one text frame from a client.
  *
  * @param {string} text The frame
- * @returns {ClientFrame | ProtocolError} The frame, or why it is refused (naming the offending value)
+ * @returns {ClientFrame | ProtocolError} The frame, or why it is refused (naming where, and the offending value by its type and size)
  */
 export function parseClientFrame(text: string): ClientFrame | ProtocolError {
   let value: unknown;
@@ -128,8 +137,10 @@ export function parseClientFrame(text: string): ClientFrame | ProtocolError {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return new ProtocolError('malformed', 'frame is not a JSON object');
   const frame = value as Record<string, unknown>;
-  if (typeof frame.type !== 'string' || !CLIENT_TYPES.has(frame.type)) return new ProtocolError('malformed', `unknown frame type ${shown(frame.type)}`);
-  const error = protocolSchema.check(frame, `#/$defs/${frame.type}`);
+  if (typeof frame.type !== 'string' || !CLIENT_TYPES.has(frame.type)) {
+    return new ProtocolError('malformed', `unknown frame type: ${described(frame.type)} (a client sends hello, send or ping)`);
+  }
+  const error = clientFrames.check(frame, `#/$defs/${frame.type}`);
   if (error) return new ProtocolError('malformed', `${frame.type}${error.path.replaceAll('/', '.')} ${error.message}`);
   if (frame.type === 'send') return { type: 'send', id: frame.id as number, data: frame.data === undefined ? null : frame.data };
   if (frame.type === 'ping') return { type: 'ping' };

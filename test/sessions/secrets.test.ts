@@ -7,6 +7,7 @@
  * for: an anonymous session's token gives another anonymous connection
  * only what any anonymous connection has (`broadcast`), never a user's.
  */
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { sessionIdOf } from '../../src/sessions/session-registry.js';
@@ -15,8 +16,10 @@ import { MemoryTopicStore, type SessionRecords, type TopicStore } from '../../sr
 import { serverPerTest } from '../support/per-test-server.js';
 import { waitFor } from '../support/server.js';
 import { isWelcome, openSessionClient, recoveryOf, type SessionTestClient } from '../support/session-client.js';
+import { fastCheckSeed } from '../hardening/support/seed.js';
 
 const { start } = serverPerTest();
+const SEED = fastCheckSeed('secrets.test.ts');
 
 /** A logger at trace that keeps every line it writes, as text. */
 function traceLogger(): { logger: pino.Logger; lines: string[] } {
@@ -129,4 +132,59 @@ describe('the session token', () => {
     expect((await stranger.closed).code).toBe(4403);
     expect(stranger.frames.filter((frame) => frame.type !== 'error')).toEqual([]);
   });
+
+  it('a hello that carries it where it does not belong (wrapped, padded, as client, a topic, a cursor, the type) is refused without a piece of it in a log line, an audit record or the close reason', async () => {
+    const { logger, lines } = traceLogger();
+    const audit = traceLogger();
+    const server = await start({ logger, audit: audit.logger, sessions: { ttlMs: 5_000 } });
+    const owner = await openSessionClient(server.port, 'alice');
+    const { session: token } = await welcome(owner);
+    owner.ws.terminate();
+    await owner.closed;
+    const reasons: string[] = [];
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(misplacedToken, async (misplace) => {
+        const tab = await openSessionClient(server.port, 'alice');
+        tab.ws.send(JSON.stringify(misplace(token, ++run)));
+        const { code, reason } = await tab.closed;
+        reasons.push(reason);
+        expect(code).toBe(4400);
+      }),
+      { seed: SEED, numRuns: 60 }
+    );
+    await server.stop();
+
+    // Nothing of the token (9 characters of it in a row are 54 bits), and its refusals there all the same.
+    const everything = [...lines, ...audit.lines, ...reasons];
+    const pieces = Array.from({ length: token.length - 8 }, (_, i) => token.slice(i, i + 9));
+    expect(everything.filter((line) => pieces.some((piece) => line.includes(piece)))).toEqual([]);
+    expect(lines.filter((line) => line.includes('session protocol error')).length).toBeGreaterThanOrEqual(60);
+  });
 });
+
+/** The token inside an array or an object. */
+const wrappedToken: fc.Arbitrary<(token: string) => unknown> = fc.constantFrom(
+  (token: string) => [token],
+  (token: string) => ({ token }),
+  (token: string) => [[token]],
+  (token: string) => ({ a: { b: token } }),
+  (token: string) => [1, token]
+);
+
+/** The token padded past the 200 characters a name may have. */
+const paddedToken: fc.Arbitrary<(token: string) => string> = fc
+  .record({ before: fc.string({ maxLength: 12 }), pad: fc.constantFrom(' ', '.', '=', 'A', '\u00e9', '\u{1F600}'), extra: fc.nat(40) })
+  .map(({ before, pad, extra }) => (token: string) => before + token + pad.repeat(201 - token.length + extra));
+
+const holdingToken = fc.oneof(wrappedToken, paddedToken);
+
+/** A hello with the token where it does not belong (`run` makes each room a new one). */
+const misplacedToken: fc.Arbitrary<(token: string, run: number) => Record<string, unknown>> = fc.oneof(
+  holdingToken.map((hold) => (token: string) => ({ type: 'hello', session: hold(token) })),
+  fc.oneof(holdingToken, fc.constantFrom((token: string) => `${token}!`, (token: string) => `.${token}`)).map((hold) => (token: string) => ({ type: 'hello', client: hold(token) })),
+  paddedToken.map((hold) => (token: string) => ({ type: 'hello', topics: { [hold(token)]: { epoch: 'e', offset: 0 } } })),
+  holdingToken.map((hold) => (token: string) => ({ type: 'hello', topics: { [token]: hold(token) } })),
+  holdingToken.map((hold) => (token: string, run: number) => ({ type: 'hello', topics: { [`room:${run}`]: { epoch: hold(token), offset: 0 } } })),
+  fc.oneof(holdingToken, fc.constant((token: string) => token)).map((hold) => (token: string) => ({ type: hold(token) }))
+);
