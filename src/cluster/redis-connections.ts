@@ -87,6 +87,8 @@ interface NodeRedisCluster extends Emitter, RedisSubscriber {
 export interface ConnectionOptions {
   /** Longest wait between reconnect attempts. */
   maxReconnectDelayMs: number;
+  /** Longest wait for a command's reply, sent or not: past it the command fails as if Redis were unreachable. */
+  commandTimeoutMs: number;
   /** On a Redis Cluster, how often the owners of the partitions' slots are compared with the last seen (a moved slot cuts its subscription off). */
   topologyCheckMs: number;
 }
@@ -114,6 +116,34 @@ function socketOptions(options: ConnectionOptions): object {
 }
 
 /**
+ * node-redis's own bound on a command: `timeout` alone covers only the wait
+ * to be sent; with `rejectInFlight` it covers the wait for the reply too, so
+ * a Redis that stalls (SIGSTOP, a partition that drops packets) with the
+ * connection still open fails the command instead of holding it. Its reply,
+ * if it comes, is dropped. Subscriptions are not bounded by it.
+ */
+function commandOptions(options: ConnectionOptions): object {
+  return { timeout: options.commandTimeoutMs, rejectInFlight: true };
+}
+
+/**
+ * The commands of `send`, each of which that timed out tells `signals` so:
+ * a stalled Redis keeps its connection open and says nothing else, so one
+ * probe decides whether the node can still use it.
+ */
+function watched(send: RedisCommander['sendCommand'], signals: RedisSignals): RedisCommander['sendCommand'] {
+  return async <T>(args: ReadonlyArray<string | Buffer>, commandOptions?: object): Promise<T> => {
+    try {
+      return await send<T>(args, commandOptions);
+    } catch (error) {
+      // TimeoutError (never sent) and TimeoutReadError (no reply): node-redis's, by name (only its types are imported).
+      if (error instanceof Error && error.constructor.name.includes('Timeout')) signals.suspect(error);
+      throw error;
+    }
+  };
+}
+
+/**
  * Make (not yet connect) the connections to `target`.
  *
  * @throws {TypeError} If `target` names none or several of url, sentinels and clusterNodes
@@ -137,17 +167,18 @@ export function redisConnections(
 
 function serverConnections(factories: RedisFactories, url: string, options: ConnectionOptions, signals: RedisSignals): RedisConnections {
   // Fail at once while disconnected: a publish is refused with a reason, never held without bound.
-  const commands = factories.createClient({ url, disableOfflineQueue: true, socket: socketOptions(options) });
-  const subscriber = commands.duplicate();
+  const client = factories.createClient({ url, disableOfflineQueue: true, socket: socketOptions(options), commandOptions: commandOptions(options) });
+  const subscriber = client.duplicate();
+  const commands = { sendCommand: watched((args, commandOptions) => client.sendCommand(args, commandOptions), signals) };
   let subscriberReadies = 0;
-  for (const client of [commands, subscriber]) {
-    client.on('error', (error) => signals.lost(error));
-    client.on('reconnecting', () => signals.lost());
-    client.on('end', () => signals.lost());
-    client.on('ready', () => {
+  for (const each of [client, subscriber]) {
+    each.on('error', (error) => signals.lost(error));
+    each.on('reconnecting', () => signals.lost());
+    each.on('end', () => signals.lost());
+    each.on('ready', () => {
       // Every ready of the subscriber after its first is a reconnect: node-redis subscribed again, but what was published meanwhile is gone.
-      if (client === subscriber && ++subscriberReadies > 1) signals.resubscribed();
-      if (commands.isReady && subscriber.isReady) signals.ready();
+      if (each === subscriber && ++subscriberReadies > 1) signals.resubscribed();
+      if (client.isReady && subscriber.isReady) signals.ready();
     });
   }
   return {
@@ -155,17 +186,17 @@ function serverConnections(factories: RedisFactories, url: string, options: Conn
     commands,
     subscriber,
     get isReady() {
-      return commands.isReady && subscriber.isReady;
+      return client.isReady && subscriber.isReady;
     },
     healthy: () => Promise.resolve(true),
     async connect() {
-      await Promise.all([commands.connect(), subscriber.connect()]);
+      await Promise.all([client.connect(), subscriber.connect()]);
     },
     async close() {
-      await Promise.all([subscriber, commands].map((client) => client.close().catch(() => client.destroy())));
+      await Promise.all([subscriber, client].map((each) => each.close().catch(() => each.destroy())));
     },
     destroy() {
-      commands.destroy();
+      client.destroy();
       subscriber.destroy();
     }
   };
@@ -184,8 +215,9 @@ function sentinelConnections(
   const sentinel = factories.createSentinel({
     name: target.masterName,
     sentinelRootNodes: target.sentinels.map(({ host, port }) => ({ host, port })),
-    nodeClientOptions: { disableOfflineQueue: true, socket: socketOptions(options) },
-    sentinelClientOptions: { socket: socketOptions(options) }
+    nodeClientOptions: { disableOfflineQueue: true, socket: socketOptions(options), commandOptions: commandOptions(options) },
+    sentinelClientOptions: { socket: socketOptions(options) },
+    commandOptions: commandOptions(options)
   });
   let readies = 0;
   // The primary's connection failed: lost. A Sentinel's or a replica's: nothing to the node (node-redis asks another).
@@ -204,7 +236,7 @@ function sentinelConnections(
   });
   return {
     kind: 'sentinel',
-    commands: { sendCommand: (args, commandOptions) => sentinel.sendCommand(false, args, commandOptions) },
+    commands: { sendCommand: watched((args, commandOptions) => sentinel.sendCommand(false, args, commandOptions), signals) },
     subscriber: sentinel,
     get isReady() {
       return sentinel.isReady;
@@ -233,7 +265,8 @@ function clusterConnections(
   }
   const cluster = factories.createCluster({
     rootNodes: target.clusterNodes.map(({ host, port }) => ({ socket: { host, port } })),
-    defaults: { disableOfflineQueue: true, socket: socketOptions(options) }
+    defaults: { disableOfflineQueue: true, socket: socketOptions(options), commandOptions: commandOptions(options) },
+    commandOptions: commandOptions(options)
   });
   let closed = false;
   let owners = '';
@@ -261,7 +294,7 @@ function clusterConnections(
     signals.resubscribed();
   });
   const commands: RedisCommander & RedisServers = {
-    async sendCommand<T>(args: ReadonlyArray<string | Buffer>, commandOptions?: object): Promise<T> {
+    sendCommand: watched(async <T>(args: ReadonlyArray<string | Buffer>, commandOptions?: object): Promise<T> => {
       const key = firstKey(args);
       const deadline = Date.now() + TRYAGAIN_MS;
       for (let attempt = 0; ; attempt++) {
@@ -275,7 +308,7 @@ function clusterConnections(
           await sleep(Math.min(10 * 2 ** attempt, 200));
         }
       }
-    },
+    }, signals),
     primaries
   };
   return {

@@ -46,6 +46,8 @@ export class RedisPresence implements Presence {
   #dirty = true;
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> = Promise.resolve();
+  /** A heartbeat waits behind the one being written: a later call shares it (it writes the state as it is then). */
+  #queued = false;
 
   constructor(redis: RedisCommander, prefix: string, nodeId: string, options: RedisPresenceOptions = {}) {
     this.#redis = redis;
@@ -84,12 +86,23 @@ export class RedisPresence implements Presence {
     this.#dirty = true;
   }
 
-  /** Write the heartbeat (and the snapshot when it changed); one at a time. */
+  /**
+   * Write the heartbeat (and the snapshot when it changed); one at a time,
+   * and at most one waiting: while Redis is slow to answer (each command
+   * waits up to the command timeout), heartbeats do not pile up behind it.
+   */
   beat(): Promise<void> {
-    this.#beating = this.#beating.then(() => this.#write()).catch(() => {
-      // Redis is unreachable: the snapshot is written again once it is back.
-      this.#dirty = true;
-    });
+    if (this.#queued) return this.#beating;
+    this.#queued = true;
+    this.#beating = this.#beating
+      .then(() => {
+        this.#queued = false;
+        return this.#write();
+      })
+      .catch(() => {
+        // Redis is unreachable: the snapshot is written again once it is back.
+        this.#dirty = true;
+      });
     return this.#beating;
   }
 

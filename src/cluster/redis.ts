@@ -22,6 +22,7 @@ import { nodeMachine, type NodeState } from '../../machines/node.machine.js';
 import type { Cluster, PresenceSource } from '../manager/cluster.js';
 import { defaultLogger } from '../core/logging.js';
 import { loadPeer } from '../core/optional-peer.js';
+import { assertDuration } from '../core/validation.js';
 import { RedisBroker } from './redis-broker.js';
 import { redisConnections, type RedisAddress, type RedisConnections, type RedisFactories } from './redis-connections.js';
 import { RedisHealth } from './redis-health.js';
@@ -54,7 +55,19 @@ export interface RedisClusterOptions extends Omit<RedisTopicStoreOptions, 'shard
   logger?: Logger;
   /** Longest wait between reconnect attempts to Redis. Default 2,000. */
   maxReconnectDelayMs?: number;
+  /**
+   * Longest wait for a Redis command's reply (a publish's append, a resume's
+   * session record or history read, presence). Past it the command fails as
+   * an unreachable Redis's would (a publish `store_unavailable`, a resume
+   * 1013) and the node probes Redis: a Redis that stalls with its
+   * connections open (SIGSTOP, a partition that drops packets) makes the
+   * node `degraded` instead of holding every caller. Default 2,000.
+   */
+  commandTimeoutMs?: number;
 }
+
+/** The defaults of the options that have one here (the store's and presence's are theirs). */
+const REDIS_CLUSTER_DEFAULTS = Object.freeze({ maxReconnectDelayMs: 2_000, commandTimeoutMs: 2_000 });
 
 /** What `readiness()` answers: ready only in `ready`. */
 export interface Readiness {
@@ -87,6 +100,7 @@ export class RedisCluster implements Cluster {
    * @param {RedisClusterOptions} [options] Where, prefix, bounds, presence timing
    * @returns {Promise<RedisCluster>} The ready node
    * @throws {TypeError} If more than one of `url`, `sentinels` and `clusterNodes` is given
+   * @throws {RangeError} If `commandTimeoutMs` is not milliseconds from 1 to 2^31 - 1
    * @throws {Error} If `redis` is not installed, Redis does not answer the first connect, or its scripts cannot read the replication id
    */
   static async connect(options: RedisClusterOptions = {}): Promise<RedisCluster> {
@@ -103,7 +117,10 @@ export class RedisCluster implements Cluster {
     const target = url === undefined && sentinels === undefined && masterName === undefined && clusterNodes === undefined
       ? { url: 'redis://127.0.0.1:6379' }
       : { url, sentinels, masterName, clusterNodes } as never;
-    const timing = { maxReconnectDelayMs: options.maxReconnectDelayMs ?? 2_000, topologyCheckMs: TOPOLOGY_CHECK_MS };
+    const commandTimeoutMs = options.commandTimeoutMs ?? REDIS_CLUSTER_DEFAULTS.commandTimeoutMs;
+    assertDuration('commandTimeoutMs', commandTimeoutMs);
+    const maxReconnectDelayMs = options.maxReconnectDelayMs ?? REDIS_CLUSTER_DEFAULTS.maxReconnectDelayMs;
+    const timing = { maxReconnectDelayMs, topologyCheckMs: TOPOLOGY_CHECK_MS, commandTimeoutMs };
     this.#redis = redisConnections(factories, target, timing, {
       lost: (error) => {
         if (error !== undefined) {

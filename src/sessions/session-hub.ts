@@ -356,7 +356,7 @@ export class SessionHub {
     if (local !== undefined || token === undefined || this.#records === undefined) return this.#join(sc, local, cursors);
     // A session this process does not know may live on another one: ask the shared record.
     sc.greet();
-    this.#records.get(token).then(
+    this.#recordOf(token).then(
       (record) => {
         if (this.#connections.get(sc.connection) !== sc) return;
         const known = this.#registry.get(token);
@@ -368,8 +368,28 @@ export class SessionHub {
         if (this.#connections.get(sc.connection) !== sc) return;
         logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, err: error }, 'session store unavailable; closing so the client retries');
         void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
+        // Read again (a closing connection hands nothing on), so the client's answer to the close ends it now, not at the close timeout.
+        sc.welcomed();
       }
     );
+  }
+
+  /**
+   * The shared record of `token`, or a rejection once the wait is past its
+   * bound (docs/protocol.md 1.4): the connection is not read meanwhile, so
+   * the answer (a welcome, or 1013) must come before the heartbeat would
+   * judge the client silent. Half the heartbeat interval, or the hello
+   * timeout without a heartbeat; the store bounds its own calls too (a
+   * cluster's `commandTimeoutMs`).
+   */
+  #recordOf(token: string): ReturnType<SessionRecords['get']> {
+    const heartbeatMs = this.#host.heartbeatIntervalMs;
+    const ms = heartbeatMs > 0 ? Math.max(1, Math.floor(heartbeatMs / 2)) : this.#options.helloTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the session store did not answer within ${ms} ms`)), ms);
+    });
+    return Promise.race([this.#records!.get(token), late]).finally(() => clearTimeout(timer));
   }
 
   /**

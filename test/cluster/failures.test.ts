@@ -4,8 +4,9 @@
  * round-robin proxy, the cluster demo at a small size); a Redis this test
  * starts on a port of its own and restarts empty mid-run (the others use
  * the suite's); a TCP proxy
- * between one node and Redis cut and restored; two nodes publishing to
- * one topic at once. Every test uses its own key prefix and cleans up.
+ * between one node and Redis cut and restored; a Redis of the test's own
+ * stalled (SIGSTOP) and resumed; two nodes publishing to one topic at
+ * once. Every test uses its own key prefix and cleans up.
  */
 import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
@@ -13,7 +14,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runClusterDemo } from '../../examples/cluster/run-cluster-demo.js';
 import { TcpProxy } from '../../examples/cluster/tcp-proxy.js';
 import { SessionClient, type ClientMessage, type ClientRecovery, type ClientSocketConstructor } from '../../src/client/session-client.js';
-import { RedisCluster } from '../../src/cluster/redis.js';
+import { RedisCluster, type RedisClusterOptions } from '../../src/cluster/redis.js';
+import type { ConnectionManagerOptions } from '../../src/index.js';
 import { ownRedis, sharedRedis, stopOwnRedis } from '../support/redis-servers.js';
 import { silentLogger, startServer, waitFor, type TestServer } from '../support/server.js';
 import { isWelcome, openSessionClient } from '../support/session-client.js';
@@ -26,9 +28,22 @@ afterEach(async () => {
   await stopOwnRedis();
 });
 
-async function node(name: string, url: string, prefix: string): Promise<{ server: TestServer; cluster: RedisCluster }> {
-  const cluster = await RedisCluster.connect({ url, prefix, nodeId: name, heartbeatMs: 50, logger: silentLogger(), maxReconnectDelayMs: 100 });
-  const server = await startServer({ heartbeatIntervalMs: 0, cluster, sessions: { ttlMs: 10_000 } });
+async function node(
+  name: string,
+  url: string,
+  prefix: string,
+  options: { cluster?: RedisClusterOptions; server?: ConnectionManagerOptions } = {}
+): Promise<{ server: TestServer; cluster: RedisCluster }> {
+  const cluster = await RedisCluster.connect({
+    url,
+    prefix,
+    nodeId: name,
+    heartbeatMs: 50,
+    logger: silentLogger(),
+    maxReconnectDelayMs: 100,
+    ...options.cluster
+  });
+  const server = await startServer({ heartbeatIntervalMs: 0, cluster, sessions: { ttlMs: 10_000 }, ...options.server });
   cleanups.push(async () => {
     await server.stop();
     await cluster.close();
@@ -155,6 +170,45 @@ describe('cluster failures', () => {
     await waitFor(() => alice.messages.length === 7, 5_000, 'live again');
     expect(alice.messages.map((m) => [m.offset, m.data])).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => [n, { n }]));
   }, 30_000);
+
+  it('a Redis that stalls with its connections open (SIGSTOP): publishes refused with store_unavailable, the node degraded, a resume closed with 1013; all back once it answers', async () => {
+    const redis = await ownRedis();
+    const prefix = `wsl-test-${randomUUID().slice(0, 8)}`;
+    // a bounds its Redis commands tightly; b keeps the default bound and pings its clients, so its wait for a session record is bounded by the heartbeat.
+    const a = await node('a', redis.url, prefix, { cluster: { commandTimeoutMs: 300 } });
+    const b = await node('b', redis.url, prefix, { server: { heartbeatIntervalMs: 600 } });
+    // Runs before the nodes' own cleanups: closing them needs Redis to answer.
+    cleanups.push(() => redis.kill('SIGCONT'));
+    const tab = await openSessionClient(a.server.port, 'alice');
+    cleanups.push(() => tab.ws.terminate());
+    tab.hello(undefined, undefined, 'tab0000000000001');
+    const { session } = await tab.next(isWelcome, 'welcome');
+    const before = await a.server.manager.publish(ALICE, 'before');
+    expect(before).toMatchObject({ ok: true, offset: 1 });
+
+    await redis.kill('SIGSTOP');
+    expect(await a.server.manager.publish(ALICE, 'stalled')).toMatchObject({ ok: false, reason: 'store_unavailable' });
+    await waitFor(() => a.cluster.state === 'degraded', 10_000, 'a degraded');
+    expect(a.cluster.readiness()).toMatchObject({ ready: false, state: 'degraded' });
+    const resume = await openSessionClient(b.server.port, 'alice');
+    cleanups.push(() => resume.ws.terminate());
+    resume.hello(session, { [ALICE]: { epoch: before.epoch, offset: 1 } }, 'tab0000000000002');
+    // Nothing of the session's topics, and no welcome: try again later (docs/protocol.md 1.4, 7).
+    expect((await resume.closed).code).toBe(1013);
+    expect(resume.frames).toEqual([]);
+
+    await redis.kill('SIGCONT');
+    await waitFor(() => a.cluster.state === 'ready', 10_000, 'a ready again');
+    const after = await a.server.manager.publish(ALICE, 'after');
+    expect(after).toMatchObject({ ok: true });
+    // The append that timed out may still have run once Redis read it: then it is delivered like any other, in order.
+    await waitFor(() => tab.messages(ALICE).some((m) => m.data === 'after'), 5_000, 'the tab live again');
+    expect(tab.messages(ALICE).map((m) => m.offset)).toEqual(Array.from({ length: after.offset }, (_, i) => i + 1));
+    const again = await openSessionClient(b.server.port, 'alice');
+    cleanups.push(() => again.ws.terminate());
+    again.hello(session, undefined, 'tab0000000000002');
+    expect(await again.next(isWelcome, 'welcome')).toMatchObject({ session, resumed: true });
+  }, 60_000);
 
   it('two nodes publishing to one topic at once: every tab gets 1..N in order, once', async () => {
     const prefix = `wsl-test-${randomUUID().slice(0, 8)}`;

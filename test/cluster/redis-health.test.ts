@@ -83,7 +83,7 @@ describe('firstKey (routing on a Redis Cluster)', () => {
 describe('redisConnections', () => {
   const never = new Proxy({}, { get: () => () => { throw new Error('no client may be made'); } }) as unknown as RedisFactories;
   const signals = { lost: () => {}, suspect: () => {}, ready: () => {}, resubscribed: () => {} };
-  const timing = { maxReconnectDelayMs: 100, topologyCheckMs: 100 };
+  const timing = { maxReconnectDelayMs: 100, topologyCheckMs: 100, commandTimeoutMs: 100 };
 
   it('refuses none or two of url, sentinels and clusterNodes, naming what it got', () => {
     expect(() => redisConnections(never, {} as never, timing, signals)).toThrow('Expected exactly one of url, sentinels (with masterName) and clusterNodes; got none');
