@@ -118,7 +118,7 @@ function closeCodesFor(attack: Attack, stolenFrom: string | undefined): number[]
   let hello = attack.stage !== 'fresh';
   let last = 0;
   for (const item of attack.frames) {
-    if ('binary' in item) return [4400, 1003];
+    if ('binary' in item) return [4400];
     if ('steal' in item) {
       if (hello) return [4400];
       // Another user's token: refused, nothing of that session sent (the same user resumes it, which is fine).
