@@ -115,14 +115,38 @@ function matches(value: unknown, type: string): boolean {
  * nothing offends, keep it open.
  */
 function closeCodesFor(attack: Attack, stolenFrom: string | undefined): number[] | undefined {
+  const offence = firstOffence(attack, stolenFrom);
+  if (offence === undefined) return undefined;
+  const [codes, at] = offence;
+  // ws checks a frame's size and UTF-8 as it reads it, before the hub handles a frame it holds (after the
+  // hello until the welcome, 1.4; past the frame rate or with the send buffer full, 8.3): a later frame's
+  // transport error may end the connection first. Both are final; the first offence's code is not promised then.
+  return [...codes, ...attack.frames.slice(at + 1).flatMap(transportCode)];
+}
+
+/** The close ws itself gives a frame (1007 for text that is not UTF-8, 1009 past the size limit), if any. */
+function transportCode(item: Attack['frames'][number]): number[] {
+  if ('textBytes' in item) {
+    try {
+      return Buffer.byteLength(utf8.decode(item.textBytes)) > MAX_PAYLOAD ? [1009] : [];
+    } catch {
+      return [1007];
+    }
+  }
+  return 'text' in item && Buffer.byteLength(item.text) > MAX_PAYLOAD ? [1009] : [];
+}
+
+/** The codes the first frame that offends calls for, and its index; `undefined` when none does. */
+function firstOffence(attack: Attack, stolenFrom: string | undefined): [number[], number] | undefined {
   let hello = attack.stage !== 'fresh';
-  let last = 0;
-  for (const item of attack.frames) {
-    if ('binary' in item) return [4400];
+  // The attack's client id is new to its session: its first send id is where its numbering stands (3.3).
+  let last: number | undefined;
+  for (const [at, item] of attack.frames.entries()) {
+    if ('binary' in item) return [[4400], at];
     if ('steal' in item) {
-      if (hello) return [4400];
+      if (hello) return [[4400], at];
       // Another user's token: refused, nothing of that session sent (the same user resumes it, which is fine).
-      if (attack.user !== stolenFrom) return [4403];
+      if (attack.user !== stolenFrom) return [[4403], at];
       hello = true;
       continue;
     }
@@ -131,29 +155,29 @@ function closeCodesFor(attack: Attack, stolenFrom: string | undefined): number[]
       try {
         frameText = utf8.decode(item.textBytes);
       } catch {
-        return [1007];
+        return [[1007], at];
       }
     } else frameText = item.text;
-    if (Buffer.byteLength(frameText) > MAX_PAYLOAD) return [1009];
+    if (Buffer.byteLength(frameText) > MAX_PAYLOAD) return [[1009], at];
     let value: unknown;
     try {
       value = JSON.parse(frameText);
     } catch {
-      return [4400];
+      return [[4400], at];
     }
     const type = (value as { type?: unknown } | null)?.type;
-    if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof type !== 'string') return [4400];
-    if (!['hello', 'send', 'ping'].includes(type) || !matches(value, type)) return [4400];
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof type !== 'string') return [[4400], at];
+    if (!['hello', 'send', 'ping'].includes(type) || !matches(value, type)) return [[4400], at];
     if (type === 'hello') {
-      if (hello) return [4400];
+      if (hello) return [[4400], at];
       hello = true;
       continue;
     }
-    if (!hello) return [4400];
+    if (!hello) return [[4400], at];
     if (type === 'send') {
       const id = (value as { id: number }).id;
-      if (id > last + 1) return [4400];
-      last = Math.max(last, id);
+      if (last !== undefined && id > last + 1) return [[4400], at];
+      last = Math.max(last ?? id, id);
     }
   }
   return undefined;

@@ -298,12 +298,14 @@ describe('the promise against real use and hostile input (#20)', () => {
     try {
       const address = wss.address() as { port: number };
       const client = new SessionClient({ url: `ws://127.0.0.1:${address.port}/`, WebSocket: WebSocket as unknown as ClientSocketConstructor, minDelayMs: 10, maxDelayMs: 20 });
+      const states: string[] = [];
+      client.on('state', (state) => states.push(state));
       client.start();
       await waitFor(() => client.state === 'open', 5_000, 'open');
       const written = client.send('written, never acknowledged');
       await waitFor(() => received[0]!.some((frame) => frame.type === 'send'), 5_000, 'the send on the wire');
       for (const ws of wss.clients) ws.terminate();
-      await waitFor(() => client.state !== 'open', 5_000, 'the drop');
+      await waitFor(() => states.includes('reconnecting'), 5_000, 'the drop');
       const unsent = client.send('queued while away');
       expect(await written).toEqual({ ok: false, reason: 'session_lost' });
       expect(await unsent).toEqual({ ok: true });
