@@ -61,6 +61,17 @@ describe('protocol schema', () => {
     expect(checker.check({ type: 'message', topic: 't', epoch: 'e', offset: 1, data: null }, '#/$defs/message')).toBeUndefined();
   });
 
+  it('refuses a schema with a keyword it does not know when it is made, wherever the keyword is, not when a value first reaches it', () => {
+    expect(() => new SchemaChecker({ $defs: { a: { properties: { b: { type: 'string', format: 'email' } } } } })).toThrow('Unsupported schema keyword format');
+    expect(() => new SchemaChecker({ oneOf: [true, { not: { minItems: 1 } }] })).toThrow('Unsupported schema keyword minItems');
+  });
+
+  it('follows a $ref back to the node it is in (a recursive schema)', () => {
+    const checker = new SchemaChecker({ $defs: { tree: { type: 'object', additionalProperties: { $ref: '#/$defs/tree' } } } });
+    expect(checker.check({ a: { b: {} } }, '#/$defs/tree')).toBeUndefined();
+    expect(checker.check({ a: { b: 1 } }, '#/$defs/tree')).toEqual({ path: '/a/b', message: '1 is number, expected object' });
+  });
+
   it('refuses a name holding an unpaired surrogate (Redis stores names as UTF-8, where it reads as U+FFFD), as Ajv does; a pair is a character', () => {
     const checker = new SchemaChecker(PROTOCOL_SCHEMA);
     const ajv = new Ajv2020({ strict: false });
