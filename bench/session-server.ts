@@ -26,6 +26,8 @@ const RECOVERY_MS = 120_000;
  * room for a whole run here: the comparison is of delivery, not of bounds.
  */
 const HISTORY = { maxEntriesPerTopic: 1_000_000, maxBytesPerTopic: 1024 * 1024 * 1024, maxBytes: 1024 * 1024 * 1024 };
+/** One user's 50 tabs are 50 live sessions: past the default (32) the 33rd hello is refused with 1008. */
+const SESSIONS_PER_USER = 64;
 
 let http: HttpServer | undefined;
 let manager: ConnectionManager | undefined;
@@ -50,7 +52,7 @@ serveAgent({
         if (!socket.recovered) void socket.join(String(socket.handshake.query.user ?? 'u'));
       });
     } else {
-      manager = new ConnectionManager({ logger: pino({ level: 'silent' }), sessions: { ttlMs: RECOVERY_MS, store: new MemoryTopicStore(HISTORY) } });
+      manager = new ConnectionManager({ logger: pino({ level: 'silent' }), sessions: { ttlMs: RECOVERY_MS, maxSessionsPerUser: SESSIONS_PER_USER, store: new MemoryTopicStore(HISTORY) } });
       wss = new WebSocketServer({ server: http });
       manager.attach(wss, { identify: (request) => ({ userId: userOf(request.url) }) });
     }
