@@ -12,6 +12,7 @@
  * - subscription.ts: one connection in one topic: what it was given, what
  *   waits, and catching up from the store (a resume, a slow reader);
  * - client-sends.ts: which client messages were delivered, per client instance;
+ * - session-resume.ts: which session a hello gets (new, resumed, or from the shared record);
  * - session-connection.ts: one connection's hello, subscriptions and inbound bounds.
  */
 import type { Connection } from '../core/connection.js';
@@ -20,22 +21,13 @@ import { logSafely } from '../core/logging.js';
 import { emptyReport } from '../core/send-result.js';
 import { SerializationError, serialize as defaultSerialize } from '../core/serialization.js';
 import { closeReason, topicError } from '../core/validation.js';
-import { maxPayloadOf } from '../core/ws-internals.js';
-import {
-  MAX_NAME_LENGTH,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  SESSION_CLOSE_CODES,
-  encodeFrame,
-  parseClientFrame,
-  type ClientFrame,
-  type TopicCursor
-} from '../protocol/session-protocol.js';
+import { ProtocolError, SESSION_CLOSE_CODES, encodeFrame, parseClientFrame, type ClientFrame, type TopicCursor } from '../protocol/session-protocol.js';
 import { SendIntake } from './client-sends.js';
 import { type SESSION_DEFAULTS, sessionSettings, type PublishResult, type SessionHost, type SessionOptions, type SessionSnapshot } from './session-options.js';
 import { Rooms, sessionUserError } from './rooms.js';
 import { SessionConnection, type InboundLimits, type RawFrame } from './session-connection.js';
 import { SessionRegistry, type Session } from './session-registry.js';
+import { SessionResume, TRY_AGAIN } from './session-resume.js';
 import { Subscription, type SessionProbe, type SubscriptionHost } from './subscription.js';
 import type { TopicFeed } from './topic-feed.js';
 import { TopicHolds } from './topic-holds.js';
@@ -52,8 +44,6 @@ export { SESSION_DEFAULTS } from './session-options.js';
 const PONG = encodeFrame({ type: 'pong' });
 /** Frames kept at most while a hello is answered: what ws had read before reading paused. */
 const MAX_EARLY_FRAMES = 256;
-/** The close code and reason when the store cannot be reached: the client tries again later. */
-const TRY_AGAIN = { code: 1013, reason: 'history unavailable, try again later' };
 /** The close when the shared store lost a session's record: the client resumes into a new session (docs/protocol.md 3.5). */
 const SESSION_LOST = { code: 1013, reason: 'session record lost, resume' };
 
@@ -66,6 +56,8 @@ export class SessionHub {
   readonly #store: TopicStore;
   readonly #options: typeof SESSION_DEFAULTS;
   readonly #registry: SessionRegistry;
+  /** Which session a hello gets. */
+  readonly #resume: SessionResume;
   readonly #holds: TopicHolds;
   readonly #rooms = new Rooms();
   readonly #connections = new Map<Connection, SessionConnection>();
@@ -101,6 +93,11 @@ export class SessionHub {
       { audit: host.audit, onTransition: (record) => host.onTransition(record), expired: (session) => this.#expired(session) },
       { ttlMs: o.ttlMs, maxSessionsPerUser: o.maxSessionsPerUser, maxSessions: o.maxSessions }
     );
+    this.#resume = new SessionResume(host, o, this.#registry, this.#records, {
+      current: (sc) => this.#connections.get(sc.connection) === sc,
+      joined: (sc, session, resumed, cursors) => this.#joined(sc, session, resumed, cursors),
+      refuse: (sc, error) => this.#refuse(sc, error)
+    });
     this.#subscriptionHost = {
       readAfter: (topic, epoch, offset) => this.#store.readAfter(topic, epoch, offset),
       drainedBytes: Math.max(1, Math.floor(host.maxBufferedBytes / 2)),
@@ -208,7 +205,7 @@ export class SessionHub {
     if (frame instanceof ProtocolError) return this.#refuse(sc, frame);
     if (frame.type === 'hello') {
       if (sc.phase !== 'admitted') return this.#refuse(sc, new ProtocolError('unexpected', 'a second hello'));
-      return this.#hello(sc, frame);
+      return this.#resume.hello(sc, frame);
     }
     if (sc.phase === 'admitted') return this.#refuse(sc, new ProtocolError('unexpected', `${frame.type} before hello`));
     if (sc.phase === 'greeting') {
@@ -346,107 +343,21 @@ export class SessionHub {
     return true;
   }
 
-  #hello(sc: SessionConnection, frame: ClientFrame & { type: 'hello' }): void {
-    clearTimeout(sc.helloTimer);
-    // Without a client id, sends are numbered for this connection alone ('~' is not in a client id's alphabet).
-    sc.client = frame.client ?? `~${sc.connection.id}`;
-    const cursors = frame.topics ?? {};
-    const token = frame.session;
-    const local = token === undefined ? undefined : this.#registry.get(token);
-    if (local !== undefined || token === undefined || this.#records === undefined) return this.#join(sc, local, cursors);
-    // A session this process does not know may live on another one: ask the shared record.
-    sc.greet();
-    this.#recordOf(token).then(
-      (record) => {
-        if (this.#connections.get(sc.connection) !== sc) return;
-        const known = this.#registry.get(token);
-        if (known !== undefined || record === undefined) return this.#join(sc, known, cursors);
-        if (record.userId !== sc.connection.userId) return this.#refuse(sc, new ProtocolError('forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN));
-        this.#join(sc, undefined, cursors, token);
-      },
-      (error: unknown) => {
-        if (this.#connections.get(sc.connection) !== sc) return;
-        logSafely(this.#host.logger, 'warn', { connectionId: sc.connection.id, err: error }, 'session store unavailable; closing so the client retries');
-        void sc.connection.close(TRY_AGAIN.code, TRY_AGAIN.reason);
-        // Read again (a closing connection hands nothing on), so the client's answer to the close ends it now, not at the close timeout.
-        sc.welcomed();
-      }
-    );
-  }
-
-  /**
-   * The shared record of `token`, or a rejection once the wait is past its
-   * bound (docs/protocol.md 1.4): the connection is not read meanwhile, so
-   * the answer (a welcome, or 1013) must come before the heartbeat would
-   * judge the client silent. Half the heartbeat interval, or the hello
-   * timeout without a heartbeat; the store bounds its own calls too (a
-   * cluster's `commandTimeoutMs`).
-   */
-  #recordOf(token: string): ReturnType<SessionRecords['get']> {
-    const heartbeatMs = this.#host.heartbeatIntervalMs;
-    const ms = heartbeatMs > 0 ? Math.max(1, Math.floor(heartbeatMs / 2)) : this.#options.helloTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the session store did not answer within ${ms} ms`)), ms);
-    });
-    return Promise.race([this.#records!.get(token), late]).finally(() => clearTimeout(timer));
-  }
-
-  /**
-   * The connection joins `session` (a resume), or a new one: made here, or,
-   * with `recorded`, from the token of a session another process made.
-   */
-  #join(sc: SessionConnection, session: Session | undefined, cursors: Record<string, TopicCursor>, recorded?: string): void {
+  /** The connection joined `session` (see session-resume.ts): it follows the session's topics from where the client stands. */
+  #joined(sc: SessionConnection, session: Session, resumed: boolean, cursors: Record<string, TopicCursor>): void {
     const { connection } = sc;
-    if (session !== undefined && session.userId !== connection.userId) {
-      // Never another user's history, and no hint whether the token exists beyond that.
-      return this.#refuse(sc, new ProtocolError('forbidden', 'session belongs to another user', SESSION_CLOSE_CODES.FORBIDDEN));
-    }
-    const resumed = session !== undefined || recorded !== undefined;
-    if (session === undefined) {
-      session = this.#registry.start(connection.userId, connection, recorded);
-      if (session === undefined) return void connection.close(1008, 'too many sessions for this user');
-      if (this.#records !== undefined && recorded === undefined) {
-        const { id } = session;
-        void this.#records.create(session.token, session.userId, this.#options.ttlMs).catch((error: unknown) => {
-          // It still works here; only a resume on another process will not find it.
-          logSafely(this.#host.logger, 'warn', { sessionId: id, err: error }, 'session store unavailable; session not shared');
-        });
-      }
-    } else {
-      this.#registry.attach(session, connection);
-    }
     sc.session = session;
     sc.phase = 'joined';
     // The session holds its topics before the connection lets go of them, so no count touches zero in between.
     for (const topic of this.#rooms.topicsOf(connection.userId)) this.#follow(session, topic);
     this.#releaseHeld(sc);
     for (const topic of [...sc.subscriptions.keys()]) if (!session.topics.has(topic)) this.#unsubscribe(sc, topic);
-    void connection._sendControl(encodeFrame(this.#welcome(session, resumed)));
+    void connection._sendControl(encodeFrame(this.#resume.welcome(session, resumed)));
     const { userId } = connection;
     for (const topic of session.topics) {
       this.#subscribe(sc, topic).start(resumed ? cursors[topic] : undefined, resumed ? 'new_topic' : 'unknown_session', this.#rooms.floorOf(userId, topic));
     }
     this.#replay(connection, sc.welcomed());
-  }
-
-  #welcome(session: Session, resumed: boolean): Parameters<typeof encodeFrame>[0] {
-    const o = this.#options;
-    return {
-      type: 'welcome',
-      session: session.token,
-      resumed,
-      ttlMs: o.ttlMs,
-      heartbeatMs: this.#host.heartbeatIntervalMs,
-      version: PROTOCOL_VERSION,
-      topics: [...session.topics],
-      limits: {
-        maxFrameBytes: maxPayloadOf(session.connections.values().next().value!.socket),
-        maxNameLength: MAX_NAME_LENGTH,
-        maxInFlight: o.maxInFlight,
-        maxFramesPerSecond: o.maxFramesPerSecond
-      }
-    };
   }
 
   #touchAttached(): void {
