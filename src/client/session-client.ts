@@ -18,55 +18,12 @@
  */
 import { createActor } from 'xstate';
 import { clientMachine, type ClientState } from '../../machines/client.machine.js';
-import {
-  FINAL_CLOSE_CODES,
-  SESSION_PROTOCOL,
-  SLOW_RETRY_CODES,
-  SLOW_RETRY_MS,
-  protocolSchema,
-  type ServerFrame,
-  type TopicCursor
-} from '../protocol/session-protocol.js';
+import { FINAL_CLOSE_CODES, SESSION_PROTOCOL, SLOW_RETRY_CODES, SLOW_RETRY_MS, type ServerFrame, type TopicCursor } from '../protocol/session-protocol.js';
+import { fromBase64, newClientId, readServerFrame, sendFrame } from './client-frames.js';
+import { clientSettings, type ClientSettings, type ClientSocket, type SessionClientOptions } from './client-options.js';
 
-/** The part of the WebSocket API the client uses (the browser's, or `ws`'s). */
-export interface ClientSocket {
-  readonly readyState: number;
-  /** The subprotocol the server selected (both the browser's WebSocket and ws's have it). */
-  readonly protocol?: string;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-}
+export type { ClientSocket, ClientSocketConstructor, SessionClientOptions } from './client-options.js';
 export type { TopicCursor };
-export type ClientSocketConstructor = new (url: string, protocols: string[]) => ClientSocket;
-
-export interface SessionClientOptions {
-  url: string;
-  /** The WebSocket class. Default: the global `WebSocket`. */
-  WebSocket?: ClientSocketConstructor;
-  /** First reconnect delay; doubles per failed attempt (with full jitter) up to `maxDelayMs`. Default 250. */
-  minDelayMs?: number;
-  /** Default 10,000. */
-  maxDelayMs?: number;
-  /** Sends kept while not acknowledged; one more is refused with `queue_full`. Default 1,000. */
-  maxQueued?: number;
-  /**
-   * Quiet time while open after which the client pings the server. Default
-   * 15,000: under the 30 s idle timeouts of common proxies and load balancers.
-   */
-  heartbeatIntervalMs?: number;
-  /** How long that ping waits for any frame before the socket is given up and the client reconnects. Default 10,000. */
-  heartbeatTimeoutMs?: number;
-  /** How long a connection attempt may take, from opening the socket to the welcome, before it is given up. Default 10,000. */
-  connectTimeoutMs?: number;
-  /** Resume where an earlier client (e.g. before a page reload) stopped. */
-  resume?: { session: string; cursors: Record<string, TopicCursor> };
-  /** Randomness for the jitter, injected in tests. Default `Math.random`. */
-  random?: () => number;
-}
 
 /**
  * A topic message: `data` for a JSON value, `bytes` for bytes (a `b64`
@@ -117,21 +74,10 @@ interface Pending {
 }
 
 const OPEN = 1;
-const MAX_DELAY_MS = 2 ** 31 - 1;
 const PING = JSON.stringify({ type: 'ping' });
-const SERVER_TYPES: ReadonlySet<string> = new Set(['welcome', 'recovery', 'message', 'replayed', 'unsubscribed', 'ack', 'pong', 'error']);
-const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/** A client instance id: 22 characters of `[A-Za-z0-9_-]`, 128 bits from the platform's random source. */
-function newClientId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(22));
-  let id = '';
-  for (const byte of bytes) id += ID_ALPHABET[byte & 63];
-  return id;
-}
 
 export class SessionClient {
-  readonly #options: Required<Omit<SessionClientOptions, 'resume' | 'WebSocket'>> & { WebSocket: ClientSocketConstructor };
+  readonly #options: ClientSettings;
   readonly #listeners: { [K in keyof ClientEvents]: Set<(value: ClientEvents[K]) => void> } = {
     message: new Set(),
     recovery: new Set(),
@@ -160,24 +106,7 @@ export class SessionClient {
    * @throws {TypeError} If there is no WebSocket class to use
    */
   constructor(options: SessionClientOptions) {
-    const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: ClientSocketConstructor }).WebSocket;
-    if (WebSocketClass === undefined) throw new TypeError('No WebSocket class: pass options.WebSocket (in Node 20, the one from ws)');
-    this.#options = {
-      url: options.url,
-      WebSocket: WebSocketClass,
-      minDelayMs: options.minDelayMs ?? 250,
-      maxDelayMs: options.maxDelayMs ?? 10_000,
-      maxQueued: options.maxQueued ?? 1_000,
-      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 10_000,
-      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-      random: options.random ?? Math.random
-    };
-    for (const name of ['minDelayMs', 'maxDelayMs', 'maxQueued', 'heartbeatIntervalMs', 'heartbeatTimeoutMs', 'connectTimeoutMs'] as const) {
-      const value = this.#options[name];
-      // setTimeout fires at once past 2^31 - 1 ms, so that is the largest delay that means what it says.
-      if (!(typeof value === 'number' && value > 0 && value <= MAX_DELAY_MS)) throw new RangeError(`Invalid option ${name}: ${String(value)} (expected a number from 1 to ${MAX_DELAY_MS})`);
-    }
+    this.#options = clientSettings(options);
     if (options.resume) {
       this.#session = options.resume.session;
       for (const [topic, cursor] of Object.entries(options.resume.cursors)) this.#cursors.set(topic, cursor);
@@ -290,7 +219,10 @@ export class SessionClient {
       if (this.#socket !== socket) return;
       this.#heard = true;
       try {
-        this.#read(socket, event.data);
+        // Checked against the protocol before it is believed; a frame type this client does not know is ignored.
+        const frame = readServerFrame(event.data);
+        if (typeof frame === 'string') this.#breach(socket, frame);
+        else if (frame !== undefined) this.#frame(socket, frame);
       } catch (error) {
         // An application listener is guarded in #emit; anything else here is a bug, reported, never thrown into the socket.
         this.#report(error);
@@ -318,23 +250,6 @@ export class SessionClient {
       this.#retryFloorMs = SLOW_RETRY_CODES.has(event.code) ? SLOW_RETRY_MS : 0;
       this.#actor.send({ type: 'SOCKET_CLOSED', final });
     };
-  }
-
-  /** One frame from the server: checked against the protocol before it is believed. */
-  #read(socket: ClientSocket, data: unknown): void {
-    if (typeof data !== 'string') return this.#breach(socket, 'a binary frame');
-    let frame: unknown;
-    try {
-      frame = JSON.parse(data);
-    } catch {
-      return this.#breach(socket, 'a frame that is not JSON');
-    }
-    const type = (frame as { type?: unknown } | null)?.type;
-    // Frame types this client does not know are ignored: a newer server may send them (section 2.3).
-    if (typeof type !== 'string' || !SERVER_TYPES.has(type)) return;
-    const error = protocolSchema.check(frame, `#/$defs/${type}`);
-    if (error) return this.#breach(socket, `${type}${error.path.replaceAll('/', '.')} ${error.message}`);
-    this.#frame(socket, frame as ServerFrame);
   }
 
   /**
@@ -479,17 +394,4 @@ export class SessionClient {
       }
     }
   }
-}
-
-/** A `send` frame's text: the data's JSON is made once, when the application sends. */
-function sendFrame(id: number, data: string | undefined): string {
-  return data === undefined ? `{"type":"send","id":${id}}` : `{"type":"send","id":${id},"data":${data}}`;
-}
-
-/** Bytes of a `b64` field (standard base64, checked by the schema); `atob` works in browsers and Node alike. */
-function fromBase64(b64: string): Uint8Array {
-  const binary = atob(b64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
