@@ -33,6 +33,25 @@ export default tseslint.config(
     }
   },
   {
+    // No file of the library over about 450 lines (#19): past that a file holds more than one responsibility, and is
+    // split where they part. Every line counts, comments too: a file's doc comment is part of what a reader takes in.
+    files: ['src/**/*.ts', 'machines/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 450, skipBlankLines: false, skipComments: false }] }
+  },
+  {
+    // Two files stay over it, each at its present size so it cannot grow: no seam in them moves cold code alone.
+    // connection.ts is the send path itself (send, the batch, the one guarded write, the first-of-turn report); what
+    // is not on it is either on the receive path, a public method, or the closed promise, which stays inline on purpose
+    // (a helper object would cost every idle connection an allocation). connection-manager.ts is the public class:
+    // its lines are the documented methods, each a line or two delegating to the file that owns the work.
+    files: ['src/core/connection.ts'],
+    rules: { 'max-lines': ['error', { max: 492, skipBlankLines: false, skipComments: false }] }
+  },
+  {
+    files: ['src/manager/connection-manager.ts'],
+    rules: { 'max-lines': ['error', { max: 466, skipBlankLines: false, skipComments: false }] }
+  },
+  {
     // Vitest's asymmetric matchers (expect.objectContaining, expect.any...) are typed any.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-unsafe-assignment': 'off' }
