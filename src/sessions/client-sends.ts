@@ -43,18 +43,23 @@ export function sendVerdict(last: number | undefined, id: number): SendVerdict {
 
 /** The highest id delivered per client instance of one session, in this process. */
 export class ClientSends {
-  /** Instance -> highest id delivered; Map order is least recently heard first. */
-  readonly #last = new Map<string, number>();
+  /**
+   * Instance -> highest id delivered; Map order is least recently heard
+   * first. Made at the first send: most sessions only listen, and a Map
+   * with its table is about 200 B of every detached session's heap.
+   */
+  #last: Map<string, number> | undefined;
 
   /** What to do with `id` from `client`; a delivered one is recorded. */
   accept(client: string, id: number): SendVerdict {
-    const last = this.#last.get(client);
+    const sent = (this.#last ??= new Map<string, number>());
+    const last = sent.get(client);
     const verdict = sendVerdict(last, id);
     // A skip records nothing: the instance stays as it was (and is closed with 4400).
     if (verdict === 'skip') return verdict;
-    this.#last.delete(client);
-    this.#last.set(client, verdict === 'deliver' ? id : last!);
-    if (this.#last.size > MAX_CLIENTS_PER_SESSION) this.#last.delete(this.#last.keys().next().value!);
+    sent.delete(client);
+    sent.set(client, verdict === 'deliver' ? id : last!);
+    if (sent.size > MAX_CLIENTS_PER_SESSION) sent.delete(sent.keys().next().value!);
     return verdict;
   }
 }
