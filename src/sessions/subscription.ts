@@ -180,6 +180,12 @@ export class Subscription {
     }
     const read = await this.#host.readAfter(this.topic, cursor.epoch, cursor.offset);
     if (this.#state !== 'reading') return;
+    if (!read.recovered && floor !== undefined && floor.epoch === read.epoch && read.offset < floor.offset) {
+      // A cursor of another epoch (made up, or kept from before the store lost the topic) gets the store's epoch from
+      // where the store says it continues, which may be below the membership: never given either.
+      if (this.#tell('membership', floor)) this.#refill();
+      return;
+    }
     if (!read.recovered) {
       // What the store holds after where the stream continues (a lost epoch's successor, whole) follows the recovery at once.
       if (this.#tell(read.reason, read) && this.#writeEntries(read)) this.#goLive();

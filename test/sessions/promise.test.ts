@@ -161,6 +161,20 @@ describe('the promise against real use and hostile input (#20)', () => {
     await waitFor(() => liar.messages(ROOM).length === 1, 5_000, 'what came after joining');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(liar.messages(ROOM)).toEqual([{ offset: 21, data: { after: 21 } }]);
+    liar.ws.terminate();
+    await liar.closed;
+    // A cursor of an epoch the topic is not in (made up, or kept from before the store lost the room): the store
+    // would answer epoch_changed with the whole epoch, from offset 1; the membership cuts it all the same.
+    for (const epoch of ['made-up', 'x'.repeat(64)]) {
+      const stale = await openSessionClient(server.port, 'alice');
+      await welcomed(stale, session, { [ROOM]: { epoch, offset: 0 } }, 'tab-1');
+      expect(await stale.next(recoveryOf(ROOM), 'recovery')).toMatchObject({ recovered: false, reason: 'membership', epoch: joined.epoch, offset: 20 });
+      await waitFor(() => stale.messages(ROOM).length === 1, 5_000, 'what came after joining');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(stale.messages(ROOM)).toEqual([{ offset: 21, data: { after: 21 } }]);
+      stale.ws.terminate();
+      await stale.closed;
+    }
   });
 
   it('8: sessions per user are bounded: 400 connect, hello, drop keep at most 32, the oldest ended first', async () => {
