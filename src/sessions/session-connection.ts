@@ -1,7 +1,8 @@
 /**
  * What the hub knows of one session connection (#20): where it is in the
  * hello (`admitted`: waiting for it, `greeting`: the shared store is asked
- * about its token, `joined`), its session and client instance, its
+ * about its token, `joined`; `refused` once it broke the protocol and is
+ * being closed), its session and client instance, its
  * subscriptions, and how much of what it sent is still being checked.
  *
  * Inbound frames are bounded per connection, never with memory: past
@@ -23,7 +24,7 @@ import { RateWindow } from '../core/rate-window.js';
 import type { Session } from './session-registry.js';
 import type { Subscription } from './subscription.js';
 
-export type HelloPhase = 'admitted' | 'greeting' | 'joined';
+export type HelloPhase = 'admitted' | 'greeting' | 'joined' | 'refused';
 
 /** Why reading is paused (bits for `Connection._pauseReading`). */
 const PAUSED_IN_FLIGHT = 1 << 8;
@@ -168,6 +169,16 @@ export class SessionConnection {
     this.#early = [];
     this.connection._resumeReading(PAUSED_GREETING);
     return early;
+  }
+
+  /**
+   * The connection broke the protocol and is being closed: nothing it sent
+   * or sends until the close is handled, and an answer to its hello that
+   * comes meanwhile does not join it.
+   */
+  refuse(): void {
+    this.phase = 'refused';
+    this.close();
   }
 
   /** The connection closed: nothing of it waits any more. */

@@ -42,8 +42,13 @@ export type { PublishResult, SessionHost, SessionOptions, SessionSnapshot } from
 export { SESSION_DEFAULTS } from './session-options.js';
 
 const PONG = encodeFrame({ type: 'pong' });
-/** Frames kept at most while a hello is answered: what ws had read before reading paused. */
-const MAX_EARLY_FRAMES = 256;
+/**
+ * Frames kept at most while a hello is answered. Reading pauses at the
+ * hello, so what is kept is what the read under way brought: at most 64 KiB
+ * of frames of 6 bytes or more (10,923). A client may pipeline that many
+ * (docs/protocol.md 1.4); 256, the limit before, refused one with 4400.
+ */
+const MAX_EARLY_FRAMES = 16_384;
 /** The close when the shared store lost a session's record: the client resumes into a new session (docs/protocol.md 3.5). */
 const SESSION_LOST = { code: 1013, reason: 'session record lost, resume' };
 
@@ -94,7 +99,7 @@ export class SessionHub {
       { ttlMs: o.ttlMs, maxSessionsPerUser: o.maxSessionsPerUser, maxSessions: o.maxSessions }
     );
     this.#resume = new SessionResume(host, o, this.#registry, this.#records, {
-      current: (sc) => this.#connections.get(sc.connection) === sc,
+      current: (sc) => this.#connections.get(sc.connection) === sc && sc.phase !== 'refused',
       joined: (sc, session, resumed, cursors) => this.#joined(sc, session, resumed, cursors),
       refuse: (sc, error) => this.#refuse(sc, error)
     });
@@ -199,7 +204,7 @@ export class SessionHub {
   /** A frame arrived on a session connection. Never throws: a bad frame closes its connection with a code. */
   receive(connection: Connection, data: string | Buffer, isBinary: boolean): void {
     const sc = this.#connections.get(connection);
-    if (sc === undefined) return;
+    if (sc === undefined || sc.phase === 'refused') return;
     if (!sc.admit({ data, isBinary }, this.#inbound, Date.now(), (held) => this.#replay(connection, held))) return;
     const frame: ClientFrame | ProtocolError = isBinary ? new ProtocolError('malformed', 'binary frames are not part of the protocol') : parseClientFrame(data as string);
     if (frame instanceof ProtocolError) return this.#refuse(sc, frame);
@@ -412,6 +417,7 @@ export class SessionHub {
     const { connection } = sc;
     logSafely(this.#host.logger, 'warn', { connectionId: connection.id, userId: connection.userId, code: error.code, message: error.message }, 'session protocol error; closing');
     void connection._sendControl(encodeFrame({ type: 'error', code: error.code, message: error.message }));
+    sc.refuse();
     void connection.close(error.closeCode, closeReason(error.message));
   }
 }

@@ -416,7 +416,8 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(store.bytes).toBe(0);
   });
 
-  it('frames sent right after the hello, while the shared store is asked about the token, are handled after the welcome, in order', async () => {
+  /** A store whose session records answer `get` only when the test says: the shared store is being asked about a token. */
+  function askedStore(): { store: TopicStore; asked: () => boolean; answer: () => void } {
     let answer: (() => void) | undefined;
     const memory = new MemoryTopicStore();
     const records: SessionRecords = {
@@ -433,6 +434,11 @@ describe('the promise against real use and hostile input (#20)', () => {
       forget: (t) => memory.forget(t),
       sessions: records
     };
+    return { store, asked: () => answer !== undefined, answer: () => answer!() };
+  }
+
+  it('frames sent right after the hello, while the shared store is asked about the token, are handled after the welcome, in order', async () => {
+    const { store, asked, answer } = askedStore();
     const server = await start({ sessions: { ttlMs: 5_000, store } });
     const delivered: unknown[] = [];
     server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
@@ -441,14 +447,54 @@ describe('the promise against real use and hostile input (#20)', () => {
     tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'first' }));
     tab.ws.send(JSON.stringify({ type: 'ping' }));
     tab.ws.send(JSON.stringify({ type: 'send', id: 2, data: 'second' }));
-    await waitFor(() => answer !== undefined, 5_000, 'the record asked for');
-    answer!();
+    await waitFor(asked, 5_000, 'the record asked for');
+    answer();
     await waitFor(() => delivered.length === 2, 5_000, 'both sends');
     expect(delivered).toEqual(['first', 'second']);
     // The acks in order of the sends (section 6.4), the pong whenever it is ready.
     expect(tab.frames[0]).toMatchObject({ type: 'welcome', resumed: true });
     expect(tab.frames.filter((frame) => frame.type === 'ack')).toEqual([{ type: 'ack', id: 1 }, { type: 'ack', id: 2 }]);
     expect(tab.frames.filter((frame) => frame.type === 'pong')).toHaveLength(1);
+  });
+
+  it('a thousand sends pipelined after the hello in one write are all handled after the welcome: reading paused at the hello, so what one read brought is kept, not refused', async () => {
+    const { store, asked, answer } = askedStore();
+    const server = await start({ sessions: { ttlMs: 5_000, store, maxFramesPerSecond: 0 } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const tab = await openSessionClient(server.port, 'alice');
+    const tcp = (tab.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    tcp.cork();
+    tab.hello('a-token-made-by-another-node', undefined, 'tab');
+    for (let id = 1; id <= 1_000; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
+    tcp.uncork();
+    await waitFor(asked, 5_000, 'the record asked for');
+    answer();
+    const acks = (): number => tab.frames.filter((frame) => frame.type === 'ack').length;
+    await waitFor(() => acks() === 1_000 || tab.frames.some((frame) => frame.type === 'error'), 10_000, 'an ack for every send');
+    expect(tab.frames.filter((frame) => frame.type === 'error')).toEqual([]);
+    expect(delivered).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1));
+    expect(tab.frames[0]).toMatchObject({ type: 'welcome', resumed: true });
+    expect(tab.frames.filter((frame) => frame.type === 'ack').map((frame) => (frame as { id: number }).id)).toEqual(delivered);
+  });
+
+  it('a connection refused while its hello is answered gets nothing more handled: the answer does not join it, and what it sent after the hello is not delivered', async () => {
+    const { store, asked, answer } = askedStore();
+    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    const delivered: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
+    const tab = await openSessionClient(server.port, 'alice');
+    tab.hello('a-token-made-by-another-node', undefined, 'tab');
+    for (let id = 1; id <= 5; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
+    tab.ws.send(Buffer.from('binary'));
+    await waitFor(() => tab.frames.length > 0, 5_000, 'the refusal');
+    // The store answers after the refusal, before the connection has closed.
+    await waitFor(asked, 5_000, 'the record asked for');
+    answer();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(delivered).toEqual([]);
+    expect((await tab.closed).code).toBe(4400);
+    expect(tab.frames.map((frame) => frame.type)).toEqual(['error']);
   });
 
   it('frames past maxFramesPerSecond wait for the next second, even when one read holds them all, and none is dropped', async () => {
