@@ -33,8 +33,11 @@ export const ATTEMPTS_KEPT = 256;
 export const PENDING_TAKEOVER_MS = 3_000;
 
 const SCRIPTS = {
-  /** KEYS: session. ARGV: ttl, user or empty. The record remembers which replication history wrote it. */
-  create: `${REPLICATION_ID}if ARGV[2] == '' then redis.call('HSET', KEYS[1], 'v', 1, 'r', replid) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[2], 'r', replid) end
+  /**
+   * KEYS: session. ARGV: ttl, `u` and the user or `a` (anonymous: no `u`, so a user id of '' is told from none). The
+   * record remembers which replication history wrote it.
+   */
+  create: `${REPLICATION_ID}if ARGV[2] == 'a' then redis.call('HSET', KEYS[1], 'v', 1, 'r', replid) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[3], 'r', replid) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
   /**
    * KEYS: session. ARGV: client, id, max clients, now, attempt, attempts kept.
@@ -65,17 +68,17 @@ redis.call('HSET', KEYS[1], 'r', replid)
 if id > last + 1 then return 'skip' end
 local known = redis.call('HEXISTS', KEYS[1], 't:' .. client) == 1
 redis.call('HSET', KEYS[1], 't:' .. client, now)
-local tag = client .. ':' .. id
+local tag = client .. ':' .. ARGV[2]
 if id <= last then
   if redis.call('HGET', KEYS[1], 'a:' .. tag) == attempt then return 'deliver' end
   local since = redis.call('HGET', KEYS[1], 'p:' .. tag)
   if not since then return 'resend' end
   if clock - tonumber(since) < tonumber(ARGV[7]) then return 'pending' end
-  redis.call('HSET', KEYS[1], 'a:' .. tag, attempt, 'p:' .. tag, clock)
+  redis.call('HSET', KEYS[1], 'a:' .. tag, attempt, 'p:' .. tag, string.format('%d', clock))
   return 'deliver'
 end
-redis.call('HSET', KEYS[1], 'c:' .. client, id, 'a:' .. tag, attempt, 'p:' .. tag, clock)
-local old = client .. ':' .. (id - tonumber(ARGV[6]))
+redis.call('HSET', KEYS[1], 'c:' .. client, ARGV[2], 'a:' .. tag, attempt, 'p:' .. tag, string.format('%d', clock))
+local old = client .. ':' .. string.format('%d', id - tonumber(ARGV[6]))
 redis.call('HDEL', KEYS[1], 'a:' .. old, 'p:' .. old)
 if not known and redis.call('HINCRBY', KEYS[1], 'n', 1) > tonumber(ARGV[3]) then
   local fields = redis.call('HGETALL', KEYS[1])
@@ -111,7 +114,7 @@ export class RedisSessionRecords implements SessionRecords {
   }
 
   async create(token: string, userId: string | undefined, ttlMs: number): Promise<void> {
-    await this.#scripts.run('create', [this.#key(token)], [String(ttlMs), userId ?? '']);
+    await this.#scripts.run('create', [this.#key(token)], [String(ttlMs), ...(userId === undefined ? ['a'] : ['u', userId])]);
   }
 
   async get(token: string): Promise<SessionRecord | undefined> {

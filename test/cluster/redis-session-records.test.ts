@@ -259,6 +259,35 @@ describe('RedisSessionRecords', () => {
     }
   });
 
+  it('send ids of 10^14 and more, up to 2^53 - 1, are told apart: a resend is a resend, the next id is new, delivered() clears the pending mark', async () => {
+    // Lua prints numbers of 15 digits and more short (1e+14): every field named by an id must use its exact decimal text.
+    await records.create('big', 'lou', 5_000);
+    const big = 100_000_000_000_001;
+    expect(await accept('big', 'tab', big, 'x1')).toBe('deliver');
+    expect(await records.acceptSend('big', 'tab', big, 'y1')).toBe('resend');
+    expect(await records.acceptSend('big', 'tab', big + 1, 'x2')).toBe('deliver');
+    // Recorded and not yet handed over: a resend elsewhere waits; once the recorder says it did, it is a resend.
+    expect(await records.acceptSend('big', 'tab', big + 1, 'y2')).toBe('pending');
+    await records.delivered('big', 'tab', big + 1, 'x2');
+    expect(await records.acceptSend('big', 'tab', big + 1, 'y2')).toBe('resend');
+    expect(await records.acceptSend('big', 'tab', big, 'y1')).toBe('resend');
+    const top = Number.MAX_SAFE_INTEGER;
+    expect(await accept('big', 'top', top - 1, 'x3')).toBe('deliver');
+    expect(await records.acceptSend('big', 'top', top, 'x4')).toBe('deliver');
+    expect(await records.acceptSend('big', 'top', top, 'y4')).toBe('pending');
+    await records.delivered('big', 'top', top, 'x4');
+    expect(await records.acceptSend('big', 'top', top, 'y4')).toBe('resend');
+    expect(await records.acceptSend('big', 'top', top - 1, 'y3')).toBe('resend');
+    expect(await client.sendCommand(['HGET', `${PREFIX}:s:big`, 'c:top'])).toBe(String(top));
+  });
+
+  it("records a user id of '' as that user, not as an anonymous session", async () => {
+    await records.create('empty-user', '', 5_000);
+    await records.create('no-user', undefined, 5_000);
+    expect(await records.get('empty-user')).toEqual({ userId: '' });
+    expect(await records.get('no-user')).toEqual({ userId: undefined });
+  });
+
   it('a record another replication history wrote (a lossy failover) delivers the client\'s next id instead of refusing a skip', async () => {
     await records.create('s6', 'gus', 5_000);
     expect(await accept('s6', 'tab', 1, 'x1')).toBe('deliver');
