@@ -5,6 +5,7 @@
  * `SessionClient` where it is the client's. Each failed on the code before
  * its fix.
  */
+import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { describe, expect, it } from 'vitest';
 import { SessionClient, type ClientSocketConstructor } from '../../src/client/session-client.js';
@@ -463,7 +464,7 @@ describe('the promise against real use and hostile input (#20)', () => {
     const delivered: unknown[] = [];
     server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
     const tab = await openSessionClient(server.port, 'alice');
-    const tcp = (tab.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    const tcp = (tab.ws as unknown as { _socket: Socket })._socket;
     tcp.cork();
     tab.hello('a-token-made-by-another-node', undefined, 'tab');
     for (let id = 1; id <= 1_000; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
