@@ -4,25 +4,21 @@
  * highest client message id delivered per client instance. One hash per
  * session, `<prefix>:s:<token>`: `u` the user, `v` a marker (an anonymous
  * session has no `u`), `r` the replication id of the history that wrote
- * it, `n` how many client instances it holds, and per
- * client instance `c:<client>` its highest id delivered, `t:<client>` when
- * it was last heard of, `a:<client>:<id>` which attempt recorded each of
- * its last {@link ATTEMPTS_KEPT} ids, and `p:<client>:<id>` when (Redis's
- * clock) an id was recorded by a process that has not yet said it handed
- * the message to its application. Every command is one key, so it runs on
+ * it, `n` how many client instances it holds, `o` their ids in the order
+ * they were last heard of, and per client instance `c:<client>` its highest
+ * id delivered, `a:<client>:<id>` the attempt that recorded that id, and
+ * `p:<client>:<id>` when (Redis's clock) it did, while it has not yet said
+ * it handed the message to its application. So a record holds at most
+ * 5 + 3 x {@link MAX_CLIENTS_PER_SESSION} fields of bounded size (client
+ * ids of at most 64 characters, ids of at most 16 digits), whatever the
+ * clients send. Ids name fields by their decimal text as sent, never as
+ * Lua prints a number (1e+14). Every command is one key, so it runs on
  * Redis Cluster as it is.
  */
 import { MAX_CLIENTS_PER_SESSION, type SendVerdict } from '../sessions/client-sends.js';
 import type { SessionRecord, SessionRecords } from '../sessions/topic-store.js';
 import { REPLICATION_ID, Scripts, hashReply, text } from './redis-reply.js';
 import type { RedisCommander } from './redis-store.js';
-
-/**
- * Per client instance, the attempts of its last this many ids are kept: a
- * node whose answer was lost delivers its message once asked again, as long
- * as the client sent fewer newer messages meanwhile (a reconnect elsewhere).
- */
-export const ATTEMPTS_KEPT = 256;
 
 /**
  * An id recorded this long ago by a process that never said it handed the
@@ -40,61 +36,68 @@ const SCRIPTS = {
   create: `${REPLICATION_ID}if ARGV[2] == 'a' then redis.call('HSET', KEYS[1], 'v', 1, 'r', replid) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[3], 'r', replid) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
   /**
-   * KEYS: session. ARGV: client, id, max clients, now, attempt, attempts kept.
+   * KEYS: session. ARGV: client, id, max clients, attempt, PENDING_TAKEOVER_MS.
    * The verdict of client-sends.ts, and `deliver` again for the attempt that
-   * recorded an id among the client's last `attempts kept` (its answer was
-   * lost in a cut; the client may have gone on meanwhile). An id recorded
-   * by another attempt that has not said it handed it over is `pending`
-   * until it does (then `resend`) or for PENDING_TAKEOVER_MS (ARGV 7), after
+   * recorded the client's last id (its answer was lost in a cut). That id,
+   * recorded by another attempt that has not said it handed it over, is
+   * `pending` until it does (then `resend`) or for PENDING_TAKEOVER_MS, after
    * which this attempt takes it (`deliver`): the process that recorded it
-   * died before its application got the message. The first id of a client
-   * instance not known is where its numbering stands. Past max clients
-   * the one heard of longest ago is forgotten with its attempts. A session
-   * whose record is gone is `lost`: nothing says what was delivered. A record another
-   * replication history wrote (a failover to a replica that may have missed
-   * the newest writes) may be behind what was delivered: an id past its last
-   * is delivered, not refused as a skip, and the record follows this history.
+   * died before its application got the message. An id below the last is a
+   * `resend`, whoever asks: the next id was recorded only once this one was
+   * settled (a process checks a session's sends in order, and a pending one
+   * holds the next back). The first id of a client instance not known is
+   * where its numbering stands. Past max clients the one heard of longest
+   * ago (the first in `o`, whose entries are the client ids with `%` and
+   * white space escaped, each between spaces) is forgotten. A session whose
+   * record is gone is `lost`: nothing says what was delivered. A record
+   * another replication history wrote (a failover to a replica that may have
+   * missed the newest writes) may be behind what was delivered: an id past
+   * its last is delivered, not refused as a skip, and the record follows
+   * this history.
    */
-  send: `${REPLICATION_ID}if redis.call('EXISTS', KEYS[1]) == 0 then return 'lost' end
-local client, id, now, attempt = ARGV[1], tonumber(ARGV[2]), ARGV[4], ARGV[5]
+  send: `${REPLICATION_ID}local key, client, idtext, attempt = KEYS[1], ARGV[1], ARGV[2], ARGV[4]
+if redis.call('EXISTS', key) == 0 then return 'lost' end
+local id = tonumber(idtext)
 local time = redis.call('TIME')
 local clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local stored = redis.call('HGET', KEYS[1], 'c:' .. client)
+local stored = redis.call('HGET', key, 'c:' .. client)
 local last = id - 1
 if stored then last = tonumber(stored) end
-local whole = redis.call('HGET', KEYS[1], 'r') == replid
+local whole = redis.call('HGET', key, 'r') == replid
 if not whole and id > last + 1 then last = id - 1 end
-redis.call('HSET', KEYS[1], 'r', replid)
+redis.call('HSET', key, 'r', replid)
 if id > last + 1 then return 'skip' end
-local known = redis.call('HEXISTS', KEYS[1], 't:' .. client) == 1
-redis.call('HSET', KEYS[1], 't:' .. client, now)
-local tag = client .. ':' .. ARGV[2]
+local entry = ' ' .. (string.gsub(client, '[%%%s]', function(c) return string.format('%%%02X', string.byte(c)) end)) .. ' '
+local order = redis.call('HGET', key, 'o') or ' '
+if string.sub(order, -#entry) ~= entry then
+  local at = string.find(order, entry, 1, true)
+  if at then order = string.sub(order, 1, at) .. string.sub(order, at + #entry) end
+  order = order .. string.sub(entry, 2)
+  redis.call('HSET', key, 'o', order)
+end
+local tag = client .. ':' .. idtext
 if id <= last then
-  if redis.call('HGET', KEYS[1], 'a:' .. tag) == attempt then return 'deliver' end
-  local since = redis.call('HGET', KEYS[1], 'p:' .. tag)
+  if id < last then return 'resend' end
+  if redis.call('HGET', key, 'a:' .. tag) == attempt then return 'deliver' end
+  local since = redis.call('HGET', key, 'p:' .. tag)
   if not since then return 'resend' end
-  if clock - tonumber(since) < tonumber(ARGV[7]) then return 'pending' end
-  redis.call('HSET', KEYS[1], 'a:' .. tag, attempt, 'p:' .. tag, string.format('%d', clock))
+  if clock - tonumber(since) < tonumber(ARGV[5]) then return 'pending' end
+  redis.call('HSET', key, 'a:' .. tag, attempt, 'p:' .. tag, string.format('%d', clock))
   return 'deliver'
 end
-redis.call('HSET', KEYS[1], 'c:' .. client, ARGV[2], 'a:' .. tag, attempt, 'p:' .. tag, string.format('%d', clock))
-local old = client .. ':' .. string.format('%d', id - tonumber(ARGV[6]))
-redis.call('HDEL', KEYS[1], 'a:' .. old, 'p:' .. old)
-if not known and redis.call('HINCRBY', KEYS[1], 'n', 1) > tonumber(ARGV[3]) then
-  local fields = redis.call('HGETALL', KEYS[1])
-  local oldest, at = nil, nil
-  for i = 1, #fields, 2 do
-    local name = fields[i]
-    if string.sub(name, 1, 2) == 't:' and (at == nil or tonumber(fields[i + 1]) < at) then oldest = string.sub(name, 3); at = tonumber(fields[i + 1]) end
+if stored then redis.call('HDEL', key, 'a:' .. client .. ':' .. stored, 'p:' .. client .. ':' .. stored) end
+redis.call('HSET', key, 'c:' .. client, idtext, 'a:' .. tag, attempt, 'p:' .. tag, string.format('%d', clock))
+if not stored and redis.call('HINCRBY', key, 'n', 1) > tonumber(ARGV[3]) then
+  local oldest = string.match(order, '^ (%S+) ')
+  if oldest and ' ' .. oldest .. ' ' ~= entry then
+    redis.call('HSET', key, 'o', string.sub(order, #oldest + 2))
+    oldest = string.gsub(oldest, '%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end)
+    local its = redis.call('HGET', key, 'c:' .. oldest)
+    local drop = {'c:' .. oldest, 't:' .. oldest}
+    if its then drop[3] = 'a:' .. oldest .. ':' .. its; drop[4] = 'p:' .. oldest .. ':' .. its end
+    redis.call('HDEL', key, unpack(drop))
+    redis.call('HINCRBY', key, 'n', -1)
   end
-  local drop = {'c:' .. oldest, 't:' .. oldest}
-  local mine, waiting = 'a:' .. oldest .. ':', 'p:' .. oldest .. ':'
-  for i = 1, #fields, 2 do
-    local prefix = string.sub(fields[i], 1, #mine)
-    if prefix == mine or prefix == waiting then drop[#drop + 1] = fields[i] end
-  end
-  redis.call('HDEL', KEYS[1], unpack(drop))
-  redis.call('HINCRBY', KEYS[1], 'n', -1)
 end
 return 'deliver'`,
   /** KEYS: session. ARGV: client, id, attempt. The attempt that recorded the id handed it over: a resend elsewhere is `resend` now. */
@@ -132,9 +135,7 @@ export class RedisSessionRecords implements SessionRecords {
       client,
       String(id),
       String(MAX_CLIENTS_PER_SESSION),
-      String(Date.now()),
       attempt,
-      String(ATTEMPTS_KEPT),
       String(PENDING_TAKEOVER_MS)
     ]);
     return text(reply) as SendVerdict;
