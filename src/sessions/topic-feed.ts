@@ -8,7 +8,7 @@
  * ahead in silence.
  */
 import type { SendReport, SendResult } from '../core/send-result.js';
-import { emptyReport, reportOf } from '../core/send-result.js';
+import { SENT_PROMISE, emptyReport, reportOf } from '../core/send-result.js';
 import type { TopicMessage, TopicPosition, TopicRead } from './topic-store.js';
 
 /** What a feed gives its subscribers, in order. */
@@ -289,7 +289,10 @@ export class TopicFeed {
     const writes: Array<Promise<SendResult>> = [];
     for (const subscriber of this.#subscribers.values()) {
       const write = subscriber(event);
-      if (write !== undefined) writes.push(write);
+      // A write the socket has not finished counts as sent: it is queued, and a connection that never reads it catches
+      // up from the store when it resumes. Waiting for it held the publisher until the heartbeat ended a tab that had
+      // stopped reading (a minute at the defaults), and any visitor's tab follows `broadcast`.
+      if (write !== undefined) writes.push(Promise.race([write, SENT_PROMISE]));
     }
     return Promise.all(writes).then(reportOf);
   }

@@ -85,6 +85,36 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(offsets).toEqual(Array.from({ length: 2_000 }, (_, i) => i + 1));
   });
 
+  it('a tab that stops reading does not hold up publish: its report counts what was handed to the connection, and the tab catches up from the store', async () => {
+    // The heartbeat would end the stalled tab after two intervals: far after the publishes here.
+    const store = new MemoryTopicStore({ maxEntriesPerTopic: 5_000, maxBytesPerTopic: 64 << 20, maxBytes: 128 << 20 });
+    const server = await start({ heartbeatIntervalMs: 60_000, maxBufferedBytes: 1 << 20, sessions: { ttlMs: 5_000, store } });
+    const stalled = await openSessionClient(server.port, undefined);
+    await welcomed(stalled);
+    await stalled.next(recoveryOf('broadcast'), 'recovery');
+    stallClient(stalled.ws);
+    const reader = await openSessionClient(server.port, 'bob');
+    await welcomed(reader);
+    await reader.next(recoveryOf('broadcast'), 'recovery');
+    const text = 'x'.repeat(16 << 10);
+    // 16 MiB: past what the kernel's buffers take and past maxBufferedBytes, so some writes wait on the stalled reader.
+    let resolved = 0;
+    for (let n = 1; n <= 1_024; n++) {
+      const result = await Promise.race([
+        server.manager.publish('broadcast', { n, text }),
+        new Promise<undefined>((resolve) => setTimeout(resolve, 10_000, undefined))
+      ]);
+      expect(result, `publish ${n} resolved`).toBeDefined();
+      expect(result!.ok).toBe(true);
+      resolved++;
+    }
+    expect(resolved).toBe(1_024);
+    await waitFor(() => reader.messages('broadcast').length === 1_024, 20_000, 'the reader has every message');
+    (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(() => stalled.messages('broadcast').length >= 1_024, 20_000, 'the stalled tab caught up');
+    expect(contiguity(stalled.frames, 'broadcast').breaks).toEqual([]);
+  });
+
   it('4: sends after a reload, and from a duplicated tab, are delivered: each client instance numbers its own', async () => {
     const server = await start({ sessions: { ttlMs: 5_000 } });
     const delivered: unknown[] = [];
