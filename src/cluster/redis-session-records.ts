@@ -28,15 +28,28 @@ import type { RedisCommander } from './redis-store.js';
  */
 export const PENDING_TAKEOVER_MS = 3_000;
 
+/**
+ * Lua that makes the session's record where there is none, and gives it its
+ * expiry: ARGV[at] the ttl, ARGV[at + 1] `u` and ARGV[at + 2] the user, or
+ * `a` (anonymous: no `u`, so a user id of '' is told from none). The record
+ * remembers which replication history wrote it.
+ */
+function make(at: number): string {
+  return `if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'v', 1, 'r', replid)
+  if ARGV[${at + 1}] == 'u' then redis.call('HSET', KEYS[1], 'u', ARGV[${at + 2}]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[${at}])
+`;
+}
+
 const SCRIPTS = {
+  /** KEYS: session. ARGV: ttl, `u` and the user or `a`. A record already there keeps what it holds and gets the expiry. */
+  create: `${REPLICATION_ID}${make(1)}`,
   /**
-   * KEYS: session. ARGV: ttl, `u` and the user or `a` (anonymous: no `u`, so a user id of '' is told from none). The
-   * record remembers which replication history wrote it.
-   */
-  create: `${REPLICATION_ID}if ARGV[2] == 'a' then redis.call('HSET', KEYS[1], 'v', 1, 'r', replid) else redis.call('HSET', KEYS[1], 'v', 1, 'u', ARGV[3], 'r', replid) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
-  /**
-   * KEYS: session. ARGV: client, id, max clients, attempt, PENDING_TAKEOVER_MS.
+   * KEYS: session. ARGV: client, id, max clients, attempt, PENDING_TAKEOVER_MS,
+   * and for a session this process made and whose record it has not seen
+   * yet, what {@link make} takes: the record is made if it is not there.
    * The verdict of client-sends.ts, and `deliver` again for the attempt that
    * recorded the client's last id (its answer was lost in a cut). That id,
    * recorded by another attempt that has not said it handed it over, is
@@ -55,7 +68,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])`,
    * its last is delivered, not refused as a skip, and the record follows
    * this history.
    */
-  send: `${REPLICATION_ID}local key, client, idtext, attempt = KEYS[1], ARGV[1], ARGV[2], ARGV[4]
+  send: `${REPLICATION_ID}if ARGV[6] then ${make(6)}end
+local key, client, idtext, attempt = KEYS[1], ARGV[1], ARGV[2], ARGV[4]
 if redis.call('EXISTS', key) == 0 then return 'lost' end
 local id = tonumber(idtext)
 local time = redis.call('TIME')
@@ -105,10 +119,26 @@ return 'deliver'`,
 if redis.call('HGET', KEYS[1], 'a:' .. tag) == ARGV[3] then redis.call('HDEL', KEYS[1], 'p:' .. tag) end`
 } as const;
 
+/** A session this process made whose record it has not seen in Redis yet: what makes it, and until when to keep trying. */
+interface Unseen {
+  readonly make: readonly string[];
+  until: number;
+}
+
 export class RedisSessionRecords implements SessionRecords {
   readonly #redis: RedisCommander;
   readonly #prefix: string;
   readonly #scripts: Scripts<typeof SCRIPTS>;
+  /**
+   * Sessions made here whose record was not seen made (its create failed,
+   * or has not answered yet), oldest first: their next send or refresh makes
+   * it where it is not, rather than reading its absence as a lost record
+   * (the session is live here, and no other process can have recorded a
+   * send to it before its record existed). The first answer that shows the
+   * record there removes the entry: from then on its absence is a loss. An
+   * entry not refreshed within its TTL (the session ended here) is dropped.
+   */
+  readonly #unseen = new Map<string, Unseen>();
 
   constructor(redis: RedisCommander, prefix: string) {
     this.#redis = redis;
@@ -117,7 +147,15 @@ export class RedisSessionRecords implements SessionRecords {
   }
 
   async create(token: string, userId: string | undefined, ttlMs: number): Promise<void> {
-    await this.#scripts.run('create', [this.#key(token)], [String(ttlMs), ...(userId === undefined ? ['a'] : ['u', userId])]);
+    const now = Date.now();
+    for (const [old, entry] of this.#unseen) {
+      if (entry.until > now) break;
+      this.#unseen.delete(old);
+    }
+    const unseen: Unseen = { make: [String(ttlMs), ...(userId === undefined ? ['a'] : ['u', userId])], until: now + ttlMs };
+    this.#unseen.set(token, unseen);
+    await this.#scripts.run('create', [this.#key(token)], [...unseen.make]);
+    this.#seen(token, unseen);
   }
 
   async get(token: string): Promise<SessionRecord | undefined> {
@@ -127,22 +165,41 @@ export class RedisSessionRecords implements SessionRecords {
   }
 
   async touch(tokens: readonly string[], ttlMs: number): Promise<void> {
-    await Promise.all(tokens.map((token) => this.#redis.sendCommand(['PEXPIRE', this.#key(token), String(ttlMs)])));
+    await Promise.all(
+      tokens.map(async (token) => {
+        const unseen = this.#unseen.get(token);
+        if (unseen === undefined) return this.#redis.sendCommand(['PEXPIRE', this.#key(token), String(ttlMs)]);
+        // Refreshed here: still live, so kept another TTL (moved last, the order the map is dropped in).
+        this.#unseen.delete(token);
+        unseen.until = Date.now() + ttlMs;
+        this.#unseen.set(token, unseen);
+        await this.#scripts.run('create', [this.#key(token)], [String(ttlMs), ...unseen.make.slice(1)]);
+        this.#seen(token, unseen);
+      })
+    );
   }
 
   async acceptSend(token: string, client: string, id: number, attempt: string): Promise<SendVerdict> {
+    const unseen = this.#unseen.get(token);
     const reply = await this.#scripts.run('send', [this.#key(token)], [
       client,
       String(id),
       String(MAX_CLIENTS_PER_SESSION),
       attempt,
-      String(PENDING_TAKEOVER_MS)
+      String(PENDING_TAKEOVER_MS),
+      ...(unseen?.make ?? [])
     ]);
+    if (unseen !== undefined) this.#seen(token, unseen);
     return text(reply) as SendVerdict;
   }
 
   async delivered(token: string, client: string, id: number, attempt: string): Promise<void> {
     await this.#scripts.run('delivered', [this.#key(token)], [client, String(id), attempt]);
+  }
+
+  /** Redis answered a script that makes the record where it is not: it is there now. */
+  #seen(token: string, unseen: Unseen): void {
+    if (this.#unseen.get(token) === unseen) this.#unseen.delete(token);
   }
 
   #key(token: string): string {

@@ -327,6 +327,71 @@ describe('RedisSessionRecords', () => {
     expect(await records.get('no-user')).toEqual({ userId: undefined });
   });
 
+  it('a session whose record could not be made (a Redis blip at its hello) gets it made by its first send: delivered once, and resumable on another node', async () => {
+    let refusing = false;
+    const flaky: RedisCommander = {
+      sendCommand: <T>(args: ReadonlyArray<string | Buffer>, options?: object) =>
+        refusing ? Promise.reject(new Error('OOM command not allowed when used memory > maxmemory')) : client.sendCommand<T>(args, options)
+    };
+    const a = await startServer({ heartbeatIntervalMs: 0, sessions: { ttlMs: 10_000, store: storeWith(new RedisSessionRecords(flaky, PREFIX)) } });
+    const b = await startServer({ heartbeatIntervalMs: 0, sessions: { ttlMs: 10_000, store: storeWith(records) } });
+    try {
+      const delivered: unknown[] = [];
+      a.manager.on('sessionMessage', (_connection, data) => delivered.push(['a', data]));
+      b.manager.on('sessionMessage', (_connection, data) => delivered.push(['b', data]));
+      const tab = await openSessionClient(a.port, 'lee');
+      refusing = true;
+      tab.hello(undefined, undefined, 'tab');
+      const { session } = await tab.next(isWelcome, 'welcome');
+      refusing = false;
+      expect(await records.get(session)).toBeUndefined();
+      tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'first' }));
+      await tab.next((frame): frame is { type: 'ack'; id: number } => frame.type === 'ack', 'the ack of the first send');
+      expect(delivered).toEqual([['a', 'first']]);
+      expect(await records.get(session)).toEqual({ userId: 'lee' });
+      tab.ws.terminate();
+      const again = await openSessionClient(b.port, 'lee');
+      again.hello(session, undefined, 'tab');
+      const welcome = await again.next(isWelcome, 'the welcome on node b');
+      expect([welcome.resumed, welcome.session]).toEqual([true, session]);
+      again.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'first' }));
+      again.ws.send(JSON.stringify({ type: 'send', id: 2, data: 'second' }));
+      await again.next((frame): frame is { type: 'ack'; id: number } => frame.type === 'ack' && frame.id === 2, 'the ack of the second send');
+      expect(delivered).toEqual([['a', 'first'], ['b', 'second']]);
+      again.ws.close();
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('a record whose making failed is made by the next refresh; once this process saw it, its absence is a lost record again', async () => {
+    let refusing = true;
+    let lostAnswers = 0;
+    const flaky: RedisCommander = {
+      sendCommand: async <T>(args: ReadonlyArray<string | Buffer>, options?: object) => {
+        if (refusing) throw new Error('connection reset');
+        const reply = await client.sendCommand<T>(args, options);
+        if (lostAnswers-- > 0) throw new Error('connection reset before the reply');
+        return reply;
+      }
+    };
+    const here = new RedisSessionRecords(flaky, PREFIX);
+    await expect(here.create('f1', '', 5_000)).rejects.toThrow('connection reset');
+    refusing = false;
+    await here.touch(['f1'], 5_000);
+    expect(await records.get('f1')).toEqual({ userId: '' });
+    expect(Number(await client.sendCommand(['PTTL', `${PREFIX}:s:f1`]))).toBeGreaterThan(4_000);
+    // Made, but its answer lost: seen by the first send, after which a record gone is lost.
+    lostAnswers = 1;
+    await expect(here.create('f2', undefined, 5_000)).rejects.toThrow('before the reply');
+    expect(await here.acceptSend('f2', 'tab', 1, 'x1')).toBe('deliver');
+    await client.sendCommand(['DEL', `${PREFIX}:s:f2`]);
+    expect(await here.acceptSend('f2', 'tab', 2, 'x2')).toBe('lost');
+    // A record another process made is never made here: its absence is lost.
+    expect(await here.acceptSend('elsewhere', 'tab', 1, 'y1')).toBe('lost');
+  });
+
   it('a record another replication history wrote (a lossy failover) delivers the client\'s next id instead of refusing a skip', async () => {
     await records.create('s6', 'gus', 5_000);
     expect(await accept('s6', 'tab', 1, 'x1')).toBe('deliver');
