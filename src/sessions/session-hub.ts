@@ -206,6 +206,13 @@ export class SessionHub {
     const sc = this.#connections.get(connection);
     if (sc === undefined || sc.phase === 'refused') return;
     if (!sc.admit({ data, isBinary }, this.#inbound, Date.now(), (held) => this.#replay(connection, held))) return;
+    this.#handle(sc, data, isBinary);
+  }
+
+  /** A frame admitted (counted against its second): parsed and acted on. */
+  #handle(sc: SessionConnection, data: string | Buffer, isBinary: boolean): void {
+    if (sc.phase === 'refused') return;
+    const { connection } = sc;
     const frame: ClientFrame | ProtocolError = isBinary ? new ProtocolError('malformed', 'binary frames are not part of the protocol') : parseClientFrame(data as string);
     if (frame instanceof ProtocolError) return this.#refuse(sc, frame);
     if (frame.type === 'hello') {
@@ -222,7 +229,7 @@ export class SessionHub {
     this.#sends.accept(sc, frame.id, frame.data);
   }
 
-  /** Frames that waited (for the next second, or for the welcome) are handled in order, as if they had just arrived. */
+  /** Frames that waited for the next second are handled in order, as if they had just arrived (counted against it). */
   #replay(connection: Connection, frames: readonly RawFrame[]): void {
     for (const frame of frames) this.receive(connection, frame.data, frame.isBinary);
   }
@@ -362,7 +369,8 @@ export class SessionHub {
     for (const topic of session.topics) {
       this.#subscribe(sc, topic).start(resumed ? cursors[topic] : undefined, resumed ? 'new_topic' : 'unknown_session', this.#rooms.floorOf(userId, topic));
     }
-    this.#replay(connection, sc.welcomed());
+    // What came while the hello was answered, in order; each was counted against its second when it came.
+    for (const frame of sc.welcomed()) this.#handle(sc, frame.data, frame.isBinary);
   }
 
   #touchAttached(): void {

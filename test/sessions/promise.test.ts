@@ -509,6 +509,25 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(tab.frames.filter((frame) => frame.type === 'ack').map((frame) => (frame as { id: number }).id)).toEqual(delivered);
   });
 
+  it('frames kept while the hello is answered count once against maxFramesPerSecond, when they came, not again after the welcome', async () => {
+    const { store, asked, answer } = askedStore();
+    const server = await start({ sessions: { ttlMs: 5_000, store, maxFramesPerSecond: 100 } });
+    const tab = await openSessionClient(server.port, 'alice');
+    // One write: the frames come in the read that brought the hello, and are kept while it is answered.
+    const tcp = (tab.ws as unknown as { _socket: Socket })._socket;
+    tcp.cork();
+    tab.hello('a-token-made-by-another-node', undefined, 'tab');
+    for (let id = 1; id <= 80; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
+    tcp.uncork();
+    await waitFor(asked, 5_000, 'the record asked for');
+    const answeredAt = Date.now();
+    answer();
+    const acks = (): number => tab.frames.filter((frame) => frame.type === 'ack').length;
+    await waitFor(() => acks() === 80, 5_000, 'an ack for every send');
+    // 81 frames in the second are within 100; counted twice (161), those past 100 waited for the next second.
+    expect(Date.now() - answeredAt).toBeLessThan(500);
+  });
+
   it('a connection refused while its hello is answered gets nothing more handled: the answer does not join it, and what it sent after the hello is not delivered', async () => {
     const { store, asked, answer } = askedStore();
     const server = await start({ sessions: { ttlMs: 5_000, store } });
