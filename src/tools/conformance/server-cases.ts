@@ -286,7 +286,7 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
   },
   {
     name: 'unsubscribed',
-    title: 'a room left: unsubscribed, nothing more of it; a hello naming it (or rooms never joined) is not refused and follows none; joined again: new_topic live, membership at a resume from before (3.1, 4.2, 4.4, 10)',
+    title: 'a room left: unsubscribed, nothing more of it; a hello naming it (or rooms never joined) is not refused and follows none; joined again: new_topic live, membership at a resume from before, or from another epoch (3.1, 4.2, 4.4, 10)',
     timeoutMs: 15_000,
     async run(ctx, v) {
       const user = ctx.name('u');
@@ -325,6 +325,18 @@ export const SERVER_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
       await ctx.settle();
       const recovery = recoveryOf(v, client, room);
       v.must(recovery?.recovered === false && recovery.reason === 'membership' && recovery.offset === from.offset, `recovery from a cursor older than the membership: ${at(recovery)}; recovered: false, membership at ${from.offset} was due (4.2)`);
+      // A cursor of an epoch the room is not in (made up, or kept from before the store lost it): nothing from before either (10).
+      client.setCursor(room, { epoch: ctx.name('made-up-epoch'), offset: 0 });
+      await ctx.away(client);
+      client.connect();
+      await ctx.welcomed(client);
+      await ctx.settle();
+      const stale = recoveryOf(v, client, room);
+      const early = framesOfType(client.current, 'message', room).filter((frame) => frame.epoch === from.epoch && (frame.offset as number) <= from.offset);
+      v.must(
+        stale?.recovered === false && stale.epoch === from.epoch && (stale.offset as number) >= from.offset && early.length === 0,
+        `recovery from a cursor of another epoch: ${at(stale)}, then ${early.length} messages at or below ${from.offset}; nothing from before the membership was due (4.2, 10)`
+      );
       await ctx.finish([client, holder]);
     }
   }
