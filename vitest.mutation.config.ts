@@ -33,6 +33,16 @@
  *   in beforeAll or for seconds, whose code Stryker neither sees nor mutates.
  * - test/adapters, test/api, test/security (but its sessions.test.ts): they
  *   test what is not mutated (the adapters, the API report, the upgrade gate).
+ *
+ * One file at a time: `WSL_MUTATION_TESTS` (comma-separated test files or
+ * folders, each within the projects' lists) runs only those, e.g.
+ *   WSL_MUTATION_TESTS=test/sessions/topic-feed.test.ts npx stryker run --concurrency 1 --mutate src/sessions/topic-feed.ts
+ * The whole session project's initial run takes tens of minutes (real
+ * sockets, Redis, the properties); a file whose mutants its own unit tests
+ * kill is measured against those in minutes. docs/testing.md names the
+ * tests each recorded result was measured with: a score measured so is a
+ * lower bound of the whole run's (a mutant a left-out test would kill is
+ * counted survived).
  */
 import { relative } from 'node:path';
 import type { RunnerTestCase, RunnerTestFile } from 'vitest';
@@ -171,6 +181,17 @@ function loadFailure(file: RunnerTestFile): RunnerTestCase {
 
 const tests = (paths: string[]): string[] => paths.map((path) => (path.endsWith('.test.ts') ? path : `${path}**/*.test.ts`));
 
+/** The test files or folders of WSL_MUTATION_TESTS, undefined when unset (then every project runs its whole list). */
+const CHOSEN = process.env.WSL_MUTATION_TESTS?.split(',')
+  .map((path) => path.trim())
+  .filter((path) => path !== '');
+
+/** A project's include: its list, or the chosen paths within it (none: the project is left out). */
+function include(paths: string[]): string[] {
+  if (CHOSEN === undefined) return tests(paths);
+  return tests(CHOSEN.filter((chosen) => paths.some((path) => chosen.startsWith(path))));
+}
+
 // Projects extend the root by merging: arrays are joined, so the root keeps no include and no global setup.
 const { include: _include, globalSetup, ...shared } = base.test ?? {};
 
@@ -186,7 +207,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'core',
-          include: tests(CORE),
+          include: include(CORE),
           exclude: ['**/node_modules/**', 'test/hardening/bad-input.test.ts', 'test/core/timer-lists.test.ts'],
           // A mutant that keeps a close from completing fails in seconds, not at the 30 s default;
           // no test here takes more than one second unmutated (the property test sets its own limit).
@@ -198,12 +219,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'sessions',
-          include: tests(SESSIONS),
+          include: include(SESSIONS),
           exclude: ['**/node_modules/**', 'test/client/client.browser.test.ts', 'test/metrics/example.test.ts'],
           // The Redis of `npm test` (WSL_TEST_REDIS_URL), started once per Stryker runner.
           globalSetup
         }
       }
-    ]
+    ].filter((project) => project.test.include.length > 0)
   }
 });
