@@ -49,11 +49,19 @@ export type ConnectionActor = Actor<typeof boundMachine>;
 // The I/O the machine's actions ask for. Each runs inside the actor's step, so an event it
 // finds is dispatched once the step is done (process.nextTick), never from inside it.
 
+/** Every cause of `Connection._pauseReading` at once. */
+const EVERY_CAUSE = ~0;
+
 function closeTransport(connection: Connection | undefined, code: number, reason: string): void {
   const ws = connection?.socket;
   // Closing a client socket that is still connecting aborts its handshake.
   if (ws?.readyState === WebSocket.CONNECTING) ws.terminate();
-  else ws?.close(code, reason);
+  else {
+    // Whatever paused reading (the session protocol holding frames), the peer's close frame must be read, or the close
+    // waits for its timeout; nothing read is delivered from `closing`.
+    connection?._resumeReading(EVERY_CAUSE);
+    ws?.close(code, reason);
+  }
 }
 
 function terminateTransport(connection: Connection | undefined): void {

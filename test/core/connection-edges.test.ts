@@ -47,6 +47,18 @@ describe('close and terminate', () => {
   });
 });
 
+describe('a connection whose reading is paused', () => {
+  it('still completes a close handshake it starts: the peer\'s close frame is read, not waited for until the close timeout', async () => {
+    // A protocol pauses reading to hold a peer's frames (the session protocol while a hello is answered, past its rates).
+    const s = await start({ closeTimeoutMs: 60_000 });
+    const { client, connection } = await s.connect('p');
+    connection._pauseReading(1 << 8);
+    await expect(connection.close(4400, 'refused')).resolves.toEqual({ code: 4400, reason: 'refused', initiator: 'server' });
+    await expect(client.closed).resolves.toEqual({ code: 4400, reason: 'refused' });
+    expect(s.manager.history(connection.id)!.map((r) => r.event)).toEqual(['OPENED', 'CLOSE', 'TRANSPORT_CLOSED']);
+  });
+});
+
 describe('an event the machine ignores', () => {
   it('is counted and logged at debug with the connection, its state and the event', async () => {
     const { logger, records } = captureLogger('debug');
