@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryTopicStore, type TopicRead } from '../../src/sessions/topic-store.js';
+import { MEMORY_STORE_DEFAULTS, MemoryTopicStore, type TopicRead } from '../../src/sessions/topic-store.js';
 
 const SEED = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 
@@ -200,5 +200,78 @@ describe('MemoryTopicStore', () => {
 
   it('refuses a bound that is not a positive number, naming it', () => {
     expect(() => new MemoryTopicStore({ maxBytes: 0 })).toThrow(new RangeError('Invalid option maxBytes: 0 (expected a number > 0)'));
+  });
+
+  it('has the documented defaults; an option left undefined takes its default, one that is not a number is refused', () => {
+    const MiB = 1_048_576;
+    expect(MEMORY_STORE_DEFAULTS).toEqual({
+      maxEntriesPerTopic: 1_000,
+      maxBytesPerTopic: MiB,
+      maxBytes: 64 * MiB,
+      maxAgeMs: 120_000,
+      maxTopics: 100_000
+    });
+    const store = new MemoryTopicStore({ maxEntriesPerTopic: undefined, maxBytes: undefined });
+    for (let i = 0; i < 1_001; i++) store.append('a', 'x');
+    expect(store.readAfter('a', store.position('a').epoch, 1)).toMatchObject({ recovered: true });
+    expect(store.readAfter('a', store.position('a').epoch, 0)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 1 });
+    expect(() => new MemoryTopicStore({ maxBytes: '5' as unknown as number })).toThrow(new RangeError('Invalid option maxBytes: 5 (expected a number > 0)'));
+  });
+
+  it('counts a payload by its bytes: UTF-8 for text, the length of a Buffer', () => {
+    const store = new MemoryTopicStore();
+    store.append('a', '"é"');
+    store.append('a', Buffer.from([1, 2, 3]));
+    expect(store.bytes).toBe(4 + 3);
+  });
+
+  it('over the total it drops only what it must: other topics first, then its own oldest one by one, up to exactly the bound', () => {
+    const store = new MemoryTopicStore({ maxBytes: 12 });
+    const a = [store.append('a', '"a1"'), store.append('a', '"a2"'), store.append('a', '"a3"')];
+    // Exactly at the bound: nothing dropped.
+    expect(store.bytes).toBe(12);
+    expect(store.readAfter('a', a[0]!.epoch, 0)).toMatchObject({ recovered: true });
+    // One more: a's oldest goes, and only it.
+    store.append('a', '"a4"');
+    expect(store.bytes).toBe(12);
+    expect(store.readAfter('a', a[0]!.epoch, 0)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 1 });
+    expect(store.readAfter('a', a[0]!.epoch, 1)).toMatchObject({ recovered: true });
+    // Another topic: a gives up all it can (its newest stays), b keeps its own.
+    store.append('b', '"b1"');
+    store.append('b', '"b2"');
+    expect(store.bytes).toBe(12);
+    expect(store.readAfter('a', a[0]!.epoch, 3)).toMatchObject({ recovered: true });
+    expect(store.readAfter('a', a[0]!.epoch, 2)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 3 });
+    expect(store.readAfter('b', store.position('b').epoch, 0)).toMatchObject({ recovered: true });
+  });
+
+  it('keeps a topic at exactly its byte bound and a message exactly maxAgeMs old', () => {
+    let time = 0;
+    const store = new MemoryTopicStore({ maxBytesPerTopic: 8, maxAgeMs: 100, now: () => time });
+    const { epoch } = store.append('a', '"a1"');
+    store.append('a', '"a2"');
+    time = 100;
+    expect(store.readAfter('a', epoch, 0)).toMatchObject({ recovered: true });
+    time = 101;
+    expect(store.readAfter('a', epoch, 0)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 1 });
+  });
+
+  it('an offset below 0 or not an integer is future_offset, told where the topic stands', () => {
+    const store = new MemoryTopicStore();
+    const { epoch } = store.append('a', '"a1"');
+    for (const offset of [-1, 0.5, Number.NaN]) expect(store.readAfter('a', epoch, offset)).toEqual({ recovered: false, reason: 'future_offset', epoch, offset: 1 });
+  });
+
+  it('reads the right messages after many were trimmed (dropped entries are released in chunks)', () => {
+    const store = new MemoryTopicStore({ maxEntriesPerTopic: 10 });
+    const { epoch } = store.position('a');
+    for (let i = 1; i <= 300; i++) {
+      store.append('a', String(i));
+      const read = store.readAfter('a', epoch, i - 1);
+      expect(read.recovered && read.entries.map((entry) => entry.payload)).toEqual([String(i)]);
+    }
+    const read = store.readAfter('a', epoch, 290);
+    expect(read.recovered && read.entries.map((entry) => entry.offset)).toEqual(Array.from({ length: 10 }, (_, i) => 291 + i));
+    expect(store.readAfter('a', epoch, 289)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 290 });
   });
 });
