@@ -210,12 +210,12 @@ describe('TopicFeed, step by step (a source answered by hand)', () => {
 
   it("reports the writes of this process's own publish: a subscriber that writes nothing is not counted", async () => {
     const { feed } = await handFeed();
-    feed.subscribe('writer', () => Promise.resolve({ ok: true }));
-    feed.subscribe('refused', () => Promise.resolve({ ok: false, reason: 'backpressure' }));
+    feed.subscribe({}, () => Promise.resolve({ ok: true }));
+    feed.subscribe({}, () => Promise.resolve({ ok: false, reason: 'backpressure' }));
     expect(await feed.accept(at(1))).toEqual({ sent: 1, rejected: 1, reasons: { backpressure: 1 } });
     // A broker's copy: written the same, nobody waits for its report.
     let writes = 0;
-    feed.subscribe('count', () => {
+    feed.subscribe({}, () => {
       writes++;
       return undefined;
     });
@@ -225,7 +225,7 @@ describe('TopicFeed, step by step (a source answered by hand)', () => {
 
   it('holds what comes early until the gap is read, once per offset; a duplicate is settled empty', async () => {
     const { feed, source, seen } = await handFeed();
-    feed.subscribe('writer', () => Promise.resolve({ ok: true }));
+    feed.subscribe({}, () => Promise.resolve({ ok: true }));
     const three = feed.accept(at(3));
     const again = feed.accept(at(3));
     feed.offer(at(3));
@@ -318,7 +318,7 @@ describe('TopicFeed, step by step (a source answered by hand)', () => {
     await settle();
     expect(seen).toEqual(['lost:epoch_changed:0', 'm:1']);
     // A late message of the left epoch is stale: settled empty (a broker's copy dropped), not a new epoch.
-    feed.subscribe('writer', () => Promise.resolve({ ok: true }));
+    feed.subscribe({}, () => Promise.resolve({ ok: true }));
     expect(await feed.accept(at(4, 'e1'))).toEqual({ sent: 0, rejected: 0, reasons: {} });
     feed.offer(at(5, 'e1'));
     expect(seen).toEqual(['lost:epoch_changed:0', 'm:1']);
@@ -326,7 +326,7 @@ describe('TopicFeed, step by step (a source answered by hand)', () => {
 
   it('a message of a new epoch drops what waited of the old one, settled empty', async () => {
     const { feed, seen } = await handFeed(1);
-    feed.subscribe('writer', () => Promise.resolve({ ok: true }));
+    feed.subscribe({}, () => Promise.resolve({ ok: true }));
     const waiting = feed.accept(at(5));
     expect(await feed.accept(at(1, 'e2'))).toEqual({ sent: 1, rejected: 0, reasons: {} });
     expect(await waiting).toEqual({ sent: 0, rejected: 0, reasons: {} });
@@ -382,7 +382,7 @@ describe('TopicFeed, step by step (a source answered by hand)', () => {
     expect(source.positions).toHaveLength(1);
 
     const open = await handFeed();
-    open.feed.subscribe('writer', () => Promise.resolve({ ok: true }));
+    open.feed.subscribe({}, () => Promise.resolve({ ok: true }));
     const ahead = open.feed.accept(at(2));
     open.feed.close();
     expect(await ahead).toEqual({ sent: 0, rejected: 0, reasons: {} });
