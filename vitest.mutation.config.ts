@@ -113,14 +113,19 @@ class CheapFirstSequencer extends BaseSequencer {
 }
 
 /**
- * Makes a test file that failed to load count as one failed test, and puts
- * what caused a failure into the message Stryker shows.
+ * Makes a test file that failed to load, or whose beforeAll/afterAll hook
+ * threw, count as one failed test, and puts what caused a failure into the
+ * message Stryker shows.
  *
  * Stryker's vitest runner (9.6.1, vitest 4) builds a mutant's result from the
  * tests vitest collected. A mutant that makes a module throw on import (for
  * example `initial: ''` in the machine) leaves its test files with no tests,
  * so no test failed and the mutant was reported as survived
  * (stryker-js#6150). Here such a file gets a failed test carrying the load error.
+ * Likewise a mutant that makes a beforeAll throw (test/cluster/redis-store.test.ts
+ * makes its store there: `prefix` refused, `topicTtlMs` lost): vitest skips the
+ * file's tests, none fails, and 15 such mutants of redis-store.ts were
+ * reported survived.
  *
  * The runner shows only the first error's message. fast-check's says which
  * run failed and attaches the failure itself as its `cause`: a failed
@@ -136,10 +141,23 @@ class LoadFailureAsFailedTest implements Reporter {
   onTestRunEnd(): void {
     for (const file of this.#vitest?.state.getFiles() ?? []) {
       if (file.result?.state !== 'fail') continue;
-      if (file.tasks.length === 0) file.tasks.push(loadFailure(file));
-      else withCauses(file.tasks);
+      withCauses(file.tasks);
+      // A file that failed to load, or whose beforeAll/afterAll hook threw (its tests then skipped, none failed).
+      if (!file.tasks.some(failedTest)) file.tasks.push(loadFailure(file));
     }
   }
+}
+
+/** Whether the task is, or holds, a test that failed. */
+function failedTest(task: Task): boolean {
+  return task.type === 'suite' ? task.tasks.some(failedTest) : task.result?.state === 'fail';
+}
+
+/** The errors of a file or suite that failed outside any test (loading, a hook), first found first. */
+function ownErrors(task: RunnerTestFile | Task): NonNullable<NonNullable<Task['result']>['errors']> {
+  const errors = [...(task.result?.errors ?? [])];
+  if (task.type === 'suite') for (const child of task.tasks) if (child.type === 'suite') errors.push(...ownErrors(child));
+  return errors;
 }
 
 type Task = RunnerTestFile['tasks'][number];
@@ -174,7 +192,7 @@ function loadFailure(file: RunnerTestFile): RunnerTestCase {
     annotations: [],
     artifacts: [],
     timeout: 0,
-    result: { state: 'fail', errors: file.result?.errors ?? [], duration: 0 },
+    result: { state: 'fail', errors: ownErrors(file), duration: 0 },
     context: undefined as unknown as RunnerTestCase['context']
   };
 }
