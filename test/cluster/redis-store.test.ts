@@ -12,7 +12,7 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBroker, parseBrokerMessage } from '../../src/cluster/redis-broker.js';
 import { partitionOf, partitionTag } from '../../src/cluster/redis-slots.js';
-import { RedisTopicStore, type RedisCommander } from '../../src/cluster/redis-store.js';
+import { RedisTopicStore, type RedisCommander, type RedisServers } from '../../src/cluster/redis-store.js';
 import type { TopicMessage } from '../../src/sessions/topic-store.js';
 import { sharedRedis } from '../support/redis-servers.js';
 import { waitFor } from '../support/server.js';
@@ -119,6 +119,95 @@ describe('RedisTopicStore', () => {
 
   it('refuses a prefix with a brace (it would move the keys off their partition slot)', () => {
     expect(() => new RedisTopicStore(clients[0]!, { prefix: 'a{b}' })).toThrow('Invalid option prefix: "a{b}"');
+  });
+
+  it('refuses an empty prefix, one that is not a string, and bounds that are not integers >= 1; takes the defaults', () => {
+    const client = clients[0]!;
+    for (const prefix of ['', 'a}', 5 as unknown as string]) expect(() => new RedisTopicStore(client, { prefix }), String(prefix)).toThrow(`Invalid option prefix: ${JSON.stringify(prefix)}`);
+    for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 53]) {
+      expect(() => new RedisTopicStore(client, { maxEntriesPerTopic: bad })).toThrow(`Invalid option maxEntriesPerTopic: ${bad}`);
+      expect(() => new RedisTopicStore(client, { topicTtlMs: bad })).toThrow(`Invalid option topicTtlMs: ${bad}`);
+    }
+    expect(new RedisTopicStore(client, { maxEntriesPerTopic: 1, topicTtlMs: 1 }).prefix).toBe('wsl');
+    expect(new RedisTopicStore(client, { prefix: undefined }).channel(0)).toBe(`wsl:c:${partitionTag(0)}`);
+  });
+
+  it('keeps each topic in keys of its own, which expire topicTtlMs after the last append', async () => {
+    const short = new RedisTopicStore(clients[0]!, { prefix: PREFIX, topicTtlMs: 60_000 });
+    const x = await short.append('x', '"x1"');
+    const y = await short.append('y', '"y1"');
+    await short.append('x', '"x2"');
+    const readX = await short.readAfter('x', x.epoch, 0);
+    const readY = await short.readAfter('y', y.epoch, 0);
+    expect(readX.recovered && readX.entries.map((e) => e.payload)).toEqual(['"x1"', '"x2"']);
+    expect(readY.recovered && readY.entries.map((e) => e.payload)).toEqual(['"y1"']);
+    for (const key of keys('x')) {
+      const ttl = Number(await clients[0]!.sendCommand(['PTTL', key]));
+      expect(ttl, key).toBeGreaterThan(50_000);
+      expect(ttl, key).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it('reads an offset below 0 or not an integer as future_offset', async () => {
+    const { epoch } = await store.append('odd', '"1"');
+    await store.append('odd', '"2"');
+    for (const offset of [-1, 0.5, Number.NaN, 2 ** 53]) {
+      expect(await store.readAfter('odd', epoch, offset), String(offset)).toEqual({ recovered: false, reason: 'future_offset', epoch, offset: 2 });
+    }
+  });
+
+  it('fans out with PUBLISH, or SPUBLISH on the shard channel when told (Redis Cluster)', async () => {
+    for (const shardedPubSub of [false, true]) {
+      const subscriber = createClient({ url: sharedRedis().url });
+      subscriber.on('error', () => {});
+      await subscriber.connect();
+      const heard: string[] = [];
+      const channel = store.channel(partitionOf('fan-mode'));
+      await subscriber.subscribe(channel, () => heard.push('publish'));
+      await subscriber.sSubscribe(channel, () => heard.push('spublish'));
+      const publisher = new RedisTopicStore(clients[0]!, { prefix: PREFIX, shardedPubSub });
+      await publisher.append('fan-mode', '"m"');
+      await waitFor(() => heard.length > 0, 2_000, 'the message on its channel');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toEqual([shardedPubSub ? 'spublish' : 'publish']);
+      await subscriber.close();
+    }
+  });
+
+  it('clear deletes every key under its prefix, past one SCAN page, and nothing else', async () => {
+    const prefix = `${PREFIX}-clear`;
+    const client = clients[0]!;
+    const own = new RedisTopicStore(client, { prefix });
+    await Promise.all(Array.from({ length: 400 }, (_, i) => own.append(`t${i}`, '"1"')));
+    await client.sendCommand(['SET', `${PREFIX}-clearx`, '1']);
+    const count = async (): Promise<number> => {
+      let cursor = '0';
+      let found = 0;
+      do {
+        const [next, page] = await client.sendCommand<[string, string[]]>(['SCAN', cursor, 'MATCH', `${prefix}:*`, 'COUNT', '1000']);
+        cursor = next;
+        found += page.length;
+      } while (cursor !== '0');
+      return found;
+    };
+    expect(await count()).toBe(800);
+    await own.clear();
+    expect(await count()).toBe(0);
+    expect(String(await client.sendCommand(['GET', `${PREFIX}-clearx`]))).toBe('1');
+    await client.del([`${PREFIX}-clearx`]);
+    // A commander over several servers: each of its primaries.
+    await own.append('again', '"1"');
+    const asked: number[] = [];
+    const servers = Object.assign(Object.create(null) as object, {
+      sendCommand: client.sendCommand.bind(client),
+      primaries: () => {
+        asked.push(1);
+        return Promise.resolve([client]);
+      }
+    }) as RedisCommander & RedisServers;
+    await new RedisTopicStore(servers, { prefix }).clear();
+    expect(asked).toEqual([1]);
+    expect(await count()).toBe(0);
   });
 });
 
