@@ -102,8 +102,12 @@ export class SendIntake {
   /** A `send` arrived on a joined connection. */
   accept(sc: SessionConnection, id: number, data: unknown): void {
     const session = sc.session!;
-    // Ids rise on a connection (section 3.3): one at or below the last seen here is a resend, answered without the store.
-    if (id <= sc.lastSendId) return this.#answer(sc, id, data, 'resend');
+    // Ids rise on a connection (section 3.3): one at or below the last sent on it is no resend (resends come on a new
+    // connection) but a client numbering again from 1 on a connection it already wrote sends on (3.5). Acknowledged
+    // as a resend, it was never delivered: refused instead, so the loss is told.
+    if (id <= sc.lastSendId) {
+      return this.#host.refuse(sc, new ProtocolError('unexpected', `send id ${id} after ${sc.lastSendId} on this connection: ids rise on a connection`));
+    }
     sc.lastSendId = id;
     if (this.#host.records === undefined) return this.#answer(sc, id, data, session.sends.accept(sc.client, id));
     // A session other processes may also have served: the shared record says whether the id is new.

@@ -93,14 +93,53 @@ describe('sessions', () => {
     const server = await start();
     const seen: unknown[] = [];
     server.manager.on('sessionMessage', (_connection, data) => seen.push(data));
-    const client = await openSessionClient(server.port, 'alice');
-    client.hello();
-    await client.next(isWelcome, 'welcome');
-    client.ws.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'weather' } }));
-    client.ws.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'weather' } }));
-    client.ws.send(JSON.stringify({ type: 'send', id: 2, data: { ask: 'news' } }));
-    await waitFor(() => client.frames.filter((f) => f.type === 'ack').length === 3, 5_000, 'three acks');
+    const first = await openSessionClient(server.port, 'alice');
+    first.hello(undefined, undefined, 'tab');
+    const { session } = await first.next(isWelcome, 'welcome');
+    first.ws.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'weather' } }));
+    await waitFor(() => seen.length === 1, 5_000, 'the first send');
+    // Its ack is lost with the connection: the client sends it again on the next one, then its next message.
+    first.ws.terminate();
+    await first.closed;
+    const second = await openSessionClient(server.port, 'alice');
+    second.hello(session, undefined, 'tab');
+    await second.next(isWelcome, 'welcome');
+    second.ws.send(JSON.stringify({ type: 'send', id: 1, data: { ask: 'weather' } }));
+    second.ws.send(JSON.stringify({ type: 'send', id: 2, data: { ask: 'news' } }));
+    await waitFor(() => second.frames.filter((f) => f.type === 'ack').length === 2, 5_000, 'two acks');
     expect(seen).toEqual([{ ask: 'weather' }, { ask: 'news' }]);
+  });
+
+  it('refuses an id at or below one already sent on the same connection (4400), which a resend never is: acknowledged, it would never be delivered', async () => {
+    const server = await start();
+    const seen: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => seen.push(data));
+    const client = await openSessionClient(server.port, 'alice');
+    client.hello(undefined, undefined, 'tab');
+    await client.next(isWelcome, 'welcome');
+    for (const id of [1, 2, 1]) client.ws.send(JSON.stringify({ type: 'send', id, data: id }));
+    expect((await client.closed).code).toBe(4400);
+    expect(client.frames.filter((f) => f.type === 'ack' || f.type === 'error')).toMatchObject([
+      { type: 'ack', id: 1 },
+      { type: 'ack', id: 2 },
+      { type: 'error', code: 'unexpected' }
+    ]);
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('a client that resent on the connection of a hello whose session was not resumed, then numbered from 1, is told (4400), not acknowledged and dropped', async () => {
+    const server = await start({ sessions: { ttlMs: 5_000 } });
+    const seen: unknown[] = [];
+    server.manager.on('sessionMessage', (_connection, data) => seen.push(data));
+    const client = await openSessionClient(server.port, 'alice');
+    // A session this server does not have; the unacknowledged send 6 resent right after the hello (section 1.4).
+    client.hello('a-session-that-expired', undefined, 'tab');
+    client.ws.send(JSON.stringify({ type: 'send', id: 6, data: 'old-6' }));
+    expect(await client.next(isWelcome, 'welcome')).toMatchObject({ resumed: false });
+    for (let id = 1; id <= 3; id++) client.ws.send(JSON.stringify({ type: 'send', id, data: `new-${id}` }));
+    expect((await client.closed).code).toBe(4400);
+    expect(client.frames.filter((f) => f.type === 'ack').map((f) => (f as { id: number }).id)).toEqual([6]);
+    expect(seen).toEqual(['old-6']);
   });
 
   it('keeps what is published between the upgrade and the hello for the new session', async () => {
