@@ -59,6 +59,12 @@ const LIES: readonly Lie[] = [
   { what: 'a send with id 0', afterHello: true, codes: [4400], write: (c) => c.sendRaw({ type: 'send', id: 0, data: 1 }) },
   { what: 'a send with id 1.5', afterHello: true, codes: [4400], write: (c) => c.sendRaw({ type: 'send', id: 1.5, data: 1 }) },
   { what: 'a send id that skips ids (1, then 3)', afterHello: true, codes: [4400], write: (c) => (c.sendRaw({ type: 'send', id: 1, data: 1 }), c.sendRaw({ type: 'send', id: 3, data: 3 })) },
+  {
+    what: 'a send id below one sent on the connection (2, then 1)',
+    afterHello: true,
+    codes: [4400],
+    write: (c) => (c.sendRaw({ type: 'send', id: 2, data: 2 }), c.sendRaw({ type: 'send', id: 1, data: 1 }))
+  },
   { what: 'text that is not UTF-8', afterHello: true, codes: [1007], write: (c) => c.sendTextBytes(new Uint8Array([0x22, 0xff, 0xfe, 0x22])) }
 ];
 
@@ -119,7 +125,7 @@ export const FAULT_CASES: ReadonlyArray<SuiteCase<ServerContext>> = [
   },
   {
     name: 'malformed',
-    title: 'frames that break the protocol (not JSON, no or an unknown type, binary, bad fields, out of order, skipped send ids, not UTF-8): an error, then 4400 (1007 for bad UTF-8) (2.1-2.3, 3.3, 4.5, 7)',
+    title: 'frames that break the protocol (not JSON, no or an unknown type, binary, bad fields, out of order, skipped or falling send ids, not UTF-8): an error, then 4400 (1007 for bad UTF-8) (2.1-2.3, 3.3, 4.5, 7)',
     timeoutMs: 15_000,
     async run(ctx, v) {
       const user = ctx.name('u');
