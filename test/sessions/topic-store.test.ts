@@ -245,6 +245,27 @@ describe('MemoryTopicStore', () => {
     expect(store.readAfter('b', store.position('b').epoch, 0)).toMatchObject({ recovered: true });
   });
 
+  it('at exactly the total bound another topic keeps its history; a message over the bound by itself is kept, as the newest always is', () => {
+    const store = new MemoryTopicStore({ maxBytes: 12 });
+    const { epoch } = store.append('a', '"a1"');
+    store.append('a', '"a2"');
+    store.append('b', '"b1"');
+    expect(store.bytes).toBe(12);
+    expect(store.readAfter('a', epoch, 0)).toMatchObject({ recovered: true });
+    const big = store.append('c', `"${'x'.repeat(20)}"`);
+    expect(store.bytes).toBe(4 + 4 + 22);
+    expect(store.readAfter('c', big.epoch, 0)).toMatchObject({ recovered: true });
+  });
+
+  it('trims a topic over its byte bound, oldest first', () => {
+    const store = new MemoryTopicStore({ maxBytesPerTopic: 8 });
+    const { epoch } = store.append('a', '"a1"');
+    store.append('a', '"a2"');
+    store.append('a', '"a3"');
+    expect(store.bytes).toBe(8);
+    expect(store.readAfter('a', epoch, 0)).toMatchObject({ recovered: false, reason: 'trimmed', offset: 1 });
+  });
+
   it('keeps a topic at exactly its byte bound and a message exactly maxAgeMs old', () => {
     let time = 0;
     const store = new MemoryTopicStore({ maxBytesPerTopic: 8, maxAgeMs: 100, now: () => time });
