@@ -40,34 +40,45 @@ export function sessionUserError(userId: string): RangeError | TypeError | undef
 interface Membership {
   /** Where the room stood in the store when the user joined, once the store has said. */
   known: TopicPosition | undefined;
-  /** The same, as a promise while the store has not said yet. */
-  floor: Promise<TopicPosition> | TopicPosition;
+  /** The store's answer while it has not come; `undefined` after it failed, until someone asks again. */
+  floor: Promise<TopicPosition> | undefined;
+  /** Asks the store where the room stands. */
+  readonly ask: () => TopicPosition | Promise<TopicPosition>;
 }
 
 export class Rooms {
   readonly #byUser = new Map<string, Map<string, Membership>>();
 
   /**
-   * The user joins `topic`, whose store stands at `position` (the store's,
-   * not a feed's: a message already appended but not yet delivered here is
-   * from before the membership). False when already a member.
+   * The user joins `topic`; `ask` says where the store stands (the store,
+   * not a feed: a message already appended but not yet delivered here is
+   * from before the membership). Asked at once. False when already a member.
    */
-  join(userId: string, topic: string, position: TopicPosition | Promise<TopicPosition>): boolean {
+  join(userId: string, topic: string, ask: () => TopicPosition | Promise<TopicPosition>): boolean {
     let rooms = this.#byUser.get(userId);
     if (rooms === undefined) this.#byUser.set(userId, (rooms = new Map<string, Membership>()));
     if (rooms.has(topic)) return false;
-    const membership: Membership = { known: position instanceof Promise ? undefined : position, floor: position };
+    const membership: Membership = { known: undefined, floor: undefined, ask };
     rooms.set(topic, membership);
-    if (position instanceof Promise) {
-      position.then(
-        (floor) => {
-          membership.known = floor;
-        },
-        // The store could not say: a connection starting the room is closed (1013) when it asks.
-        () => {}
-      );
-    }
+    void this.#ask(membership);
     return true;
+  }
+
+  #ask(membership: Membership): TopicPosition | Promise<TopicPosition> {
+    const floor = membership.ask();
+    if (!(floor instanceof Promise)) return (membership.known = floor);
+    membership.floor = floor;
+    floor.then(
+      (position) => {
+        membership.known = position;
+      },
+      () => {
+        // The store could not say: the connection that asked is closed (1013), and the next one to ask asks the store
+        // again, which then says where the room stands by then (a later floor, told as `membership` to a cursor below).
+        if (membership.floor === floor) membership.floor = undefined;
+      }
+    );
+    return floor;
   }
 
   /** The user leaves `topic`. False when not a member. */
@@ -86,7 +97,7 @@ export class Rooms {
   floorOf(userId: string | undefined, topic: string): TopicPosition | Promise<TopicPosition> | undefined {
     if (userId === undefined) return undefined;
     const membership = this.#byUser.get(userId)?.get(topic);
-    return membership === undefined ? undefined : (membership.known ?? membership.floor);
+    return membership === undefined ? undefined : (membership.known ?? membership.floor ?? this.#ask(membership));
   }
 
   /** Every topic a session of the user follows: `broadcast`, the user's own, the user's rooms. */

@@ -266,8 +266,8 @@ export class SessionHub {
    */
   subscribeUser(userId: string, topic: string): void {
     // Where the store stands, not what this process delivered: a message already appended is from before the membership.
-    const floor = this.#store.position(topic);
-    if (!this.#rooms.join(userId, topic, floor)) return;
+    if (!this.#rooms.join(userId, topic, () => this.#store.position(topic))) return;
+    const floor = this.#rooms.floorOf(userId, topic);
     for (const sc of this.#waiting.get(userId) ?? []) this.#holdForHello(sc, topic);
     for (const session of this.#registry.of(userId) ?? []) {
       if (!this.#follow(session, topic)) continue;

@@ -303,6 +303,34 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(tab.messages(ROOM)).toEqual([{ offset: 6, data: { back: true } }]);
   });
 
+  it('a membership begun while the store could not say where the room stood is asked again: the user is not shut out of the room once the store answers', async () => {
+    const memory = new MemoryTopicStore();
+    let unreachable = false;
+    const store: TopicStore = {
+      append: (t, p) => memory.append(t, p),
+      position: (t) => (unreachable ? Promise.reject(new Error('store unreachable')) : memory.position(t)),
+      readAfter: (t, e, o) => memory.readAfter(t, e, o),
+      forget: (t) => memory.forget(t)
+    };
+    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    // Bob is in the room all along: the room is held, its history kept.
+    server.manager.subscribe('bob', ROOM);
+    const bob = await openSessionClient(server.port, 'bob');
+    await welcomed(bob);
+    await server.manager.publish(ROOM, { before: 1 });
+    unreachable = true;
+    server.manager.subscribe('alice', ROOM);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    unreachable = false;
+    // The store answers again: a hello gets the room, starting where the store says it stands now.
+    const tab = await openSessionClient(server.port, 'alice');
+    await welcomed(tab);
+    expect(await tab.next(recoveryOf(ROOM), 'the room')).toMatchObject({ recovered: false, offset: 1 });
+    await server.manager.publish(ROOM, { after: 2 });
+    await waitFor(() => tab.messages(ROOM).length === 1, 5_000, 'the next message');
+    expect(tab.messages(ROOM)).toEqual([{ offset: 2, data: { after: 2 } }]);
+  });
+
   it('12: a session that was not resumed (expired, a restart) does not stop a client for good: its next send id is where its numbering stands in the new session', async () => {
     const server = await start({ sessions: { ttlMs: 100 } });
     const delivered: unknown[] = [];
