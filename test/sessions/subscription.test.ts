@@ -386,6 +386,27 @@ describe('Subscription', () => {
     expect(u.connection.frames).toEqual(['recovery:false:epoch_changed:0', 'm:1', 'm:2']);
   });
 
+  it('a message refused while what waited is flushed stops the flush: nothing after it is written until the catch-up', async () => {
+    let answer!: (read: TopicRead) => void;
+    let reads = 0;
+    const s: Setup = await setup({
+      before: 1,
+      readAfter: (topic, epoch, offset) => (++reads === 1 ? new Promise((resolve) => (answer = resolve)) : s.store.readAfter(topic, epoch, offset))
+    });
+    s.subscription.start({ epoch: epochOf(s), offset: 1 }, 'unknown_session', undefined);
+    await settle();
+    const read = s.store.readAfter(TOPIC, epochOf(s), 1);
+    await s.publish();
+    expect(s.subscription.offer({ kind: 'lost', reason: 'trimmed', epoch: epochOf(s), offset: 10 })).toBeUndefined();
+    s.connection.refuseNth = 3;
+    answer(read);
+    await settle();
+    expect(s.subscription.state).toBe('behind');
+    expect(s.connection.frames).toEqual(['recovery:true:1', 'replayed:1']);
+    await drain(s.connection);
+    expect(s.connection.frames).toEqual(['recovery:true:1', 'replayed:1', 'm:2']);
+  });
+
   it('works without a probe', async () => {
     const s = await setup({ before: 2, probe: false });
     s.subscription.start({ epoch: epochOf(s), offset: 1 }, 'unknown_session', undefined);
