@@ -255,6 +255,12 @@ describe('MemoryTopicStore', () => {
     const big = store.append('c', `"${'x'.repeat(20)}"`);
     expect(store.bytes).toBe(4 + 4 + 22);
     expect(store.readAfter('c', big.epoch, 0)).toMatchObject({ recovered: true });
+    // The same in a topic that already dropped messages: its older ones go, the big one stays.
+    const trimmed = new MemoryTopicStore({ maxBytes: 12, maxEntriesPerTopic: 2 });
+    for (const payload of ['"a1"', '"a2"', '"a3"']) trimmed.append('a', payload);
+    const last = trimmed.append('a', `"${'x'.repeat(20)}"`);
+    expect(trimmed.bytes).toBe(22);
+    expect(trimmed.readAfter('a', last.epoch, 3)).toMatchObject({ recovered: true, entries: [{ offset: 4 }] });
   });
 
   it('trims a topic over its byte bound, oldest first', () => {
