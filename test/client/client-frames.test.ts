@@ -21,7 +21,15 @@ describe('readServerFrame', () => {
   });
 
   it('gives a frame that matches the protocol as it is', () => {
-    for (const frame of [{ type: 'ack', id: 3 }, { type: 'pong' }, { type: 'replayed', topic: 't', offset: 2 }, { type: 'message', topic: 't', epoch: 'e', offset: 1, data: { a: 1 } }]) {
+    const frames = [
+      { type: 'ack', id: 3 },
+      { type: 'pong' },
+      { type: 'replayed', topic: 't', offset: 2 },
+      { type: 'unsubscribed', topic: 'room:a' },
+      { type: 'error', code: 'malformed', message: 'send.id 0 is below the minimum 1' },
+      { type: 'message', topic: 't', epoch: 'e', offset: 1, data: { a: 1 } }
+    ];
+    for (const frame of frames) {
       expect(readServerFrame(JSON.stringify(frame))).toEqual(frame);
     }
   });
