@@ -124,7 +124,7 @@ class CheapFirstSequencer extends BaseSequencer {
  * (stryker-js#6150). Here such a file gets a failed test carrying the load error.
  * Likewise a mutant that makes a beforeAll throw (test/cluster/redis-store.test.ts
  * makes its store there: `prefix` refused, `topicTtlMs` lost): vitest skips the
- * file's tests, none fails, and 15 such mutants of redis-store.ts were
+ * file's tests, none fails, and 10 such mutants of redis-store.ts were
  * reported survived.
  *
  * The runner shows only the first error's message. fast-check's says which
