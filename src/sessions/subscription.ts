@@ -212,10 +212,11 @@ export class Subscription {
   #goLive(): void {
     if (this.#state !== 'reading') return;
     if (this.#replaying) {
-      // The replay's end: what follows is live.
+      // The replay's end: what follows is live. Refused, it is owed, and written before anything else once the socket
+      // drained: the catch-up that follows must not end the replay a second time.
+      this.#replaying = false;
       this.#owed = encodeFrame({ type: 'replayed', topic: this.topic, offset: this.#mark!.offset });
       if (!this.#payOwed()) return;
-      this.#replaying = false;
     }
     if (this.#overflowed) {
       this.#overflowed = false;
