@@ -50,6 +50,17 @@ function clientOf(port: number, user: string, resume?: Resume): SessionClient {
   return client;
 }
 
+/** A topic store over `memory`, with some of its methods (or session records) replaced by a test's own. */
+function storeOver(memory: MemoryTopicStore, own: Partial<TopicStore> = {}): TopicStore {
+  return {
+    append: (t, p) => memory.append(t, p),
+    position: (t) => memory.position(t),
+    readAfter: (t, e, o) => memory.readAfter(t, e, o),
+    forget: (t) => memory.forget(t),
+    ...own
+  };
+}
+
 async function welcomed(client: SessionTestClient, session?: string, topics?: Record<string, { epoch: string; offset: number }>, id?: string) {
   client.hello(session, topics, id);
   return client.next(isWelcome, 'welcome');
@@ -260,14 +271,7 @@ describe('the promise against real use and hostile input (#20)', () => {
       },
       delivered: () => Promise.resolve()
     };
-    const memory = new MemoryTopicStore();
-    const store: TopicStore = {
-      append: (t, p) => memory.append(t, p),
-      position: (t) => memory.position(t),
-      readAfter: (t, e, o) => memory.readAfter(t, e, o),
-      forget: (t) => memory.forget(t),
-      sessions: records
-    };
+    const store = storeOver(new MemoryTopicStore(), { sessions: records });
     const server = await start({ sessions: { ttlMs: 5_000, store, maxInFlight: 16 } });
     const tab = await openSessionClient(server.port, 'alice');
     await welcomed(tab, undefined, undefined, 'fast');
@@ -306,12 +310,7 @@ describe('the promise against real use and hostile input (#20)', () => {
   it('a membership begun while the store could not say where the room stood is asked again: the user is not shut out of the room once the store answers', async () => {
     const memory = new MemoryTopicStore();
     let unreachable = false;
-    const store: TopicStore = {
-      append: (t, p) => memory.append(t, p),
-      position: (t) => (unreachable ? Promise.reject(new Error('store unreachable')) : memory.position(t)),
-      readAfter: (t, e, o) => memory.readAfter(t, e, o),
-      forget: (t) => memory.forget(t)
-    };
+    const store = storeOver(memory, { position: (t) => (unreachable ? Promise.reject(new Error('store unreachable')) : memory.position(t)) });
     const server = await start({ sessions: { ttlMs: 5_000, store } });
     // Bob is in the room all along: the room is held, its history kept.
     server.manager.subscribe('bob', ROOM);
@@ -393,12 +392,7 @@ describe('the promise against real use and hostile input (#20)', () => {
   it('topicPosition rejects while the store is unreachable, instead of resolving undefined', async () => {
     const memory = new MemoryTopicStore();
     let reachable = true;
-    const store: TopicStore = {
-      append: (t, p) => memory.append(t, p),
-      position: (t) => (reachable ? memory.position(t) : Promise.reject(new Error('store down'))),
-      readAfter: (t, e, o) => memory.readAfter(t, e, o),
-      forget: () => {}
-    };
+    const store = storeOver(memory, { position: (t) => (reachable ? memory.position(t) : Promise.reject(new Error('store down'))), forget: () => {} });
     const server = await start({ sessions: { ttlMs: 5_000, store } });
     reachable = false;
     const tab = await openSessionClient(server.port, 'alice');
@@ -439,16 +433,13 @@ describe('the promise against real use and hostile input (#20)', () => {
   it('a member added while a publish is stored but not yet delivered here does not get it: membership begins where the store stands', async () => {
     const memory = new MemoryTopicStore();
     let release: (() => void) | undefined;
-    const store: TopicStore = {
+    const store = storeOver(memory, {
       // Stored at once, answered later: the message is in the store before this process delivers it.
       append: (topic, payload) => {
         const position = memory.append(topic, payload);
         return topic === ROOM && release === undefined ? new Promise((resolve) => (release = () => resolve(position))) : position;
-      },
-      position: (t) => memory.position(t),
-      readAfter: (t, e, o) => memory.readAfter(t, e, o),
-      forget: (t) => memory.forget(t)
-    };
+      }
+    });
     const server = await start({ sessions: { ttlMs: 5_000, store } });
     server.manager.subscribe('bob', ROOM);
     const bob = await openSessionClient(server.port, 'bob');
@@ -486,13 +477,7 @@ describe('the promise against real use and hostile input (#20)', () => {
       acceptSend: () => Promise.resolve('deliver'),
       delivered: () => Promise.resolve()
     };
-    const store: TopicStore = {
-      append: (t, p) => memory.append(t, p),
-      position: (t) => memory.position(t),
-      readAfter: (t, e, o) => memory.readAfter(t, e, o),
-      forget: (t) => memory.forget(t),
-      sessions: records
-    };
+    const store = storeOver(memory, { sessions: records });
     return { store, asked: () => answer !== undefined, answer: () => answer!() };
   }
 
