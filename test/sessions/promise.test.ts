@@ -501,17 +501,22 @@ describe('the promise against real use and hostile input (#20)', () => {
     expect(tab.frames.filter((frame) => frame.type === 'pong')).toHaveLength(1);
   });
 
+  /** A hello naming a token another node made, and sends 1..count after it, in one TCP write: one read brings them all. */
+  function helloWithSends(tab: SessionTestClient, count: number): void {
+    const tcp = (tab.ws as unknown as { _socket: Socket })._socket;
+    tcp.cork();
+    tab.hello('a-token-made-by-another-node', undefined, 'tab');
+    for (let id = 1; id <= count; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
+    tcp.uncork();
+  }
+
   it('a thousand sends pipelined after the hello in one write are all handled after the welcome: reading paused at the hello, so what one read brought is kept, not refused', async () => {
     const { store, asked, answer } = askedStore();
     const server = await start({ sessions: { ttlMs: 5_000, store, maxFramesPerSecond: 0 } });
     const delivered: unknown[] = [];
     server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
     const tab = await openSessionClient(server.port, 'alice');
-    const tcp = (tab.ws as unknown as { _socket: Socket })._socket;
-    tcp.cork();
-    tab.hello('a-token-made-by-another-node', undefined, 'tab');
-    for (let id = 1; id <= 1_000; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
-    tcp.uncork();
+    helloWithSends(tab, 1_000);
     await waitFor(asked, 5_000, 'the record asked for');
     answer();
     const acks = (): number => tab.frames.filter((frame) => frame.type === 'ack').length;
@@ -526,12 +531,7 @@ describe('the promise against real use and hostile input (#20)', () => {
     const { store, asked, answer } = askedStore();
     const server = await start({ sessions: { ttlMs: 5_000, store, maxFramesPerSecond: 100 } });
     const tab = await openSessionClient(server.port, 'alice');
-    // One write: the frames come in the read that brought the hello, and are kept while it is answered.
-    const tcp = (tab.ws as unknown as { _socket: Socket })._socket;
-    tcp.cork();
-    tab.hello('a-token-made-by-another-node', undefined, 'tab');
-    for (let id = 1; id <= 80; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
-    tcp.uncork();
+    helloWithSends(tab, 80);
     await waitFor(asked, 5_000, 'the record asked for');
     const answeredAt = Date.now();
     answer();
