@@ -481,12 +481,18 @@ describe('the promise against real use and hostile input (#20)', () => {
     return { store, asked: () => answer !== undefined, answer: () => answer!() };
   }
 
-  it('frames sent right after the hello, while the shared store is asked about the token, are handled after the welcome, in order', async () => {
+  /** A server on {@link askedStore}, what its application is handed, and a tab of alice's, open, not yet said hello. */
+  async function askedSetup(sessions: { maxFramesPerSecond?: number } = {}) {
     const { store, asked, answer } = askedStore();
-    const server = await start({ sessions: { ttlMs: 5_000, store } });
+    const server = await start({ sessions: { ttlMs: 5_000, store, ...sessions } });
     const delivered: unknown[] = [];
     server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
     const tab = await openSessionClient(server.port, 'alice');
+    return { tab, delivered, asked, answer };
+  }
+
+  it('frames sent right after the hello, while the shared store is asked about the token, are handled after the welcome, in order', async () => {
+    const { tab, delivered, asked, answer } = await askedSetup();
     tab.hello('a-token-made-by-another-node', undefined, 'tab');
     tab.ws.send(JSON.stringify({ type: 'send', id: 1, data: 'first' }));
     tab.ws.send(JSON.stringify({ type: 'ping' }));
@@ -511,11 +517,7 @@ describe('the promise against real use and hostile input (#20)', () => {
   }
 
   it('a thousand sends pipelined after the hello in one write are all handled after the welcome: reading paused at the hello, so what one read brought is kept, not refused', async () => {
-    const { store, asked, answer } = askedStore();
-    const server = await start({ sessions: { ttlMs: 5_000, store, maxFramesPerSecond: 0 } });
-    const delivered: unknown[] = [];
-    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
-    const tab = await openSessionClient(server.port, 'alice');
+    const { tab, delivered, asked, answer } = await askedSetup({ maxFramesPerSecond: 0 });
     helloWithSends(tab, 1_000);
     await waitFor(asked, 5_000, 'the record asked for');
     answer();
@@ -528,9 +530,7 @@ describe('the promise against real use and hostile input (#20)', () => {
   });
 
   it('frames kept while the hello is answered count once against maxFramesPerSecond, when they came, not again after the welcome', async () => {
-    const { store, asked, answer } = askedStore();
-    const server = await start({ sessions: { ttlMs: 5_000, store, maxFramesPerSecond: 100 } });
-    const tab = await openSessionClient(server.port, 'alice');
+    const { tab, asked, answer } = await askedSetup({ maxFramesPerSecond: 100 });
     helloWithSends(tab, 80);
     await waitFor(asked, 5_000, 'the record asked for');
     const answeredAt = Date.now();
@@ -542,11 +542,7 @@ describe('the promise against real use and hostile input (#20)', () => {
   });
 
   it('a connection refused while its hello is answered gets nothing more handled: the answer does not join it, and what it sent after the hello is not delivered', async () => {
-    const { store, asked, answer } = askedStore();
-    const server = await start({ sessions: { ttlMs: 5_000, store } });
-    const delivered: unknown[] = [];
-    server.manager.on('sessionMessage', (_connection, data) => delivered.push(data));
-    const tab = await openSessionClient(server.port, 'alice');
+    const { tab, delivered, asked, answer } = await askedSetup();
     tab.hello('a-token-made-by-another-node', undefined, 'tab');
     for (let id = 1; id <= 5; id++) tab.ws.send(JSON.stringify({ type: 'send', id, data: id }));
     tab.ws.send(Buffer.from('binary'));
