@@ -176,8 +176,9 @@ function firstOffence(attack: Attack, stolenFrom: string | undefined): [number[]
     if (!hello) return [[4400], at];
     if (type === 'send') {
       const id = (value as { id: number }).id;
-      if (last !== undefined && id > last + 1) return [[4400], at];
-      last = Math.max(last ?? id, id);
+      // Ids rise on a connection, by exactly one (3.3): a skip and an id at or below one sent on it are refused.
+      if (last !== undefined && (id > last + 1 || id <= last)) return [[4400], at];
+      last = id;
     }
   }
   return undefined;
