@@ -58,10 +58,13 @@ export const SENT_PROMISE: Promise<SendResult> = Promise.resolve(SENT);
 
 const refusals = new Map<SendFailureReason, SendResult>();
 const refusedPromises = new Map<SendFailureReason, Promise<SendResult>>();
+const reasonsOfRefused = new Map<Promise<SendResult>, SendFailureReason>();
 for (const reason of SEND_FAILURE_REASONS) {
   const result: SendResult = Object.freeze({ ok: false, reason });
   refusals.set(reason, result);
-  refusedPromises.set(reason, Promise.resolve(result));
+  const promise = Promise.resolve(result);
+  refusedPromises.set(reason, promise);
+  reasonsOfRefused.set(promise, reason);
 }
 
 /**
@@ -82,6 +85,18 @@ export function refusal(reason: SendFailureReason): SendResult {
  */
 export function refused(reason: SendFailureReason): Promise<SendResult> {
   return refusedPromises.get(reason)!;
+}
+
+/**
+ * Why a send was refused before anything was written, read from the
+ * promise it returned: every refusal is one of the shared promises of
+ * {@link refused}.
+ *
+ * @param {Promise<SendResult>} result What a send returned
+ * @returns {SendFailureReason | undefined} The reason, or `undefined` for a frame written or queued
+ */
+export function refusedFor(result: Promise<SendResult>): SendFailureReason | undefined {
+  return reasonsOfRefused.get(result);
 }
 
 /**

@@ -8,7 +8,7 @@
  * ahead in silence.
  */
 import type { SendReport, SendResult } from '../core/send-result.js';
-import { SENT_PROMISE, emptyReport, reportOf } from '../core/send-result.js';
+import { countRejected, emptyReport, refusedFor } from '../core/send-result.js';
 import type { TopicMessage, TopicPosition, TopicRead } from './topic-store.js';
 
 /** What a feed gives its subscribers, in order. */
@@ -286,14 +286,17 @@ export class TopicFeed {
       for (const subscriber of this.#subscribers.values()) void subscriber(event);
       return;
     }
-    const writes: Array<Promise<SendResult>> = [];
+    // Counted as the writes are made: a frame written or queued is sent, and a connection that never reads it
+    // catches up from the store when it resumes. Waiting for each write held the publisher until the heartbeat
+    // ended a tab that had stopped reading (a minute at the defaults), and any visitor's tab follows `broadcast`.
+    const counted = emptyReport();
     for (const subscriber of this.#subscribers.values()) {
       const write = subscriber(event);
-      // A write the socket has not finished counts as sent: it is queued, and a connection that never reads it catches
-      // up from the store when it resumes. Waiting for it held the publisher until the heartbeat ended a tab that had
-      // stopped reading (a minute at the defaults), and any visitor's tab follows `broadcast`.
-      if (write !== undefined) writes.push(Promise.race([write, SENT_PROMISE]));
+      if (write === undefined) continue;
+      const reason = refusedFor(write);
+      if (reason === undefined) counted.sent++;
+      else countRejected(counted, reason);
     }
-    return Promise.all(writes).then(reportOf);
+    return Promise.resolve(counted);
   }
 }

@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { refused } from '../../src/core/send-result.js';
 import { TopicFeed, type FeedEvent } from '../../src/sessions/topic-feed.js';
 import { MemoryTopicStore, type TopicEntry, type TopicMessage, type TopicRead } from '../../src/sessions/topic-store.js';
 
@@ -211,7 +212,8 @@ describe('TopicFeed, step by step (a source answered by hand)', () => {
   it("reports the writes of this process's own publish: a subscriber that writes nothing is not counted", async () => {
     const { feed } = await handFeed();
     feed.subscribe({}, () => Promise.resolve({ ok: true }));
-    feed.subscribe({}, () => Promise.resolve({ ok: false, reason: 'backpressure' }));
+    // A refusal, as a connection returns it: the shared promise of that reason.
+    feed.subscribe({}, () => refused('backpressure'));
     expect(await feed.accept(at(1))).toEqual({ sent: 1, rejected: 1, reasons: { backpressure: 1 } });
     // A broker's copy: written the same, nobody waits for its report.
     let writes = 0;
